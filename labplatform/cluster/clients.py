@@ -1,0 +1,102 @@
+"""Kubernetes API clients, created once per registered cluster.
+
+The sync client serves views and Celery tasks; the async one serves exec streams in
+Channels consumers. Both default every request to a timeout, so no caller can hang on
+an unreachable API server.
+"""
+
+import asyncio
+import functools
+import weakref
+
+import kubernetes
+import kubernetes_asyncio
+from django.conf import settings
+from kubernetes_asyncio.stream import WsApiClient
+
+from labplatform.cluster.errors import ClusterUnavailable
+from labplatform.cluster.registry import LOCAL, ClusterSource, cluster_source
+
+
+def default_timeout() -> float:
+    return float(settings.KUBERNETES_TIMEOUT_SECONDS)
+
+
+class _SyncApiClient(kubernetes.client.ApiClient):
+    def request(self, *args, **kwargs):
+        if kwargs.get("_request_timeout") is None:
+            kwargs["_request_timeout"] = default_timeout()
+        return super().request(*args, **kwargs)
+
+
+class _AsyncApiClient(kubernetes_asyncio.client.ApiClient):
+    async def request(self, *args, **kwargs):
+        if kwargs.get("_request_timeout") is None:
+            kwargs["_request_timeout"] = default_timeout()
+        return await super().request(*args, **kwargs)
+
+
+def _missing_kubeconfig(source: ClusterSource) -> ClusterUnavailable:
+    return ClusterUnavailable(
+        f"cluster {source.name!r}: {source.kubeconfig} does not exist; "
+        "run `make cluster-up`, or set LABPLATFORM_KUBECONFIG to an existing cluster's kubeconfig"
+    )
+
+
+@functools.cache
+def _sync_configuration(name: str) -> kubernetes.client.Configuration:
+    source = cluster_source(name)
+    configuration = kubernetes.client.Configuration()
+    if source.kubeconfig is None:
+        kubernetes.config.load_incluster_config(client_configuration=configuration)
+    elif not source.kubeconfig.exists():
+        raise _missing_kubeconfig(source)
+    else:
+        kubernetes.config.load_kube_config(config_file=str(source.kubeconfig), client_configuration=configuration)
+    return configuration
+
+
+@functools.cache
+def sync_client(name: str = LOCAL) -> kubernetes.client.ApiClient:
+    return _SyncApiClient(_sync_configuration(name))
+
+
+async def _async_configuration(name: str) -> kubernetes_asyncio.client.Configuration:
+    source = cluster_source(name)
+    configuration = kubernetes_asyncio.client.Configuration()
+    if source.kubeconfig is None:
+        kubernetes_asyncio.config.load_incluster_config(client_configuration=configuration)
+    elif not source.kubeconfig.exists():
+        raise _missing_kubeconfig(source)
+    else:
+        await kubernetes_asyncio.config.load_kube_config(
+            config_file=str(source.kubeconfig), client_configuration=configuration
+        )
+    return configuration
+
+
+# aiohttp sessions belong to one event loop, so async clients are cached per loop.
+_async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = weakref.WeakKeyDictionary()
+
+
+async def _cached(name: str, kind: str, factory):
+    per_loop = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    key = (name, kind)
+    if key not in per_loop:
+        per_loop[key] = factory(await _async_configuration(name))
+    return per_loop[key]
+
+
+async def async_client(name: str = LOCAL) -> kubernetes_asyncio.client.ApiClient:
+    return await _cached(name, "api", _AsyncApiClient)
+
+
+async def websocket_client(name: str = LOCAL) -> WsApiClient:
+    """The client for exec and attach, which speak WebSocket rather than plain HTTP."""
+    return await _cached(name, "ws", lambda configuration: WsApiClient(configuration, heartbeat=30))
+
+
+async def close_async_clients() -> None:
+    per_loop = _async_clients.pop(asyncio.get_running_loop(), {})
+    for client in per_loop.values():
+        await client.close()

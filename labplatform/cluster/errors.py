@@ -1,0 +1,10 @@
+class ClusterError(Exception):
+    """Base for failures the gateway reports in words a user can act on."""
+
+
+class UnknownCluster(ClusterError):
+    pass
+
+
+class ClusterUnavailable(ClusterError):
+    """The API server could not be reached, timed out, or refused our credentials."""

@@ -1,0 +1,101 @@
+"""Exec streams into pods over the Kubernetes WebSocket protocol (v4.channel.k8s.io).
+
+One frame carries one channel byte then data: 0 stdin, 1 stdout, 2 stderr, 3 the exit
+status (a Status object), 4 terminal resize.
+"""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import aiohttp
+from kubernetes_asyncio.client import CoreV1Api
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from labplatform.cluster.clients import default_timeout, websocket_client
+from labplatform.cluster.errors import ClusterUnavailable
+from labplatform.cluster.registry import LOCAL
+
+STDIN, STDOUT, STDERR, STATUS, RESIZE = range(5)
+
+
+@dataclass(frozen=True)
+class ExecOutput:
+    channel: int
+    data: bytes
+
+
+class ExecStream:
+    def __init__(self, websocket: aiohttp.ClientWebSocketResponse) -> None:
+        self._websocket = websocket
+        self.exit_status: dict | None = None
+
+    async def write(self, data: bytes) -> None:
+        await self._websocket.send_bytes(bytes([STDIN]) + data)
+
+    async def resize(self, *, cols: int, rows: int) -> None:
+        message = json.dumps({"Width": cols, "Height": rows}).encode()
+        await self._websocket.send_bytes(bytes([RESIZE]) + message)
+
+    async def read(self, timeout: float | None = None) -> ExecOutput | None:
+        """The next stdout or stderr chunk; None once the command has ended."""
+        while True:
+            message = await self._websocket.receive(timeout=timeout)
+            if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+                return None
+            if message.type == aiohttp.WSMsgType.ERROR:
+                raise ClusterUnavailable(f"exec stream failed: {self._websocket.exception()}")
+            payload = message.data if isinstance(message.data, bytes) else message.data.encode()
+            if not payload:
+                continue
+            channel, data = payload[0], payload[1:]
+            if channel == STATUS:
+                self.exit_status = json.loads(data) if data else None
+                continue
+            if data:
+                return ExecOutput(channel, data)
+
+    @property
+    def closed(self) -> bool:
+        return self._websocket.closed
+
+    async def close(self) -> None:
+        await self._websocket.close()
+
+
+@asynccontextmanager
+async def exec_stream(
+    *,
+    namespace: str,
+    pod: str,
+    command: list[str],
+    tty: bool = True,
+    container: str | None = None,
+    cluster: str = LOCAL,
+) -> AsyncIterator[ExecStream]:
+    api = CoreV1Api(await websocket_client(cluster))
+    kwargs = {"container": container} if container else {}
+    try:
+        connecting = await api.connect_get_namespaced_pod_exec(
+            pod,
+            namespace,
+            command=command,
+            stdin=True,
+            stdout=True,
+            stderr=not tty,
+            tty=tty,
+            _preload_content=False,
+            **kwargs,
+        )
+        websocket = await asyncio.wait_for(connecting, timeout=default_timeout())
+    except aiohttp.WSServerHandshakeError as exc:
+        raise ClusterUnavailable(f"exec into {namespace}/{pod} refused: HTTP {exc.status} {exc.message}") from exc
+    except (ApiException, aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise ClusterUnavailable(f"exec into {namespace}/{pod} failed: {exc}") from exc
+    stream = ExecStream(websocket)
+    try:
+        yield stream
+    finally:
+        await stream.close()
