@@ -126,7 +126,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = RUN_DIR / "static"
+# Set for `collectstatic` in images; without it static files are served from the apps
+# and node_modules directly.
+STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
 STATICFILES_DIRS = [("vendor", BASE_DIR / "node_modules")] if (BASE_DIR / "node_modules").is_dir() else []
 WHITENOISE_USE_FINDERS = True
 

@@ -1,8 +1,8 @@
 """Kubernetes API clients, created once per registered cluster.
 
-The sync client serves views and Celery tasks; the async one serves exec streams in
-Channels consumers. Both default every request to a timeout, so no caller can hang on
-an unreachable API server.
+The sync client serves views and Celery tasks, and defaults every request to a
+timeout, so no caller hangs on an unreachable API server. The async WebSocket client
+serves exec streams in Channels consumers; exec.py bounds its connection time.
 """
 
 import asyncio
@@ -29,13 +29,6 @@ class _SyncApiClient(kubernetes.client.ApiClient):
         return super().request(*args, **kwargs)
 
 
-class _AsyncApiClient(kubernetes_asyncio.client.ApiClient):
-    async def request(self, *args, **kwargs):
-        if kwargs.get("_request_timeout") is None:
-            kwargs["_request_timeout"] = default_timeout()
-        return await super().request(*args, **kwargs)
-
-
 def _missing_kubeconfig(source: ClusterSource) -> ClusterUnavailable:
     return ClusterUnavailable(
         f"cluster {source.name!r}: {source.kubeconfig} does not exist; "
@@ -43,9 +36,13 @@ def _missing_kubeconfig(source: ClusterSource) -> ClusterUnavailable:
     )
 
 
+def sync_client(name: str = LOCAL) -> kubernetes.client.ApiClient:
+    return _sync_client_for(cluster_source(name))
+
+
+# Keyed by where the cluster is, so a changed kubeconfig setting gets a new client.
 @functools.cache
-def _sync_configuration(name: str) -> kubernetes.client.Configuration:
-    source = cluster_source(name)
+def _sync_client_for(source: ClusterSource) -> kubernetes.client.ApiClient:
     configuration = kubernetes.client.Configuration()
     if source.kubeconfig is None:
         kubernetes.config.load_incluster_config(client_configuration=configuration)
@@ -53,16 +50,10 @@ def _sync_configuration(name: str) -> kubernetes.client.Configuration:
         raise _missing_kubeconfig(source)
     else:
         kubernetes.config.load_kube_config(config_file=str(source.kubeconfig), client_configuration=configuration)
-    return configuration
+    return _SyncApiClient(configuration)
 
 
-@functools.cache
-def sync_client(name: str = LOCAL) -> kubernetes.client.ApiClient:
-    return _SyncApiClient(_sync_configuration(name))
-
-
-async def _async_configuration(name: str) -> kubernetes_asyncio.client.Configuration:
-    source = cluster_source(name)
+async def _async_configuration(source: ClusterSource) -> kubernetes_asyncio.client.Configuration:
     configuration = kubernetes_asyncio.client.Configuration()
     if source.kubeconfig is None:
         kubernetes_asyncio.config.load_incluster_config(client_configuration=configuration)
@@ -80,15 +71,12 @@ _async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = w
 
 
 async def _cached(name: str, kind: str, factory):
+    source = cluster_source(name)
     per_loop = _async_clients.setdefault(asyncio.get_running_loop(), {})
-    key = (name, kind)
+    key = (source, kind)
     if key not in per_loop:
-        per_loop[key] = factory(await _async_configuration(name))
+        per_loop[key] = factory(await _async_configuration(source))
     return per_loop[key]
-
-
-async def async_client(name: str = LOCAL) -> kubernetes_asyncio.client.ApiClient:
-    return await _cached(name, "api", _AsyncApiClient)
 
 
 async def websocket_client(name: str = LOCAL) -> WsApiClient:

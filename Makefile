@@ -1,0 +1,42 @@
+# labplatform. `make up` runs the platform; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+REDIS_PORT ?= 6379
+POSTGRES_PORT ?= 5433
+
+
+up: deps
+	@scripts/up.sh
+
+test: deps
+	@scripts/test.sh $(PYTEST_ARGS)
+
+lint: deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+deps: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+cluster-build:
+	@k8s/local/build.sh >/dev/null
+
+cluster-up:
+	@k8s/local/cluster.sh up
+
+cluster-down:
+	@k8s/local/cluster.sh down
+
+cluster-status:
+	@k8s/local/cluster.sh status

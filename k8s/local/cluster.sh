@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# The local Kubernetes cluster: a real control plane built from Go modules (build.sh)
+# with nodes and pods simulated by KWOK, everything on loopback.
+#
+#   cluster.sh up       build if needed, then start; a no-op when already up with
+#                       the same configuration, a re-creation when it changed
+#   cluster.sh stop     stop it, keeping its data
+#   cluster.sh down     stop and delete it
+#   cluster.sh status   what runs, and where the kubeconfig is
+#
+# Parameters (environment):
+#   LABPLATFORM_CLUSTER_NODES          simulated nodes (default 3)
+#   LABPLATFORM_CLUSTER_PODS_PER_NODE  pod capacity of each node (default 400)
+#   LABPLATFORM_CLUSTER_STATE          state directory (default ~/.local/state/labplatform/cluster)
+# The kubeconfig (cluster-admin) is written to $LABPLATFORM_CLUSTER_STATE/kubeconfig.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+name=labplatform
+nodes=${LABPLATFORM_CLUSTER_NODES:-3}
+pods_per_node=${LABPLATFORM_CLUSTER_PODS_PER_NODE:-400}
+state=${LABPLATFORM_CLUSTER_STATE:-$HOME/.local/state/labplatform/cluster}
+export KWOK_WORKDIR=$state/kwok
+
+say() { printf '[cluster] %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+case $nodes in '' | *[!0-9]* | 0) die "LABPLATFORM_CLUSTER_NODES=$nodes must be a positive integer" ;; esac
+case $pods_per_node in '' | *[!0-9]* | 0) die "LABPLATFORM_CLUSTER_PODS_PER_NODE=$pods_per_node must be a positive integer" ;; esac
+[ "$nodes" -le 250 ] || die "LABPLATFORM_CLUSTER_NODES=$nodes: at most 250 (node addresses are 127.0.0.1-127.0.0.250)"
+
+binaries() {
+    local line
+    while IFS= read -r line; do
+        case $line in KUBE_BIN=* | ETCD_BIN=* | KWOK_BIN=*) export "${line?}" ;; esac
+    done < <("$here/build.sh")
+    [ -n "${KUBE_BIN:-}" ] && [ -n "${ETCD_BIN:-}" ] && [ -n "${KWOK_BIN:-}" ] || die "build did not finish"
+}
+
+require_tools() {
+    local missing=() tool
+    for tool in socat nft unshare setpriv ip sha256sum; do
+        command -v "$tool" >/dev/null || missing+=("$tool")
+    done
+    [ ${#missing[@]} -eq 0 ] || die "missing ${missing[*]}: apt-get install socat nftables util-linux iproute2"
+    [ "$(id -u)" -eq 0 ] || die "the contained kwok-controller needs root (network namespace, nftables)"
+}
+
+render() {
+    mkdir -p "$state"
+    sed -e "s#@KWOK_BINARY@#$KWOK_BIN/kwok#" \
+        -e "s#@RELAY_DIR@#$state/relay#" \
+        -e "s#@MAX_PROCESSES@#512#" \
+        -e "s#@MAX_OPEN_FILES@#8192#" \
+        -e "s#@MAX_VIRTUAL_KB@#$((4 * 1024 * 1024))#" \
+        "$here/kwok-contained.sh" >"$state/kwok-contained.new"
+    chmod 755 "$state/kwok-contained.new"
+    mv "$state/kwok-contained.new" "$state/kwok-contained"
+    {
+        sed -e "s#@KUBE_VERSION@#$KUBE_VERSION#" -e "s#@ETCD_VERSION@#${ETCD_VERSION#v}#" \
+            -e "s#@KWOK_VERSION@#$KWOK_VERSION#" -e "s#@KUBE_BIN@#$KUBE_BIN#" \
+            -e "s#@ETCD_BIN@#$ETCD_BIN#" -e "s#@STATE_DIR@#$state#" "$here/kwokctl.yaml"
+        echo "---"
+        cat "$here/stages.yaml"
+    } >"$state/kwokctl.yaml"
+}
+
+config_hash() {
+    {
+        cat "$state/kwokctl.yaml" "$state/kwok-contained"
+        echo "nodes=$nodes pods=$pods_per_node"
+        sha256sum "$KUBE_BIN"/* "$ETCD_BIN"/* "$KWOK_BIN"/* | cut -d' ' -f1
+    } | sha256sum | cut -d' ' -f1
+}
+
+kwokctl() { "$KWOK_BIN/kwokctl" --name "$name" "$@"; }
+kubectl() { "$KUBE_BIN/kubectl" --kubeconfig "$state/kubeconfig" --request-timeout=5s "$@"; }
+
+exists() { [ -f "$KWOK_WORKDIR/clusters/$name/kwok.yaml" ]; }
+
+healthy() {
+    [ -f "$state/kubeconfig" ] && kubectl get --raw=/readyz >/dev/null 2>&1 &&
+        [ "$(kubectl get nodes --no-headers 2>/dev/null | grep -c ' Ready ')" -eq "$nodes" ]
+}
+
+wait_ready() {
+    local i
+    for i in $(seq 1 120); do
+        healthy && return 0
+        sleep 0.5
+    done
+    return 1
+}
+
+create() {
+    say "creating cluster $name (Kubernetes $KUBE_VERSION, etcd $ETCD_VERSION, KWOK $KWOK_VERSION)"
+    # --kubeconfig "": kwokctl would otherwise add its admin context to ~/.kube/config.
+    KWOK_KUBECTL_BINARY=$KUBE_BIN/kubectl kwokctl create cluster \
+        --config "$state/kwokctl.yaml" --kubeconfig "" --wait 2m >&2
+    cp "$KWOK_WORKDIR/clusters/$name/kubeconfig.yaml" "$state/kubeconfig.new"
+    chmod 600 "$state/kubeconfig.new"
+    mv "$state/kubeconfig.new" "$state/kubeconfig"
+    say "adding $nodes nodes, $pods_per_node pods each, with loopback addresses"
+    # kwokctl's default node addresses are 192.0.2.x, which here is a real network.
+    kwokctl scale node --replicas "$nodes" \
+        --param '.nodeIPs=["127.0.0.1"]' --param ".allocatable.pods=$pods_per_node" >&2
+}
+
+cmd_up() {
+    require_tools
+    binaries
+    render
+    local want
+    want=$(config_hash)
+    if [ -f "$state/config-hash" ] && [ "$(cat "$state/config-hash")" = "$want" ] && exists; then
+        if healthy; then
+            say "already up: $state/kubeconfig"
+            return
+        fi
+        say "restarting the stopped cluster (its data is kept)"
+        if kwokctl start cluster >&2 && wait_ready; then
+            say "up: $state/kubeconfig"
+            return
+        fi
+        say "restart failed; re-creating"
+    elif exists; then
+        say "configuration changed; re-creating the cluster"
+    fi
+    rm -f "$state/config-hash"
+    exists && kwokctl delete cluster --kubeconfig "" >&2
+    create
+    wait_ready || die "nodes did not become Ready; logs: kwokctl --name $name logs kwok-controller (KWOK_WORKDIR=$KWOK_WORKDIR)"
+    echo "$want" >"$state/config-hash"
+    say "up in ${SECONDS}s: $state/kubeconfig"
+}
+
+cmd_stop() {
+    if exists; then
+        binaries 2>/dev/null
+        kwokctl stop cluster >&2
+    fi
+    say "stopped (data kept; make cluster-up starts it again)"
+}
+
+cmd_down() {
+    if [ -d "$KWOK_WORKDIR/clusters/$name" ]; then
+        binaries 2>/dev/null
+        kwokctl delete cluster --kubeconfig "" >&2
+    fi
+    rm -f "$state/config-hash" "$state/kubeconfig"
+    say "down"
+}
+
+cmd_status() {
+    if ! exists; then
+        say "no cluster; run: make cluster-up"
+        return 3
+    fi
+    binaries 2>/dev/null
+    if ! healthy; then
+        say "cluster $name exists but is not answering or its nodes are not Ready; run: make cluster-up"
+        return 3
+    fi
+    say "kubeconfig: $state/kubeconfig"
+    kubectl version 2>/dev/null | sed 's/^/[cluster] /' >&2
+    kubectl get nodes -o wide >&2
+}
+
+case ${1:-} in
+up) cmd_up ;;
+stop) cmd_stop ;;
+down) cmd_down ;;
+status) cmd_status ;;
+*) die "usage: $0 up|stop|down|status" ;;
+esac

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# kwok-controller, contained. cluster.sh renders this file (filling in the @...@ values)
+# and gives it to kwokctl as the kwok-controller binary.
+#
+# KWOK runs whatever an exec asks for on this host. So kwok runs in a network namespace
+# of its own whose only ways out are two relays through Unix sockets in a root-only
+# directory: one to the API server, and one that lets the API server reach KWOK's
+# server for exec and logs. Inside, an nftables rule refuses every connection by a
+# non-root user except to the API server, so an exec'd process cannot reach etcd,
+# KWOK's own unauthenticated server, or anything else. The relays die with kwok.
+# Limits set here are inherited by every exec'd process.
+set -euo pipefail
+
+kwok=@KWOK_BINARY@
+relay_dir=@RELAY_DIR@
+
+if [ "${1:-}" = "--version" ] || [ "${1:-}" = "version" ]; then
+    exec "$kwok" "$@"
+fi
+
+arg() {
+    local name=$1 a
+    shift
+    for a in "$@"; do
+        case $a in --"$name"=*) printf '%s\n' "${a#*=}"; return ;; esac
+    done
+    echo "kwok-contained: missing --$name" >&2
+    exit 2
+}
+
+inside=false
+if [ "${1:-}" = "--inside-netns" ]; then
+    inside=true
+    shift
+fi
+kubeconfig=$(arg kubeconfig "$@")
+server_address=$(arg server-address "$@")
+kwok_port=${server_address##*:}
+api_port=$(sed -n 's#^ *server: https://127\.0\.0\.1:\([0-9][0-9]*\).*#\1#p' "$kubeconfig" | head -n 1)
+if [ -z "$api_port" ]; then
+    echo "kwok-contained: no https://127.0.0.1:PORT server in $kubeconfig" >&2
+    exit 2
+fi
+
+relay() {
+    # The relay gets SIGKILL when its parent (this process, later exec'd into kwok) dies.
+    setpriv --pdeathsig KILL socat "$@" &
+}
+
+wait_for_socket() {
+    local i
+    for i in $(seq 1 100); do
+        [ -S "$1" ] && return 0
+        sleep 0.05
+    done
+    echo "kwok-contained: relay socket $1 did not appear" >&2
+    exit 1
+}
+
+if ! $inside; then
+    mkdir -p "$relay_dir"
+    chmod 700 "$relay_dir"
+    rm -f "$relay_dir/api.sock" "$relay_dir/kwok.sock"
+    relay "UNIX-LISTEN:$relay_dir/api.sock,fork,mode=600" "TCP:127.0.0.1:$api_port"
+    relay "TCP-LISTEN:$kwok_port,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$relay_dir/kwok.sock"
+    wait_for_socket "$relay_dir/api.sock"
+    ulimit -u @MAX_PROCESSES@
+    ulimit -n @MAX_OPEN_FILES@
+    ulimit -v @MAX_VIRTUAL_KB@
+    exec unshare --net -- "$0" --inside-netns "$@"
+fi
+
+ip link set lo up
+nft -f - <<NFT
+table inet kwok_contained {
+    chain output {
+        type filter hook output priority 0; policy accept;
+        meta skuid 0 accept
+        oifname "lo" ip daddr 127.0.0.1 tcp dport $api_port accept
+        meta l4proto tcp reject with tcp reset
+        reject
+    }
+}
+NFT
+relay "TCP-LISTEN:$api_port,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$relay_dir/api.sock"
+relay "UNIX-LISTEN:$relay_dir/kwok.sock,fork,unlink-early,mode=600" "TCP:127.0.0.1:$kwok_port"
+wait_for_socket "$relay_dir/kwok.sock"
+exec "$kwok" "$@"

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# `make test`: starts what the suite needs (Redis, PostgreSQL, the local cluster),
+# then runs ruff and pytest over tests/unit, tests/integration and tests/e2e.
+# Arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$SECONDS
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "services"
+scripts/redis.sh start 6379
+database_url=${TEST_DATABASE_URL:-$(scripts/postgres.sh start 5433)}
+echo "postgres: ${database_url%%@*}@…"
+if [ -z "${LABPLATFORM_KUBECONFIG:-}" ]; then
+    k8s/local/cluster.sh up
+fi
+
+step "ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+
+step "pytest"
+export DATABASE_URL=$database_url
+export REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379/1}
+export SECRET_KEY=test-only-not-secret DEBUG=false
+export LABPLATFORM_RUN_DIR=${LABPLATFORM_RUN_DIR:-$PWD/.run/test}
+status=0
+.venv/bin/python -m pytest "$@" || status=$?
+echo "make test: $((SECONDS - started))s in all"
+exit "$status"

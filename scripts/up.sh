@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# `make up`: runs labplatform on this machine with its embedded defaults: Redis, the
+# local cluster (unless LABPLATFORM_KUBECONFIG names another), SQLite, the web server,
+# a Celery worker and Celery beat. Prints the URL and the demo logins. Ctrl-C stops
+# what this script started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$SECONDS
+port=${PORT:-8000}
+run_dir=${LABPLATFORM_RUN_DIR:-$PWD/.run}
+mkdir -p "$run_dir"
+chmod 700 "$run_dir"
+export LABPLATFORM_RUN_DIR=$run_dir
+
+say() { printf '[up] %s\n' "$*"; }
+children=()
+stop_services=()
+
+cleanup() {
+    trap - INT TERM EXIT
+    say "stopping"
+    [ ${#children[@]} -eq 0 ] || kill -TERM "${children[@]}" 2>/dev/null || true
+    wait 2>/dev/null || true
+    local service
+    for service in "${stop_services[@]}"; do
+        eval "$service" || true
+    done
+}
+trap cleanup INT TERM EXIT
+
+if [ ! -s "$run_dir/secret_key" ]; then
+    (umask 077 && .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(50))' >"$run_dir/secret_key")
+fi
+export SECRET_KEY_FILE=$run_dir/secret_key
+
+if [ -z "${REDIS_URL:-}" ]; then
+    if ! command -v redis-server >/dev/null; then
+        say "installing Redis from Debian"
+        apt-get install -y -qq redis-server >/dev/null
+    fi
+    if [ "$(scripts/redis.sh start 6379)" = started ]; then
+        stop_services+=("scripts/redis.sh stop 6379")
+    fi
+fi
+
+if [ -z "${LABPLATFORM_KUBECONFIG:-}" ]; then
+    cluster_was_up=true
+    k8s/local/cluster.sh status >/dev/null 2>&1 || cluster_was_up=false
+    if ! k8s/local/cluster.sh up; then
+        say "the local cluster did not start; see the messages above, then run: make cluster-up"
+        exit 1
+    fi
+    $cluster_was_up || stop_services+=("k8s/local/cluster.sh stop")
+else
+    say "using the cluster in LABPLATFORM_KUBECONFIG=$LABPLATFORM_KUBECONFIG"
+fi
+
+.venv/bin/python manage.py migrate --noinput -v 0
+.venv/bin/python manage.py seed_demo
+
+.venv/bin/daphne -b 127.0.0.1 -p "$port" labplatform.asgi:application >>"$run_dir/web.log" 2>&1 &
+children+=($!)
+.venv/bin/celery -A labplatform worker --loglevel INFO --concurrency 2 >>"$run_dir/worker.log" 2>&1 &
+children+=($!)
+.venv/bin/celery -A labplatform beat --loglevel INFO --schedule "$run_dir/celerybeat-schedule" >>"$run_dir/beat.log" 2>&1 &
+children+=($!)
+
+url="http://127.0.0.1:$port/"
+for _ in $(seq 1 100); do
+    if curl -fsS -o /dev/null "${url}login/" 2>/dev/null; then
+        break
+    fi
+    sleep 0.2
+done
+curl -fsS -o /dev/null "${url}login/" || { say "the web server did not start; see $run_dir/web.log"; exit 1; }
+health=$(curl -sS "${url}healthz" || true)
+say "serving in $((SECONDS - started))s at $url   (health: $health)"
+say "logs: $run_dir/{web,worker,beat}.log. Ctrl-C stops."
+wait -n "${children[@]}"
+say "a process exited; see the logs in $run_dir"

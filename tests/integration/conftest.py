@@ -1,0 +1,104 @@
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from labplatform.cluster.clients import sync_client
+from labplatform.cluster.errors import ClusterError
+from labplatform.cluster.info import cluster_version
+from tests.kube import KWOK_GROUP, KWOK_VERSION, contained_exec_rule, pods_ready, unique_name, wait_for
+
+
+@pytest.fixture(scope="session")
+def kube() -> client.ApiClient:
+    try:
+        cluster_version()
+    except ClusterError as exc:
+        pytest.fail(f"the local cluster is needed for this test: {exc}. Run `make cluster-up`.")
+    return sync_client()
+
+
+@pytest.fixture
+def core(kube) -> client.CoreV1Api:
+    return client.CoreV1Api(kube)
+
+
+@pytest.fixture
+def apps(kube) -> client.AppsV1Api:
+    return client.AppsV1Api(kube)
+
+
+@pytest.fixture
+def custom(kube) -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(kube)
+
+
+def _make_namespace(core: client.CoreV1Api) -> str:
+    name = unique_name("test")
+    core.create_namespace({"metadata": {"name": name, "labels": {"labplatform.io/test": "true"}}})
+    return name
+
+
+def _delete_namespace(core: client.CoreV1Api, name: str) -> None:
+    try:
+        core.delete_namespace(name)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+@pytest.fixture
+def namespace(core):
+    name = _make_namespace(core)
+    yield name
+    _delete_namespace(core, name)
+
+
+@pytest.fixture
+def other_namespace(core):
+    name = _make_namespace(core)
+    yield name
+    _delete_namespace(core, name)
+
+
+@pytest.fixture
+def exec_rule(custom, namespace):
+    """Lets tests exec into pods of `namespace`, as nobody, like a student namespace's rule."""
+    rule = contained_exec_rule(namespace)
+    custom.create_cluster_custom_object(KWOK_GROUP, KWOK_VERSION, "clusterexecs", rule)
+    yield rule
+    custom.delete_cluster_custom_object(KWOK_GROUP, KWOK_VERSION, "clusterexecs", rule["metadata"]["name"])
+
+
+@pytest.fixture
+def ready_pod(core, namespace, exec_rule) -> str:
+    name = "shell"
+    core.create_namespaced_pod(
+        namespace,
+        {
+            "metadata": {"name": name, "labels": {"app": name}},
+            "spec": {"containers": [{"name": "shell", "image": "busybox:1.36"}]},
+        },
+    )
+    wait_for(f"pod {namespace}/{name} Ready", lambda: pods_ready(core, namespace, f"app={name}", 1))
+    return name
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process():
+    """A real Celery worker, started from the project's own app, on the test Redis."""
+    import os
+    import subprocess
+    import sys
+
+    from labplatform.celery import app
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "labplatform", "worker", "--pool", "solo", "--loglevel", "WARNING"],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "labplatform.settings"},
+    )
+    try:
+        wait_for("the Celery worker to answer a ping", lambda: app.control.ping(timeout=0.5), timeout=60)
+        yield worker
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)

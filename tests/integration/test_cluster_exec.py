@@ -1,0 +1,104 @@
+"""Exec into pods on the local cluster: an interactive TTY through the gateway's exec
+stream, and containment of what KWOK runs on this host."""
+
+import asyncio
+import re
+
+import pytest
+
+from labplatform.cluster.exec import STDERR, STDOUT, ExecStream, exec_stream
+from tests.kube import NOBODY, api_server_port, component_ports
+
+SHELL = ["setsid", "-c", "bash", "--norc", "--noprofile", "-i"]
+
+
+async def read_until(stream: ExecStream, pattern: bytes, *, timeout: float = 15) -> bytes:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    seen = b""
+    while pattern not in seen:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise AssertionError(f"did not see {pattern!r} within {timeout}s; last output: {seen[-400:]!r}")
+        try:
+            output = await stream.read(timeout=remaining)
+        except TimeoutError:
+            continue
+        if output is None:
+            raise AssertionError(f"the stream ended before {pattern!r}; output: {seen[-400:]!r}")
+        seen += output.data
+    return seen
+
+
+async def run(namespace: str, pod: str, script: str) -> tuple[int, str, str]:
+    """Runs a bash script without a TTY; returns exit code, stdout and stderr."""
+    out, err = b"", b""
+    async with exec_stream(namespace=namespace, pod=pod, command=["bash", "-c", script], tty=False) as stream:
+        while (output := await stream.read(timeout=30)) is not None:
+            if output.channel == STDOUT:
+                out += output.data
+            elif output.channel == STDERR:
+                err += output.data
+        status = stream.exit_status or {}
+    if status.get("status") == "Success":
+        code = 0
+    else:
+        causes = status.get("details", {}).get("causes", [])
+        code = int(next((c["message"] for c in causes if c.get("reason") == "ExitCode"), "-1"))
+    return code, out.decode(), err.decode()
+
+
+def can_connect(port: int) -> str:
+    # bash's /dev/tcp opens a TCP connection; the exit code says whether it was accepted.
+    return f"exec 3<>/dev/tcp/127.0.0.1/{port} && echo open || echo refused"
+
+
+@pytest.mark.asyncio
+async def test_an_exec_with_a_tty_gives_an_interactive_shell(namespace, ready_pod):
+    async with exec_stream(namespace=namespace, pod=ready_pod, command=SHELL) as shell:
+        await read_until(shell, b"test$ ")
+        await shell.write(b"echo sum=$((6 * 7))\r")
+        assert b"sum=42" in await read_until(shell, b"sum=42")
+
+        await shell.resize(cols=123, rows=45)
+        await shell.write(b"stty size\r")
+        await read_until(shell, b"45 123")
+
+        await shell.write(b"tty; id -u\r")
+        output = await read_until(shell, f"{NOBODY}".encode())
+        assert re.search(rb"/dev/pts/\d+", output)
+        await shell.write(b"exit\r")
+
+
+@pytest.mark.asyncio
+async def test_ctrl_c_interrupts_a_running_sleep_and_the_prompt_comes_back(namespace, ready_pod):
+    async with exec_stream(namespace=namespace, pod=ready_pod, command=SHELL) as shell:
+        await read_until(shell, b"test$ ")
+        await shell.write(b"sleep 30; echo slept\r")
+        await asyncio.sleep(0.5)
+        await shell.write(b"\x03")
+        await read_until(shell, b"test$ ", timeout=5)
+        await shell.write(b"echo after=$((1 + 1))\r")
+        output = await read_until(shell, b"after=2")
+        assert b"slept" not in output
+
+
+@pytest.mark.asyncio
+async def test_exec_runs_as_a_non_root_user(namespace, ready_pod):
+    code, out, _ = await run(namespace, ready_pod, "id -u; id -g")
+    assert code == 0
+    assert out.split() == [str(NOBODY), str(NOBODY)]
+
+
+@pytest.mark.asyncio
+async def test_exec_reaches_the_api_server_but_not_etcd_or_kwok(namespace, ready_pod):
+    ports = component_ports()
+    etcd_port = ports["etcd"]["client"]
+    kwok_port = next(iter(ports["kwok-controller"].values()))
+
+    code, out, _ = await run(namespace, ready_pod, can_connect(api_server_port()))
+    assert (code, out.strip()) == (0, "open"), "the API server must stay reachable for kubectl"
+
+    for name, port in [("etcd", etcd_port), ("KWOK's server", kwok_port)]:
+        _, out, err = await run(namespace, ready_pod, can_connect(port))
+        assert out.strip() == "refused", f"{name} on port {port} is reachable from an exec: {err}"

@@ -1,0 +1,62 @@
+"""/healthz against the real PostgreSQL, Redis and cluster, and with each one made
+unreachable: it answers 503 naming what is down, quickly."""
+
+import socket
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_it_reports_every_dependency_up(client, kube, settings):
+    response = client.get("/healthz")
+    assert response.status_code == 200, response.content
+    checks = response.json()["checks"]
+    assert checks["database"] == {"ok": True, "detail": "postgresql"}
+    assert checks["redis"] == {"ok": True, "detail": "PONG"}
+    assert checks["cluster"]["ok"] is True
+    assert checks["cluster"]["detail"].startswith("v1.36.")
+
+
+def test_it_names_redis_when_redis_is_down(client, kube, settings):
+    settings.REDIS_URL = f"redis://127.0.0.1:{closed_port()}/0"
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["down"] == ["redis"]
+    assert "Connection refused" in body["checks"]["redis"]["detail"]
+
+
+def test_it_names_the_cluster_when_the_cluster_is_down(client, settings, tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        f"""
+apiVersion: v1
+kind: Config
+clusters: [{{name: gone, cluster: {{server: "https://127.0.0.1:{closed_port()}", insecure-skip-tls-verify: true}}}}]
+users: [{{name: nobody, user: {{token: not-a-token}}}}]
+contexts: [{{name: gone, context: {{cluster: gone, user: nobody}}}}]
+current-context: gone
+"""
+    )
+    settings.LABPLATFORM_KUBECONFIG = kubeconfig
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["down"] == ["cluster"]
+    assert "unreachable: connection refused" in body["checks"]["cluster"]["detail"]
+    assert "make cluster-up" in body["checks"]["cluster"]["detail"]
+    assert "Traceback" not in response.content.decode()
+
+
+def test_it_says_what_to_run_when_there_is_no_kubeconfig(client, settings, tmp_path):
+    settings.LABPLATFORM_KUBECONFIG = tmp_path / "missing"
+    body = client.get("/healthz").json()
+    assert body["down"] == ["cluster"]
+    assert "does not exist; run `make cluster-up`" in body["checks"]["cluster"]["detail"]

@@ -1,0 +1,99 @@
+"""Helpers for tests that act on the real local cluster."""
+
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from django.conf import settings
+from kubernetes import client
+
+from labplatform.cluster.clients import sync_client
+
+T = TypeVar("T")
+
+KWOK_GROUP, KWOK_VERSION = "kwok.x-k8s.io", "v1alpha1"
+NOBODY = 65534
+
+
+def wait_for(what: str, probe: Callable[[], T | None], *, timeout: float = 60, interval: float = 0.2) -> T:
+    """Polls `probe` until it returns something truthy; fails naming `what` otherwise."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def cluster_state_dir() -> Path:
+    return Path(settings.LOCAL_CLUSTER_STATE_DIR)
+
+
+def kwok_cluster_dir() -> Path:
+    return cluster_state_dir() / "kwok" / "clusters" / "labplatform"
+
+
+def component_ports() -> dict[str, dict[str, int]]:
+    """Ports of each component of the local cluster, as kwokctl recorded them."""
+    documents = yaml.safe_load_all((kwok_cluster_dir() / "kwok.yaml").read_text())
+    config = next(doc for doc in documents if doc and doc.get("kind") == "KwokctlConfiguration")
+    ports: dict[str, dict[str, int]] = {}
+    for component in config["components"]:
+        ports[component["name"]] = {p.get("name", str(i)): p["port"] for i, p in enumerate(component.get("ports", []))}
+    return ports
+
+
+def api_server_port() -> int:
+    return int(sync_client().configuration.host.rsplit(":", 1)[1])
+
+
+def pods_ready(core: client.CoreV1Api, namespace: str, selector: str, count: int) -> list | None:
+    pods = core.list_namespaced_pod(namespace, label_selector=selector).items
+    ready = [
+        pod
+        for pod in pods
+        if pod.metadata.deletion_timestamp is None
+        and any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
+    ]
+    return ready if len(ready) == count and len(pods) == count else None
+
+
+def contained_exec_rule(namespace: str) -> dict:
+    """A ClusterExec that runs exec'd commands in `namespace` as nobody, as the platform's
+    rules for student namespaces do."""
+    return {
+        "apiVersion": f"{KWOK_GROUP}/{KWOK_VERSION}",
+        "kind": "ClusterExec",
+        "metadata": {"name": f"test-{namespace}"},
+        "spec": {
+            "selector": {"matchNamespaces": [namespace]},
+            "execs": [
+                {
+                    "local": {
+                        "workDir": "/tmp",
+                        "envs": [
+                            {"name": "HOME", "value": "/tmp"},
+                            {"name": "PATH", "value": "/usr/local/bin:/usr/bin:/bin"},
+                            {"name": "TERM", "value": "xterm-256color"},
+                            {"name": "PS1", "value": "test$ "},
+                        ],
+                        "securityContext": {"runAsUser": NOBODY, "runAsGroup": NOBODY},
+                    }
+                }
+            ],
+        },
+    }
+
+
+def is_loopback(address: str) -> bool:
+    return address.startswith("127.") or address in {"::1", "0:0:0:0:0:0:0:1"} or address.startswith("::ffff:127.")
+
