@@ -68,7 +68,11 @@ _database_url = env_url(
     schemes={"sqlite", "postgres", "postgresql"},
 )
 try:
-    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+    DATABASES = {
+        "default": dj_database_url.parse(
+            _database_url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0), conn_health_checks=True
+        )
+    }
 except ValueError as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -99,6 +103,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    "worker-heartbeat": {"task": "labplatform.tasks.worker_heartbeat", "schedule": 30.0},
+}
 
 # The Kubernetes clusters the platform can place cohorts on. "local" is the default:
 # in a pod it is the cluster the pod runs in, elsewhere the kubeconfig below, which

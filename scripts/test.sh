@@ -24,6 +24,8 @@ step "pytest"
 export DATABASE_URL=$database_url
 export REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379/1}
 export SECRET_KEY=test-only-not-secret DEBUG=false
+# Test databases are dropped at the end; connections kept open by worker threads would block that.
+export DATABASE_CONN_MAX_AGE=0
 export LABPLATFORM_RUN_DIR=${LABPLATFORM_RUN_DIR:-$PWD/.run/test}
 status=0
 .venv/bin/python -m pytest "$@" || status=$?

@@ -96,4 +96,3 @@ def contained_exec_rule(namespace: str) -> dict:
 
 def is_loopback(address: str) -> bool:
     return address.startswith("127.") or address in {"::1", "0:0:0:0:0:0:0:1"} or address.startswith("::ffff:127.")
-

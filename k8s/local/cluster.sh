@@ -129,7 +129,7 @@ cmd_up() {
         say "configuration changed; re-creating the cluster"
     fi
     rm -f "$state/config-hash"
-    exists && kwokctl delete cluster --kubeconfig "" >&2
+    exists && kwokctl delete cluster >&2
     create
     wait_ready || die "nodes did not become Ready; logs: kwokctl --name $name logs kwok-controller (KWOK_WORKDIR=$KWOK_WORKDIR)"
     echo "$want" >"$state/config-hash"
@@ -147,7 +147,7 @@ cmd_stop() {
 cmd_down() {
     if [ -d "$KWOK_WORKDIR/clusters/$name" ]; then
         binaries 2>/dev/null
-        kwokctl delete cluster --kubeconfig "" >&2
+        kwokctl delete cluster >&2
     fi
     rm -f "$state/config-hash" "$state/kubeconfig"
     say "down"

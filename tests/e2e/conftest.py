@@ -5,7 +5,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,11 @@ from playwright.sync_api import sync_playwright
 from tests.kube import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
+SERVER_ENVIRONMENT = dict(os.environ)
+# Playwright's sync API keeps an event loop running in the test's thread, and Django
+# refuses ORM calls where a loop runs unless told the test's own thread may make them.
+# Only this test process is told; the server under test runs with the real check.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -37,13 +41,15 @@ def free_port() -> int:
 def live_server_url(django_db_setup, django_db_blocker) -> str:
     port = free_port()
     database = settings.DATABASES["default"]
-    url = f"postgres://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    url = (
+        f"postgres://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    )
     log = Path(settings.RUN_DIR) / "e2e-web.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     server = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "labplatform.asgi:application"],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": url},
+        env={**SERVER_ENVIRONMENT, "DATABASE_URL": url},
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
@@ -68,14 +74,11 @@ def browser():
     executable = os.environ.get("CHROMIUM") or shutil.which("chromium")
     if not executable:
         pytest.fail("Chromium is needed for the end-to-end tests: apt-get install chromium")
-    profile = tempfile.mkdtemp(prefix="labplatform-chromium-")
+    # Playwright gives each launch a fresh, empty profile directory of its own.
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable, args=[*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]
-        )
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         yield browser
         browser.close()
-    shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 import pytest
+import pytest_asyncio
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from labplatform.cluster.clients import sync_client
+from labplatform.cluster.clients import close_async_clients, sync_client
 from labplatform.cluster.errors import ClusterError
 from labplatform.cluster.info import cluster_version
 from tests.kube import KWOK_GROUP, KWOK_VERSION, contained_exec_rule, pods_ready, unique_name, wait_for
@@ -102,3 +103,10 @@ def celery_worker_process():
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+@pytest_asyncio.fixture
+async def async_gateway():
+    """Closes the gateway's async clients on the test's own event loop when it ends."""
+    yield
+    await close_async_clients()

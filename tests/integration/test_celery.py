@@ -1,11 +1,22 @@
-"""A real Celery worker takes tasks from the Redis broker."""
+"""A real Celery worker takes tasks from the Redis broker, and /healthz sees it."""
+
+import pytest
 
 from labplatform.celery import app
+from labplatform.tasks import worker_heartbeat
 
 
 def test_a_worker_runs_a_task_sent_through_redis(celery_worker_process):
-    result = app.send_task("celery.ping")
-    assert result.get(timeout=30) == "pong"
+    hostname = worker_heartbeat.delay().get(timeout=30)
+    assert hostname.startswith("celery@")
+
+
+@pytest.mark.django_db
+def test_healthz_reports_the_workers_last_heartbeat(celery_worker_process, client, kube):
+    hostname = worker_heartbeat.delay().get(timeout=30)
+    workers = client.get("/healthz").json()["workers"]
+    assert workers["ok"] is True
+    assert workers["detail"].endswith(f"ago from {hostname}")
 
 
 def test_tasks_are_acknowledged_late_and_rejected_when_a_worker_is_lost():

@@ -9,6 +9,8 @@ import pytest
 from labplatform.cluster.exec import STDERR, STDOUT, ExecStream, exec_stream
 from tests.kube import NOBODY, api_server_port, component_ports
 
+pytestmark = pytest.mark.usefixtures("async_gateway")
+
 SHELL = ["setsid", "-c", "bash", "--norc", "--noprofile", "-i"]
 
 
@@ -91,14 +93,24 @@ async def test_exec_runs_as_a_non_root_user(namespace, ready_pod):
 
 
 @pytest.mark.asyncio
-async def test_exec_reaches_the_api_server_but_not_etcd_or_kwok(namespace, ready_pod):
-    ports = component_ports()
-    etcd_port = ports["etcd"]["client"]
-    kwok_port = next(iter(ports["kwok-controller"].values()))
-
+async def test_exec_reaches_the_api_server_and_no_other_cluster_port(namespace, ready_pod):
     code, out, _ = await run(namespace, ready_pod, can_connect(api_server_port()))
     assert (code, out.strip()) == (0, "open"), "the API server must stay reachable for kubectl"
 
-    for name, port in [("etcd", etcd_port), ("KWOK's server", kwok_port)]:
+    others = {
+        f"{component} {port_name}": port
+        for component, ports in component_ports().items()
+        if component != "kube-apiserver"
+        for port_name, port in ports.items()
+    }
+    assert {"etcd http", "etcd peer-http", "kwok-controller http"} <= others.keys()
+    for name, port in others.items():
         _, out, err = await run(namespace, ready_pod, can_connect(port))
-        assert out.strip() == "refused", f"{name} on port {port} is reachable from an exec: {err}"
+        assert out.strip() == "refused", f"{name} (port {port}) is reachable from an exec: {err}"
+
+
+@pytest.mark.asyncio
+async def test_exec_cannot_reach_the_platforms_own_services(namespace, ready_pod):
+    for name, port in [("Redis", 6379), ("PostgreSQL", 5433)]:
+        _, out, _ = await run(namespace, ready_pod, can_connect(port))
+        assert out.strip() == "refused", f"{name} is reachable from an exec"

@@ -1,6 +1,8 @@
 """RBAC on the local cluster is the real one: a ServiceAccount's own token, bound to a
 Role in one namespace, cannot reach another namespace."""
 
+import json
+
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -37,9 +39,7 @@ def reader_token(kube, core, namespace) -> str:
             "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": namespace}],
         },
     )
-    request = core.create_namespaced_service_account_token(
-        "reader", namespace, {"spec": {"expirationSeconds": 600}}
-    )
+    request = core.create_namespaced_service_account_token("reader", namespace, {"spec": {"expirationSeconds": 600}})
     return request.status.token
 
 
@@ -50,8 +50,9 @@ def test_a_service_account_lists_pods_in_its_own_namespace_only(kube, namespace,
     with pytest.raises(ApiException) as denied:
         as_reader.list_namespaced_pod(other_namespace)
     assert denied.value.status == 403
-    assert f'system:serviceaccount:{namespace}:reader" cannot list resource "pods"' in denied.value.body
-    assert f'in the namespace "{other_namespace}"' in denied.value.body
+    message = json.loads(denied.value.body)["message"]
+    assert f'"system:serviceaccount:{namespace}:reader" cannot list resource "pods"' in message
+    assert f'in the namespace "{other_namespace}"' in message
 
 
 def test_the_role_grants_reads_not_writes(kube, namespace, reader_token):

@@ -142,9 +142,7 @@ def test_a_service_gets_an_endpoint_slice_with_the_ready_pods_addresses(core, ku
 
 
 def test_a_resource_quota_refuses_a_pod_over_quota(core, namespace):
-    core.create_namespaced_resource_quota(
-        namespace, {"metadata": {"name": "small"}, "spec": {"hard": {"pods": "1"}}}
-    )
+    core.create_namespaced_resource_quota(namespace, {"metadata": {"name": "small"}, "spec": {"hard": {"pods": "1"}}})
     wait_for(
         "the quota to be counted",
         lambda: core.read_namespaced_resource_quota("small", namespace).status.hard,

@@ -2,7 +2,7 @@
 validation, and a message pushed by other code (a worker) through the Redis layer."""
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
@@ -20,8 +20,10 @@ def headers(*, origin: str = "http://localhost", session: str | None = None) -> 
 
 
 async def signed_in_session(django_user_model, client) -> tuple[int, str]:
-    user = await sync_to_async(django_user_model.objects.create_user)(username="sam", password="x-long-password")
-    await sync_to_async(client.force_login)(user)
+    user = await database_sync_to_async(django_user_model.objects.create_user)(
+        username="sam", password="x-long-password"
+    )
+    await database_sync_to_async(client.force_login)(user)
     return user.pk, client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
@@ -30,7 +32,7 @@ async def test_a_signed_in_user_receives_events_pushed_to_them(django_user_model
     socket = WebsocketCommunicator(application, "/ws/events/", headers=headers(session=session))
     connected, _ = await socket.connect()
     assert connected
-    await sync_to_async(push_to_user)(user_id, {"kind": "hello", "n": 1})
+    await database_sync_to_async(push_to_user)(user_id, {"kind": "hello", "n": 1})
     assert await socket.receive_json_from(timeout=5) == {"kind": "hello", "n": 1}
     await socket.disconnect()
 
@@ -44,6 +46,8 @@ async def test_an_anonymous_socket_is_refused():
 
 async def test_a_socket_from_another_origin_is_refused(django_user_model, client):
     _, session = await signed_in_session(django_user_model, client)
-    socket = WebsocketCommunicator(application, "/ws/events/", headers=headers(origin="https://evil.example", session=session))
+    socket = WebsocketCommunicator(
+        application, "/ws/events/", headers=headers(origin="https://evil.example", session=session)
+    )
     connected, _ = await socket.connect()
     assert not connected
