@@ -7,7 +7,7 @@ import re
 import pytest
 
 from labplatform.cluster.exec import STDERR, STDOUT, ExecStream, exec_stream
-from tests.kube import NOBODY, api_server_port, component_ports
+from tests.kube import KWOK_GROUP, KWOK_VERSION, NOBODY, api_server_port, component_ports, pods_ready, wait_for
 
 pytestmark = pytest.mark.usefixtures("async_gateway")
 
@@ -114,3 +114,24 @@ async def test_exec_cannot_reach_the_platforms_own_services(namespace, ready_pod
     for name, port in [("Redis", 6379), ("PostgreSQL", 5433)]:
         _, out, _ = await run(namespace, ready_pod, can_connect(port))
         assert out.strip() == "refused", f"{name} is reachable from an exec"
+
+
+@pytest.mark.asyncio
+async def test_exec_into_a_pod_without_an_exec_rule_runs_nothing(core, other_namespace):
+    core.create_namespaced_pod(
+        other_namespace,
+        {"metadata": {"name": "plain"}, "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}},
+    )
+    wait_for("the pod to be Ready", lambda: pods_ready(core, other_namespace, "", 1))
+    code, out, _ = await run(other_namespace, "plain", "id -u")
+    assert code != 0
+    assert out == ""
+
+
+def test_there_is_no_catch_all_exec_rule(custom):
+    rules = custom.list_cluster_custom_object(KWOK_GROUP, KWOK_VERSION, "clusterexecs")["items"]
+    for rule in rules:
+        selector = rule["spec"].get("selector") or {}
+        assert selector.get("matchNamespaces"), f"ClusterExec {rule['metadata']['name']} matches every namespace"
+    namespaced = custom.list_cluster_custom_object(KWOK_GROUP, KWOK_VERSION, "execs")["items"]
+    assert all(rule["metadata"]["namespace"] for rule in namespaced)

@@ -1,0 +1,67 @@
+"""k8s/local's scripts: cached builds that detect a partial build, failures that name the
+module and step, and a cluster-up that is a no-op when the cluster is already up."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.kube import kwok_cluster_dir
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = ROOT / "k8s" / "local" / "build.sh"
+CLUSTER = ROOT / "k8s" / "local" / "cluster.sh"
+CACHE = Path(os.environ.get("LABPLATFORM_CACHE", Path.home() / ".cache" / "labplatform"))
+
+
+def run(command: list, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True, timeout=600, check=False)
+
+
+def built_versions() -> dict[str, str]:
+    versions = {}
+    for line in (ROOT / "k8s" / "local" / "versions.env").read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            name, value = line.split("=", 1)
+            versions[name] = value.split(":-", 1)[1].rstrip("}")
+    return versions
+
+
+def test_a_failed_build_names_the_module_and_the_step(tmp_path):
+    result = run([str(BUILD)], LABPLATFORM_CACHE=str(tmp_path), ETCD_VERSION="v3.99.0")
+    assert result.returncode != 0
+    assert "FAILED: module go.etcd.io/etcd/server/v3@v3.99.0, step: go get" in result.stderr
+    assert result.stderr.count("FAILED") == 1
+    assert "not available" in result.stderr, "the Go tool's own reason is shown"
+
+
+def test_a_partially_built_cache_is_detected_and_rebuilt(tmp_path):
+    versions = built_versions()
+    folders = [f"kubernetes-{versions['KUBE_VERSION']}", f"kwok-{versions['KWOK_VERSION']}"]
+    for folder in folders:
+        shutil.copytree(CACHE / folder, tmp_path / folder, copy_function=os.link)
+    etcd = f"etcd-{versions['ETCD_VERSION']}"
+    shutil.copytree(CACHE / etcd, tmp_path / etcd)
+    binary = tmp_path / etcd / "bin" / "etcd"
+    with binary.open("r+b") as truncated:
+        truncated.truncate(1000)
+
+    result = run([str(BUILD)], LABPLATFORM_CACHE=str(tmp_path))
+
+    assert result.returncode == 0, result.stderr
+    assert f"discarding partial build in {tmp_path / etcd}" in result.stderr
+    assert "kubernetes v1.36" in result.stderr and ": cached" in result.stderr
+    assert binary.stat().st_size > 10_000_000
+    version = run([str(binary), "--version"])
+    assert versions["ETCD_VERSION"].lstrip("v") in version.stdout
+
+
+@pytest.mark.skipif(bool(os.environ.get("LABPLATFORM_KUBECONFIG")), reason="the suite runs against another cluster")
+def test_cluster_up_is_a_no_op_when_the_cluster_is_already_up(kube):
+    apiserver_pid = (kwok_cluster_dir() / "pids" / "kube-apiserver.pid").read_text().strip()
+    result = run([str(CLUSTER), "up"])
+    assert result.returncode == 0, result.stderr
+    assert "already up" in result.stderr
+    assert (kwok_cluster_dir() / "pids" / "kube-apiserver.pid").read_text().strip() == apiserver_pid
