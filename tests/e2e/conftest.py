@@ -69,7 +69,9 @@ def live_server_url(django_db_setup, django_db_blocker) -> str:
         server.wait(timeout=30)
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in this thread while
+# it is open, which would break asyncio tests that run after it.
+@pytest.fixture(scope="module")
 def browser():
     executable = os.environ.get("CHROMIUM") or shutil.which("chromium")
     if not executable:
