@@ -51,6 +51,7 @@ require_tools() {
 render() {
     mkdir -p "$state"
     sed -e "s#@KWOK_BINARY@#$KWOK_BIN/kwok#" \
+        -e "s#@KUBECTL_BINARY@#$KUBE_BIN/kubectl#" \
         -e "s#@RELAY_DIR@#$state/relay#" \
         -e "s#@MAX_PROCESSES@#512#" \
         -e "s#@MAX_OPEN_FILES@#8192#" \
@@ -80,18 +81,35 @@ kubectl() { "$KUBE_BIN/kubectl" --kubeconfig "$state/kubeconfig" --request-timeo
 
 exists() { [ -f "$KWOK_WORKDIR/clusters/$name/kwok.yaml" ]; }
 
+# Up means: the API server answers, every node is Ready, and the running kwok holds every
+# node's lease (only then does it move that node's pods along).
 healthy() {
     [ -f "$state/kubeconfig" ] && kubectl get --raw=/readyz >/dev/null 2>&1 &&
-        [ "$(kubectl get nodes --no-headers 2>/dev/null | grep -c ' Ready ')" -eq "$nodes" ]
+        [ "$(kubectl get nodes --no-headers 2>/dev/null | grep -c ' Ready ')" -eq "$nodes" ] &&
+        [ "$(kubectl -n kube-node-lease get leases -o name 2>/dev/null | grep -c .)" -eq "$nodes" ]
 }
 
 wait_ready() {
     local i
     for i in $(seq 1 120); do
-        healthy && return 0
+        if healthy; then
+            pods_become_ready
+            return
+        fi
         sleep 0.5
     done
     return 1
+}
+
+# After a restart kwok takes a few seconds to pick its nodes' pods up again. A pod made
+# here and seen Ready proves the whole path (scheduler, kwok, stages) before anyone else
+# relies on it.
+pods_become_ready() {
+    local canary=labplatform-canary
+    kubectl -n kube-system delete pod "$canary" --ignore-not-found --wait=false >/dev/null
+    kubectl -n kube-system run "$canary" --image=registry.invalid/canary --restart=Never >/dev/null
+    kubectl -n kube-system wait --for=condition=Ready "pod/$canary" --timeout=120s >/dev/null
+    kubectl -n kube-system delete pod "$canary" --wait=false >/dev/null
 }
 
 create() {

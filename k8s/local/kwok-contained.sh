@@ -12,6 +12,7 @@
 set -euo pipefail
 
 kwok=@KWOK_BINARY@
+kubectl=@KUBECTL_BINARY@
 relay_dir=@RELAY_DIR@
 
 if [ "${1:-}" = "--version" ] || [ "${1:-}" = "version" ]; then
@@ -57,7 +58,21 @@ wait_for_socket() {
     exit 1
 }
 
+release_stale_node_leases() {
+    # A kwok that was killed rather than stopped still holds its nodes' leases for
+    # minutes, and a new one leaves those nodes' pods alone until they expire. One kwok
+    # serves this cluster, so any lease left is a dead predecessor's. On a new cluster
+    # there is none, or the API server is not up yet: that is fine too.
+    local i
+    for i in $(seq 1 10); do
+        "$kubectl" --kubeconfig "$kubeconfig" --request-timeout=3s -n kube-node-lease \
+            delete leases --all >/dev/null 2>&1 && return
+        sleep 0.5
+    done
+}
+
 if ! $inside; then
+    release_stale_node_leases
     mkdir -p "$relay_dir"
     chmod 700 "$relay_dir"
     rm -f "$relay_dir/api.sock" "$relay_dir/kwok.sock"

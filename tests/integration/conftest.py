@@ -36,6 +36,12 @@ def custom(kube) -> client.CustomObjectsApi:
 def _make_namespace(core: client.CoreV1Api) -> str:
     name = unique_name("test")
     core.create_namespace({"metadata": {"name": name, "labels": {"labplatform.io/test": "true"}}})
+    # Pods are refused until the controller-manager has made the namespace's default
+    # ServiceAccount, as on any cluster.
+    wait_for(
+        f"the default ServiceAccount in {name}",
+        lambda: core.list_namespaced_service_account(name, field_selector="metadata.name=default").items,
+    )
     return name
 
 
