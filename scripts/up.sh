@@ -34,16 +34,14 @@ fi
 export SECRET_KEY_FILE=$run_dir/secret_key
 
 if [ -z "${REDIS_URL:-}" ]; then
-    if ! command -v redis-server >/dev/null; then
-        say "installing Redis from Debian"
-        apt-get install -y -qq redis-server >/dev/null
-    fi
+    scripts/apt-ensure.sh redis-server
     if [ "$(scripts/redis.sh start 6379)" = started ]; then
         stop_services+=("scripts/redis.sh stop 6379")
     fi
 fi
 
 if [ -z "${LABPLATFORM_KUBECONFIG:-}" ]; then
+    scripts/apt-ensure.sh nftables socat iproute2 util-linux
     cluster_was_up=true
     k8s/local/cluster.sh status >/dev/null 2>&1 || cluster_was_up=false
     if ! k8s/local/cluster.sh up; then

@@ -86,10 +86,12 @@ async def test_ctrl_c_interrupts_a_running_sleep_and_the_prompt_comes_back(names
 
 
 @pytest.mark.asyncio
-async def test_exec_runs_as_a_non_root_user(namespace, ready_pod):
-    code, out, _ = await run(namespace, ready_pod, "id -u; id -g")
+async def test_exec_runs_as_a_non_root_user_within_limits(namespace, ready_pod):
+    code, out, _ = await run(namespace, ready_pod, "id -u; id -g; ulimit -u; ulimit -n; ulimit -v")
     assert code == 0
-    assert out.split() == [str(NOBODY), str(NOBODY)]
+    uid, gid, processes, open_files, virtual_kb = out.split()
+    assert (uid, gid) == (str(NOBODY), str(NOBODY))
+    assert (processes, open_files, virtual_kb) == ("512", "8192", str(4 * 1024 * 1024))
 
 
 @pytest.mark.asyncio
