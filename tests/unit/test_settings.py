@@ -44,3 +44,24 @@ def test_start_up_succeeds_with_defaults_and_a_secret_key():
     result = load_settings(SECRET_KEY="x")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_production_settings_pass_the_deploy_check():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env={
+            **{k: v for k, v in os.environ.items() if k not in {"DEBUG"}},
+            "SECRET_KEY": "k" * 20 + "-production-grade-secret-with-enough-entropy-0123456789",
+            "ALLOWED_HOSTS": "labs.example.com",
+            "SECURE_COOKIES": "true",
+            "SECURE_SSL_REDIRECT": "true",
+            "SECURE_HSTS_SECONDS": "31536000",
+            "SECURE_HSTS_PRELOAD": "true",
+        },
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
