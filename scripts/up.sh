@@ -71,8 +71,11 @@ for _ in $(seq 1 100); do
     sleep 0.2
 done
 curl -fsS -o /dev/null "${url}login/" || { say "the web server did not start; see $run_dir/web.log"; exit 1; }
-health=$(curl -sS "${url}healthz" || true)
-say "serving in $((SECONDS - started))s at $url   (health: $health)"
+case $(curl -s -o /dev/null -w '%{http_code}' "${url}healthz") in
+200) health="ok" ;;
+*) health="DEGRADED: see ${url}healthz" ;;
+esac
+say "serving in $((SECONDS - started))s at $url (health: $health)"
 say "logs: $run_dir/{web,worker,beat}.log. Ctrl-C stops."
 wait -n "${children[@]}"
 say "a process exited; see the logs in $run_dir"
