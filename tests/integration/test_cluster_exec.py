@@ -3,11 +3,21 @@ stream, and containment of what KWOK runs on this host."""
 
 import asyncio
 import re
+import socket
 
 import pytest
 
 from labplatform.cluster.exec import STDERR, STDOUT, ExecStream, exec_stream
-from tests.kube import KWOK_GROUP, KWOK_VERSION, NOBODY, api_server_port, component_ports, pods_ready, wait_for
+from tests.kube import (
+    KWOK_GROUP,
+    KWOK_VERSION,
+    NOBODY,
+    api_server_port,
+    cluster_state_dir,
+    component_ports,
+    pods_ready,
+    wait_for,
+)
 
 pytestmark = pytest.mark.usefixtures("async_gateway")
 
@@ -111,11 +121,30 @@ async def test_exec_reaches_the_api_server_and_no_other_cluster_port(namespace, 
         assert out.strip() == "refused", f"{name} (port {port}) is reachable from an exec: {err}"
 
 
+@pytest.fixture
+def host_listener():
+    """A port listening on the host's loopback, standing in for the platform's own ports."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield listener.getsockname()[1]
+
+
 @pytest.mark.asyncio
-async def test_exec_cannot_reach_the_platforms_own_services(namespace, ready_pod):
-    for name, port in [("Redis", 6379), ("PostgreSQL", 5433)]:
+async def test_exec_cannot_reach_the_platforms_own_services(namespace, ready_pod, host_listener):
+    for name, port in [("Redis", 6379), ("PostgreSQL", 5433), ("a port listening on the host", host_listener)]:
         _, out, _ = await run(namespace, ready_pod, can_connect(port))
         assert out.strip() == "refused", f"{name} is reachable from an exec"
+
+
+@pytest.mark.asyncio
+async def test_exec_cannot_use_the_relays_unix_sockets(namespace, ready_pod):
+    relay_dir = cluster_state_dir() / "relay"
+    assert (relay_dir / "api.sock").is_socket()
+    for relay in ("api.sock", "kwok.sock"):
+        code, _, err = await run(namespace, ready_pod, f"socat -u /dev/null UNIX-CONNECT:{relay_dir / relay}")
+        assert code != 0
+        assert "Permission denied" in err
 
 
 @pytest.mark.asyncio

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kube import kwok_cluster_dir
+from tests.kube import kwok_cluster_dir, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "k8s" / "local" / "build.sh"
@@ -65,3 +65,49 @@ def test_cluster_up_is_a_no_op_when_the_cluster_is_already_up(kube):
     assert result.returncode == 0, result.stderr
     assert "already up" in result.stderr
     assert (kwok_cluster_dir() / "pids" / "kube-apiserver.pid").read_text().strip() == apiserver_pid
+
+
+def relays_of(parent_pid: int) -> list[int]:
+    children = Path(f"/proc/{parent_pid}/task/{parent_pid}/children").read_text().split()
+    return [int(pid) for pid in children if Path(f"/proc/{pid}/comm").read_text().strip() == "socat"]
+
+
+def test_the_relays_die_with_kwok_however_it_dies(tmp_path):
+    """kwok-contained.sh with a stand-in for kwok: killing it with SIGKILL, as a crash or
+    a `kwokctl delete` might, takes its relays along."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("clusters:\n- cluster:\n    server: https://127.0.0.1:1\n")
+    stand_in = tmp_path / "kwok"
+    stand_in.write_text("#!/bin/sh\nexec sleep 300\n")
+    stand_in.chmod(0o755)
+    wrapper = tmp_path / "kwok-contained"
+    text = (ROOT / "k8s" / "local" / "kwok-contained.sh").read_text()
+    for placeholder, value in {
+        "@KWOK_BINARY@": str(stand_in),
+        "@KUBECTL_BINARY@": "/bin/true",
+        "@RELAY_DIR@": str(tmp_path / "relay"),
+        "@MAX_PROCESSES@": "512",
+        "@MAX_OPEN_FILES@": "1024",
+        "@MAX_VIRTUAL_KB@": "unlimited",
+    }.items():
+        text = text.replace(placeholder, value)
+    wrapper.write_text(text)
+    wrapper.chmod(0o755)
+
+    kwok = subprocess.Popen(
+        [str(wrapper), f"--kubeconfig={kubeconfig}", "--server-address=127.0.0.1:2"], start_new_session=True
+    )
+    try:
+        relays = wait_for("four relays", lambda: len(relays_of(kwok.pid)) == 4 and relays_of(kwok.pid), timeout=30)
+        assert (tmp_path / "relay").stat().st_mode & 0o777 == 0o700
+    finally:
+        kwok.kill()
+        kwok.wait(timeout=10)
+
+    def exited(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+        except FileNotFoundError:
+            return True
+
+    assert wait_for("the relays to exit", lambda: all(exited(pid) for pid in relays), timeout=10)
