@@ -87,15 +87,16 @@ build_kubernetes() {
     local src=$dir/src log=$dir/build.log module=k8s.io/kubernetes@$KUBE_VERSION
     say "$step_label: preparing the wrapper module (log: $log)"
     run "$module" "go mod init" "$src" "$log" go mod init labplatform.local/kubernetes-build
-    # k8s.io/kubernetes requires its staging modules at v0.0.0 and resolves them with
-    # replace directives that only apply inside its own repo. Replace each one with the
-    # published staging version; the list comes from its own go.mod, never by hand.
+    # k8s.io/kubernetes requires its staging modules at v0.0.0 and points them at
+    # ./staging/src/... with replace directives, which apply only inside its own repo.
+    # Replace each one with its published version; the list is those directives of its
+    # own go.mod, never kept by hand.
     run "$module" "go mod download" "$src" "$src/download.json" go mod download -json "$module"
     local upstream_mod staging count
     upstream_mod=$(sed -n 's/^\s*"GoMod": "\(.*\)",\?$/\1/p' "$src/download.json")
     current_step="read upstream go.mod"
     [ -f "$upstream_mod" ]
-    staging=$(awk '/^require \(/{r=1;next} r&&/^\)/{r=0} r&&$1 ~ /^k8s\.io\// && $2=="v0.0.0"{print $1}' "$upstream_mod")
+    staging=$(awk '$2 == "=>" && $3 ~ /^\.\/staging\// {print $1}' "$upstream_mod")
     count=$(printf '%s\n' "$staging" | grep -c .)
     current_step="derive staging modules from go.mod (found $count)"
     [ "$count" -gt 20 ]

@@ -106,12 +106,12 @@ wait_ready() {
 # After a restart kwok takes a few seconds to pick its nodes' pods up again. A pod made
 # here and seen Ready proves the whole path (scheduler, kwok, stages) before anyone else
 # relies on it.
+# (Chained with &&: callers test the result, and set -e does not apply in a condition.)
 pods_become_ready() {
-    local canary=labplatform-canary
-    kubectl -n kube-system delete pod "$canary" --ignore-not-found --wait=false >/dev/null
-    kubectl -n kube-system run "$canary" --image=registry.invalid/canary --restart=Never >/dev/null
-    kubectl -n kube-system wait --for=condition=Ready "pod/$canary" --timeout=120s >/dev/null
-    kubectl -n kube-system delete pod "$canary" --wait=false >/dev/null
+    local canary=labplatform-canary-$RANDOM$RANDOM
+    kubectl -n kube-system run "$canary" --image=registry.invalid/canary --restart=Never >/dev/null &&
+        kubectl -n kube-system wait --for=condition=Ready "pod/$canary" --timeout=120s --request-timeout=130s >/dev/null &&
+        kubectl -n kube-system delete pod "$canary" --wait=false >/dev/null
 }
 
 create() {
@@ -151,7 +151,7 @@ cmd_up() {
     rm -f "$state/config-hash"
     exists && kwokctl delete cluster >&2
     create
-    wait_ready || die "nodes did not become Ready; logs: kwokctl --name $name logs kwok-controller (KWOK_WORKDIR=$KWOK_WORKDIR)"
+    wait_ready || die "nodes or pods did not become Ready; kwok's log: $KWOK_WORKDIR/clusters/$name/logs/kwok-controller.log"
     echo "$want" >"$state/config-hash"
     say "up in ${SECONDS}s: $state/kubeconfig"
 }
