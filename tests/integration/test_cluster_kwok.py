@@ -1,9 +1,12 @@
 """What the local cluster carries for later work: KWOK's exec and logs resources, and pod
 readiness that a test can slow down with an annotation."""
 
+import pytest
 from kubernetes import client
 
 from tests.kube import KWOK_GROUP, pods_ready, wait_for
+
+pytestmark = pytest.mark.local_cluster
 
 
 def test_kwoks_exec_and_logs_resources_are_served(kube):

@@ -5,7 +5,11 @@ import socket
 import struct
 from pathlib import Path
 
+import pytest
+
 from tests.kube import cluster_state_dir, is_loopback
+
+pytestmark = pytest.mark.local_cluster
 
 TCP_LISTEN = "0A"
 

@@ -58,7 +58,7 @@ def test_a_partially_built_cache_is_detected_and_rebuilt(tmp_path):
     assert versions["ETCD_VERSION"].lstrip("v") in version.stdout
 
 
-@pytest.mark.skipif(bool(os.environ.get("LABPLATFORM_KUBECONFIG")), reason="the suite runs against another cluster")
+@pytest.mark.local_cluster
 def test_cluster_up_is_a_no_op_when_the_cluster_is_already_up(kube):
     apiserver_pid = (kwok_cluster_dir() / "pids" / "kube-apiserver.pid").read_text().strip()
     result = run([str(CLUSTER), "up"])
