@@ -15,11 +15,18 @@ from playwright.sync_api import sync_playwright
 from tests.kube import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVER_ENVIRONMENT = dict(os.environ)
-# Playwright's sync API keeps an event loop running in the test's thread, and Django
-# refuses ORM calls where a loop runs unless told the test's own thread may make them.
-# Only this test process is told; the server under test runs with the real check.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def orm_calls_beside_playwright():
+    """Playwright's sync API keeps an event loop running in the test's thread, and Django
+    refuses ORM calls where a loop runs unless told the test's own thread may make them.
+    Only the end-to-end tests are told; the server under test keeps the real check."""
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -49,7 +56,7 @@ def live_server_url(django_db_setup, django_db_blocker) -> str:
     server = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "labplatform.asgi:application"],
         cwd=ROOT,
-        env={**SERVER_ENVIRONMENT, "DATABASE_URL": url},
+        env={**{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}, "DATABASE_URL": url},
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
