@@ -23,7 +23,7 @@ def test_a_pod_annotated_with_a_ready_delay_becomes_ready_later(core, namespace)
             "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]},
         }
 
-    core.create_namespaced_pod(namespace, pod("slow", {"labplatform.io/ready-delay": "6s"}))
+    core.create_namespaced_pod(namespace, pod("slow", {"labplatform.io/ready-delay": "12s"}))
     core.create_namespaced_pod(namespace, pod("fast", {}))
 
     wait_for("the fast pod to be Ready", lambda: pods_ready(core, namespace, "app=fast", 1))
