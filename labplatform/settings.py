@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "labplatform",
+    "labplatform.classroom",
 ]
 
 MIDDLEWARE = [
@@ -118,6 +119,9 @@ LOCAL_CLUSTER_STATE_DIR = env_path(
 LABPLATFORM_KUBECONFIG = env_path("LABPLATFORM_KUBECONFIG", LOCAL_CLUSTER_STATE_DIR / "kubeconfig")
 LABPLATFORM_IN_CLUSTER = "KUBERNETES_SERVICE_HOST" in os.environ and "LABPLATFORM_KUBECONFIG" not in os.environ
 KUBERNETES_TIMEOUT_SECONDS = env_int("KUBERNETES_TIMEOUT_SECONDS", 10, minimum=1)
+# The namespace the platform owns for students' workstations; students have no rights there.
+WORKSTATION_NAMESPACE = os.environ.get("WORKSTATION_NAMESPACE", "labplatform-workstations")
+INVITE_VALID_DAYS = env_int("INVITE_VALID_DAYS", 14, minimum=1)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

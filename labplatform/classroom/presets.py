@@ -1,0 +1,67 @@
+"""Quota presets a cohort can choose. `standard` fits the whole of Module 15 in one
+namespace: a Deployment scaled to 5 plus a rolling update's surge, an HPA up to 10, and
+what earlier lessons leave behind; two LoadBalancer Services (each also counts as node
+ports)."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class QuotaPreset:
+    name: str
+    label: str
+    hard: dict[str, str]
+    default_request: dict[str, str] = field(default_factory=lambda: {"cpu": "50m", "memory": "64Mi"})
+    default_limit: dict[str, str] = field(default_factory=lambda: {"cpu": "500m", "memory": "256Mi"})
+
+
+PRESETS: dict[str, QuotaPreset] = {
+    preset.name: preset
+    for preset in [
+        QuotaPreset(
+            name="standard",
+            label="Standard (Module 15)",
+            hard={
+                "pods": "30",
+                "requests.cpu": "4",
+                "requests.memory": "4Gi",
+                "limits.cpu": "8",
+                "limits.memory": "8Gi",
+                "services": "10",
+                "services.loadbalancers": "2",
+                "services.nodeports": "4",
+                "configmaps": "20",
+                "secrets": "20",
+                "persistentvolumeclaims": "0",
+                "count/deployments.apps": "10",
+                "count/replicasets.apps": "40",
+                "count/ingresses.networking.k8s.io": "5",
+                "count/horizontalpodautoscalers.autoscaling": "5",
+                "count/jobs.batch": "10",
+            },
+        ),
+        QuotaPreset(
+            name="small",
+            label="Small (a few pods)",
+            hard={
+                "pods": "10",
+                "requests.cpu": "1",
+                "requests.memory": "1Gi",
+                "limits.cpu": "2",
+                "limits.memory": "2Gi",
+                "services": "5",
+                "services.loadbalancers": "2",
+                "services.nodeports": "2",
+                "configmaps": "10",
+                "secrets": "10",
+                "persistentvolumeclaims": "0",
+                "count/deployments.apps": "5",
+                "count/replicasets.apps": "20",
+                "count/ingresses.networking.k8s.io": "2",
+                "count/horizontalpodautoscalers.autoscaling": "2",
+                "count/jobs.batch": "5",
+            },
+        ),
+    ]
+}
+DEFAULT_PRESET = "standard"
