@@ -23,10 +23,9 @@ def default_timeout() -> float:
 
 
 class _SyncApiClient(kubernetes.client.ApiClient):
-    def request(self, *args, **kwargs):
-        if kwargs.get("_request_timeout") is None:
-            kwargs["_request_timeout"] = default_timeout()
-        return super().request(*args, **kwargs)
+    def call_api(self, method, url, header_params=None, body=None, post_params=None, _request_timeout=None):
+        timeout = default_timeout() if _request_timeout is None else _request_timeout
+        return super().call_api(method, url, header_params, body, post_params, _request_timeout=timeout)
 
 
 def _missing_kubeconfig(source: ClusterSource) -> ClusterUnavailable:
