@@ -4,6 +4,7 @@ A malformed value stops start-up with a message naming the variable, instead of 
 default being used silently or a confusing failure later.
 """
 
+import json
 import os
 from pathlib import Path
 from urllib.parse import urlparse
@@ -86,6 +87,19 @@ def env_url(name: str, default: str, *, schemes: set[str]) -> str:
     except ValueError:
         raise ImproperlyConfigured(f"{name}={raw!r} has an invalid port") from None
     return raw
+
+
+def env_json_object(name: str, default: dict) -> dict:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ImproperlyConfigured(f'{name} must be a JSON object of strings, like {{"key": "value"}}')
+    return value
 
 
 def env_path(name: str, default: Path) -> Path:

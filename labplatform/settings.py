@@ -11,7 +11,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from labplatform.env import env_bool, env_int, env_list, env_path, env_secret, env_url
+from labplatform.env import env_bool, env_int, env_json_object, env_list, env_path, env_secret, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 RUN_DIR = env_path("LABPLATFORM_RUN_DIR", BASE_DIR / ".run")
@@ -111,16 +111,20 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # The Kubernetes clusters the platform can place cohorts on. "local" is the default:
-# in a pod it is the cluster the pod runs in, elsewhere the kubeconfig below, which
-# `make cluster-up` writes for the local KWOK cluster.
+# in a pod it is the cluster the pod runs in, elsewhere the kubeconfig below. For the
+# local KWOK cluster `make cluster-up` writes one holding only the platform's own token.
 LOCAL_CLUSTER_STATE_DIR = env_path(
     "LABPLATFORM_CLUSTER_STATE", Path.home() / ".local" / "state" / "labplatform" / "cluster"
 )
-LABPLATFORM_KUBECONFIG = env_path("LABPLATFORM_KUBECONFIG", LOCAL_CLUSTER_STATE_DIR / "kubeconfig")
+LABPLATFORM_KUBECONFIG = env_path("LABPLATFORM_KUBECONFIG", LOCAL_CLUSTER_STATE_DIR / "platform-kubeconfig")
 LABPLATFORM_IN_CLUSTER = "KUBERNETES_SERVICE_HOST" in os.environ and "LABPLATFORM_KUBECONFIG" not in os.environ
 KUBERNETES_TIMEOUT_SECONDS = env_int("KUBERNETES_TIMEOUT_SECONDS", 10, minimum=1)
 # The namespace the platform owns for students' workstations; students have no rights there.
 WORKSTATION_NAMESPACE = os.environ.get("WORKSTATION_NAMESPACE", "labplatform-workstations")
+WORKSTATION_IMAGE = os.environ.get("WORKSTATION_IMAGE", "labplatform/workstation:dev")
+# Extra annotations on workstation pods; on the local cluster {"labplatform.io/ready-delay": "20s"}
+# makes them start slowly, as a real image pull would.
+WORKSTATION_POD_ANNOTATIONS = env_json_object("WORKSTATION_POD_ANNOTATIONS", {})
 INVITE_VALID_DAYS = env_int("INVITE_VALID_DAYS", 14, minimum=1)
 
 AUTH_PASSWORD_VALIDATORS = [

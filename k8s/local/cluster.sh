@@ -12,7 +12,8 @@
 #   LABPLATFORM_CLUSTER_NODES          simulated nodes (default 3)
 #   LABPLATFORM_CLUSTER_PODS_PER_NODE  pod capacity of each node (default 400)
 #   LABPLATFORM_CLUSTER_STATE          state directory (default ~/.local/state/labplatform/cluster)
-# The kubeconfig (cluster-admin) is written to $LABPLATFORM_CLUSTER_STATE/kubeconfig.
+# Kubeconfigs: $LABPLATFORM_CLUSTER_STATE/kubeconfig (cluster-admin) and
+# $LABPLATFORM_CLUSTER_STATE/platform-kubeconfig (the platform's own identity, its token only).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -128,6 +129,65 @@ create() {
         --param '.nodeIPs=["127.0.0.1"]' --param ".allocatable.pods=$pods_per_node" >&2
 }
 
+# The platform's own identity: k8s/platform with the local overlay, and a kubeconfig that
+# holds only its token, so that `make up` and the tests act as the platform does in
+# production rather than as cluster-admin. Re-applied when those files change.
+platform_identity() {
+    local overlay=$here/../platform/overlays/local want
+    want=$(find "$here/../platform" -type f -name '*.yaml' -print0 | sort -z | xargs -0 cat | sha256sum | cut -d' ' -f1)
+    if [ -s "$state/platform-kubeconfig" ] && [ "$(cat "$state/platform-hash" 2>/dev/null)" = "$want" ]; then
+        return
+    fi
+    say "installing the platform's identity (k8s/platform/overlays/local)"
+    kubectl apply --server-side --force-conflicts -k "$overlay" >/dev/null
+    # A token that does not expire, for this local cluster only; in a pod the platform
+    # uses its projected service-account token instead.
+    kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Secret
+metadata:
+  name: labplatform-token
+  namespace: labplatform-system
+  annotations:
+    kubernetes.io/service-account.name: labplatform
+type: kubernetes.io/service-account-token
+YAML
+    local token="" i
+    for i in $(seq 1 50); do
+        token=$(kubectl -n labplatform-system get secret labplatform-token -o jsonpath='{.data.token}' | base64 -d)
+        [ -n "$token" ] && break
+        sleep 0.2
+    done
+    [ -n "$token" ] || die "the platform's token was not issued"
+    local server ca
+    server=$(kubectl config view -o jsonpath='{.clusters[0].cluster.server}')
+    ca=$(base64 -w0 <"$KWOK_WORKDIR/clusters/$name/pki/ca.crt")
+    (
+        umask 077
+        cat >"$state/platform-kubeconfig.new" <<KUBECONFIG
+apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: $server
+    certificate-authority-data: $ca
+users:
+- name: labplatform
+  user:
+    token: $token
+contexts:
+- name: labplatform
+  context:
+    cluster: local
+    user: labplatform
+current-context: labplatform
+KUBECONFIG
+    )
+    mv "$state/platform-kubeconfig.new" "$state/platform-kubeconfig"
+    echo "$want" >"$state/platform-hash"
+}
+
 cmd_up() {
     require_tools
     binaries
@@ -136,11 +196,13 @@ cmd_up() {
     want=$(config_hash)
     if [ -f "$state/config-hash" ] && [ "$(cat "$state/config-hash")" = "$want" ] && exists; then
         if healthy; then
+            platform_identity
             say "already up: $state/kubeconfig"
             return
         fi
         say "restarting the stopped cluster (its data is kept)"
         if kwokctl start cluster >&2 && wait_ready; then
+            platform_identity
             say "up: $state/kubeconfig"
             return
         fi
@@ -148,11 +210,12 @@ cmd_up() {
     elif exists; then
         say "configuration changed; re-creating the cluster"
     fi
-    rm -f "$state/config-hash"
+    rm -f "$state/config-hash" "$state/platform-hash"
     exists && kwokctl delete cluster >&2
     create
     wait_ready || die "nodes or pods did not become Ready; kwok's log: $KWOK_WORKDIR/clusters/$name/logs/kwok-controller.log"
     echo "$want" >"$state/config-hash"
+    platform_identity
     say "up in ${SECONDS}s: $state/kubeconfig"
 }
 
@@ -169,7 +232,7 @@ cmd_down() {
         binaries 2>/dev/null
         kwokctl delete cluster >&2
     fi
-    rm -f "$state/config-hash" "$state/kubeconfig"
+    rm -f "$state/config-hash" "$state/kubeconfig" "$state/platform-hash" "$state/platform-kubeconfig"
     say "down"
 }
 

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.apps import apps
 from django.conf import settings
 
 from labplatform.cluster.errors import UnknownCluster
@@ -20,8 +21,20 @@ class ClusterSource:
 
 
 def cluster_source(name: str = LOCAL) -> ClusterSource:
-    if name != LOCAL:
-        raise UnknownCluster(f"no cluster named {name!r} is registered")
+    """Where a registered cluster is. A registered cluster (classroom.Cluster) with no
+    kubeconfig of its own is reached the way the platform reaches its default one."""
+    path = _registered_kubeconfig(name)
+    if path:
+        return ClusterSource(name=name, kubeconfig=Path(path))
     if settings.LABPLATFORM_IN_CLUSTER:
-        return ClusterSource(name=LOCAL, kubeconfig=None)
-    return ClusterSource(name=LOCAL, kubeconfig=Path(settings.LABPLATFORM_KUBECONFIG))
+        return ClusterSource(name=name, kubeconfig=None)
+    return ClusterSource(name=name, kubeconfig=Path(settings.LABPLATFORM_KUBECONFIG))
+
+
+def _registered_kubeconfig(name: str) -> str:
+    if name == LOCAL:
+        return ""
+    cluster = apps.get_model("classroom", "Cluster").objects.filter(name=name).first()
+    if cluster is None:
+        raise UnknownCluster(f"no cluster named {name!r} is registered")
+    return cluster.kubeconfig_path

@@ -1,12 +1,31 @@
+import os
+from pathlib import Path
+
+import kubernetes
 import pytest
 import pytest_asyncio
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from labplatform.cluster.clients import close_async_clients, sync_client
+from labplatform.cluster.clients import close_async_clients
 from labplatform.cluster.errors import ClusterError
 from labplatform.cluster.info import cluster_version
-from tests.kube import KWOK_GROUP, KWOK_VERSION, contained_exec_rule, pods_ready, unique_name, wait_for
+from tests.kube import (
+    KWOK_GROUP,
+    KWOK_VERSION,
+    cluster_state_dir,
+    contained_exec_rule,
+    pods_ready,
+    unique_name,
+    wait_for,
+)
+
+
+def admin_kubeconfig() -> Path:
+    """Cluster-admin, for setting up what tests need. The platform itself acts through
+    LABPLATFORM_KUBECONFIG (on the local cluster: its own token only)."""
+    configured = os.environ.get("LABPLATFORM_KUBECONFIG")
+    return Path(configured) if configured else cluster_state_dir() / "kubeconfig"
 
 
 @pytest.fixture(scope="session")
@@ -15,7 +34,14 @@ def kube() -> client.ApiClient:
         cluster_version()
     except ClusterError as exc:
         pytest.fail(f"the local cluster is needed for this test: {exc}. Run `make cluster-up`.")
-    return sync_client()
+    return kubernetes.config.new_client_from_config(config_file=str(admin_kubeconfig()))
+
+
+@pytest.fixture
+def gateway_as_admin(settings):
+    """Points the gateway at cluster-admin, for tests of the cluster itself (exec into
+    arbitrary test namespaces) rather than of what the platform may do."""
+    settings.LABPLATFORM_KUBECONFIG = admin_kubeconfig()
 
 
 @pytest.fixture

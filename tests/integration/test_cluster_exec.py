@@ -19,7 +19,7 @@ from tests.kube import (
     wait_for,
 )
 
-pytestmark = [pytest.mark.local_cluster, pytest.mark.usefixtures("async_gateway")]
+pytestmark = [pytest.mark.local_cluster, pytest.mark.usefixtures("async_gateway", "gateway_as_admin")]
 
 SHELL = ["setsid", "-c", "bash", "--norc", "--noprofile", "-i"]
 

@@ -1,0 +1,158 @@
+"""A student's environment on a cluster: everything provisioning creates, applied and
+deleted as a whole. Names all derive from the student's opaque id."""
+
+import base64
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import urllib3
+import yaml
+from kubernetes.client import CoreV1Api
+from kubernetes.client.exceptions import ApiException
+
+from labplatform.cluster import manifests
+from labplatform.cluster.apply import object_apply, object_delete, object_exists, object_get
+from labplatform.cluster.clients import sync_client
+from labplatform.cluster.errors import ClusterError, ClusterUnavailable
+from labplatform.cluster.local_users import LocalUser, local_user_ensure, local_user_remove
+
+# Objects in a new namespace are independent of each other, so they go in together.
+_PARALLEL_WRITES = 8
+WORKSTATION_TOKEN_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class StudentEnvironmentSpec:
+    cluster: str
+    cohort: str
+    student: str
+    ingress_domain: str
+    quota_hard: dict[str, str]
+    default_request: dict[str, str]
+    default_limit: dict[str, str]
+    workstation_namespace: str
+    workstation_image: str
+    local: bool  # the local KWOK cluster: exec rules run as a Unix user of the student's own
+    workstation_annotations: dict[str, str] = field(default_factory=dict)
+    namespace: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "namespace", manifests.student_namespace_name(self.student))
+
+
+def student_namespace_objects(spec: StudentEnvironmentSpec, *, exec_user: LocalUser | None) -> list[dict]:
+    """What goes into (or is bound to) the student's namespace, the Namespace first."""
+    common = {"namespace": spec.namespace, "cohort": spec.cohort, "student": spec.student}
+    objects = [
+        manifests.namespace(
+            name=spec.namespace,
+            cohort=spec.cohort,
+            student=spec.student,
+            ingress_host=f"{spec.namespace}.{spec.ingress_domain}",
+        ),
+        manifests.service_account(**common),
+        manifests.student_role_binding(**common),
+        manifests.grader_role_binding(**common),
+        manifests.token_minter_role_binding(**common),
+        manifests.node_reader_binding(**common),
+        manifests.resource_quota(**common, hard=spec.quota_hard),
+        manifests.limit_range(**common, default_request=spec.default_request, default_limit=spec.default_limit),
+        *manifests.network_policies(**common),
+    ]
+    if exec_user is not None:
+        objects.append(manifests.student_exec_rule(**common, uid=exec_user.uid, gid=exec_user.gid, home=exec_user.home))
+    return objects
+
+
+def _workstation_refs(spec: StudentEnvironmentSpec) -> list[dict]:
+    metadata = {"namespace": spec.workstation_namespace}
+    return [
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {**metadata, "name": f"ws-{spec.student}"}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {**metadata, "name": f"ws-{spec.student}-kubeconfig"}},
+    ]
+
+
+def _apply_all(objects: list[dict], cluster: str) -> None:
+    with ThreadPoolExecutor(max_workers=_PARALLEL_WRITES) as pool:
+        for result in [pool.submit(object_apply, obj, cluster=cluster) for obj in objects]:
+            result.result()
+
+
+def student_token(spec: StudentEnvironmentSpec, *, seconds: int = WORKSTATION_TOKEN_SECONDS) -> str:
+    """A short-lived token of the student's ServiceAccount (TokenRequest)."""
+    core = CoreV1Api(sync_client(spec.cluster))
+    try:
+        request = core.create_namespaced_service_account_token(
+            manifests.STUDENT_SERVICE_ACCOUNT, spec.namespace, {"spec": {"expirationSeconds": seconds}}
+        )
+    except ApiException as exc:
+        raise ClusterError(
+            f"token for {spec.namespace}/{manifests.STUDENT_SERVICE_ACCOUNT}: {exc.status} {exc.reason}"
+        ) from exc
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise ClusterUnavailable(f"cluster {spec.cluster!r} unreachable: {exc}") from exc
+    return request.status.token
+
+
+def student_kubeconfig(spec: StudentEnvironmentSpec, token: str) -> dict:
+    """A kubeconfig with only the server, its CA and the student's token."""
+    configuration = sync_client(spec.cluster).configuration
+    ca_data = base64.b64encode(Path(configuration.ssl_ca_cert).read_bytes()).decode()
+    return manifests.workstation_kubeconfig(
+        server=configuration.host, ca_data=ca_data, token=token, namespace=spec.namespace
+    )
+
+
+def workstation_apply(spec: StudentEnvironmentSpec) -> None:
+    kubeconfig = yaml.safe_dump(student_kubeconfig(spec, student_token(spec)))
+    common = {
+        "workstation_namespace": spec.workstation_namespace,
+        "student_namespace": spec.namespace,
+        "cohort": spec.cohort,
+        "student": spec.student,
+    }
+    object_apply(manifests.workstation_kubeconfig_secret(**common, kubeconfig_yaml=kubeconfig), cluster=spec.cluster)
+    pod = manifests.workstation_pod(**common, image=spec.workstation_image)
+    pod["metadata"].setdefault("annotations", {}).update(spec.workstation_annotations)
+    object_apply(pod, cluster=spec.cluster)
+
+
+def workstation_ready(spec: StudentEnvironmentSpec) -> bool:
+    pod = object_get(_workstation_refs(spec)[0], cluster=spec.cluster)
+    conditions = (pod or {}).get("status", {}).get("conditions", [])
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def student_environment_apply(spec: StudentEnvironmentSpec) -> None:
+    """Creates or repairs everything the student has; applying twice changes nothing.
+    The workstation may still be starting when this returns (see workstation_ready)."""
+    exec_user = local_user_ensure(spec.student) if spec.local else None
+    namespace, *rest = student_namespace_objects(spec, exec_user=exec_user)
+    object_apply(namespace, cluster=spec.cluster)
+    _apply_all(rest, spec.cluster)
+    workstation_apply(spec)
+
+
+def student_namespace_delete(spec: StudentEnvironmentSpec) -> None:
+    """Deletes what the student made (the namespace and all in it); keeps the workstation."""
+    namespace = student_namespace_objects(spec, exec_user=None)[0]
+    object_delete(namespace, cluster=spec.cluster)
+
+
+def student_namespace_gone(spec: StudentEnvironmentSpec) -> bool:
+    namespace = student_namespace_objects(spec, exec_user=None)[0]
+    return not object_exists(namespace, cluster=spec.cluster)
+
+
+def student_environment_delete(spec: StudentEnvironmentSpec) -> None:
+    """Deletes the namespace, the cluster-scoped objects bound to it, the workstation and,
+    on the local cluster, the student's Unix user. Deleting what is gone is success."""
+    # Deleting goes by name only, so the exec rule's user need not be looked up.
+    any_user = LocalUser(name="", uid=0, gid=0, home="/") if spec.local else None
+    namespace, *rest = student_namespace_objects(spec, exec_user=any_user)
+    cluster_scoped = [obj for obj in rest if "namespace" not in obj["metadata"]]
+    for obj in [namespace, *cluster_scoped, *_workstation_refs(spec)]:
+        object_delete(obj, cluster=spec.cluster)
+    if spec.local:
+        local_user_remove(spec.student)
