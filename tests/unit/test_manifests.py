@@ -1,0 +1,396 @@
+"""The manifest builders, compared as whole values: what is sent to the cluster is exactly this."""
+
+import re
+
+import pytest
+
+from labplatform.cluster import manifests
+
+COHORT = "spring-2026"
+STUDENT = "s4k2j9x0ab"
+NAMESPACE = "lab-s4k2j9x0ab"
+WORKSTATIONS = "labplatform-workstations"
+LABELS = {
+    "app.kubernetes.io/managed-by": "labplatform",
+    "labplatform.io/cohort": COHORT,
+    "labplatform.io/student": STUDENT,
+}
+PLATFORM_SUBJECT = {"kind": "ServiceAccount", "name": "labplatform", "namespace": "labplatform-system"}
+STUDENT_SUBJECT = {"kind": "ServiceAccount", "name": "student", "namespace": NAMESPACE}
+
+
+def test_the_constants_are_the_names_the_cluster_side_uses():
+    assert (manifests.MANAGED_BY_LABEL, manifests.MANAGED_BY) == ("app.kubernetes.io/managed-by", "labplatform")
+    assert (manifests.COHORT_LABEL, manifests.STUDENT_LABEL) == ("labplatform.io/cohort", "labplatform.io/student")
+    assert manifests.INGRESS_HOST_ANNOTATION == "labplatform.io/ingress-host"
+    assert (manifests.PLATFORM_NAMESPACE, manifests.PLATFORM_SERVICE_ACCOUNT) == ("labplatform-system", "labplatform")
+    assert manifests.STUDENT_SERVICE_ACCOUNT == "student"
+    assert [
+        manifests.STUDENT_CLUSTER_ROLE,
+        manifests.GRADER_CLUSTER_ROLE,
+        manifests.TOKEN_MINTER_CLUSTER_ROLE,
+        manifests.NODE_READER_CLUSTER_ROLE,
+    ] == ["labplatform-student", "labplatform-grader", "labplatform-token-minter", "labplatform-node-reader"]
+    assert manifests.FIELD_MANAGER == "labplatform"
+
+
+def test_the_namespace_name_is_derived_from_the_opaque_student_id():
+    assert manifests.student_namespace_name(STUDENT) == NAMESPACE
+    assert manifests.student_namespace_name(student=STUDENT) == NAMESPACE
+
+
+@pytest.mark.parametrize("student", ["", "Ann", "ann@example.com", "s-1", "s_1", "s.1", "ä1"])
+def test_a_student_id_that_is_not_lowercase_letters_and_digits_is_refused(student):
+    with pytest.raises(ValueError, match=re.escape(f"student id {student!r}")):
+        manifests.student_namespace_name(student)
+
+
+def test_a_namespace_name_longer_than_a_dns_label_is_refused():
+    assert manifests.student_namespace_name("a" * 59) == "lab-" + "a" * 59
+    with pytest.raises(ValueError, match="longer than 63 characters"):
+        manifests.student_namespace_name("a" * 60)
+
+
+def test_every_object_carries_the_managed_by_cohort_and_student_labels():
+    assert manifests.labels(cohort=COHORT, student=STUDENT) == LABELS
+
+
+@pytest.mark.parametrize("cohort", ["", "-spring", "spring 2026", "x" * 64])
+def test_a_cohort_slug_that_is_not_a_label_value_is_refused(cohort):
+    with pytest.raises(ValueError, match="cohort slug"):
+        manifests.labels(cohort=cohort, student=STUDENT)
+
+
+def test_the_namespace_enforces_baseline_and_warns_restricted():
+    assert manifests.namespace(
+        name=NAMESPACE, cohort=COHORT, student=STUDENT, ingress_host="lab-s4k2j9x0ab.labs.example.com"
+    ) == {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": NAMESPACE,
+            "labels": {
+                **LABELS,
+                "pod-security.kubernetes.io/enforce": "baseline",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+                "pod-security.kubernetes.io/warn": "restricted",
+                "pod-security.kubernetes.io/warn-version": "latest",
+                "pod-security.kubernetes.io/audit": "restricted",
+                "pod-security.kubernetes.io/audit-version": "latest",
+            },
+            "annotations": {"labplatform.io/ingress-host": "lab-s4k2j9x0ab.labs.example.com"},
+        },
+    }
+
+
+@pytest.mark.parametrize("host", ["", ".labs.example.com", "*.labs.example.com"])
+def test_the_namespace_refuses_an_ingress_host_that_is_not_a_plain_name(host):
+    with pytest.raises(ValueError, match="ingress host"):
+        manifests.namespace(name=NAMESPACE, cohort=COHORT, student=STUDENT, ingress_host=host)
+
+
+@pytest.mark.parametrize("name", ["Lab-x", "lab_x", "-lab", "lab-", "x" * 64])
+def test_a_namespace_that_is_not_a_dns_label_is_refused(name):
+    with pytest.raises(ValueError, match="is not a DNS label"):
+        manifests.service_account(namespace=name, cohort=COHORT, student=STUDENT)
+
+
+def test_the_student_service_account_never_mounts_its_token():
+    assert manifests.service_account(namespace=NAMESPACE, cohort=COHORT, student=STUDENT) == {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "student", "namespace": NAMESPACE, "labels": LABELS},
+        "automountServiceAccountToken": False,
+    }
+
+
+def test_the_student_role_binding_grants_the_student_role_to_the_student_in_its_namespace():
+    assert manifests.student_role_binding(namespace=NAMESPACE, cohort=COHORT, student=STUDENT) == {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "labplatform-student", "namespace": NAMESPACE, "labels": LABELS},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "labplatform-student"},
+        "subjects": [STUDENT_SUBJECT],
+    }
+
+
+def test_the_grader_role_binding_lets_the_platform_read_this_namespace():
+    assert manifests.grader_role_binding(namespace=NAMESPACE, cohort=COHORT, student=STUDENT) == {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "labplatform-grader", "namespace": NAMESPACE, "labels": LABELS},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "labplatform-grader"},
+        "subjects": [PLATFORM_SUBJECT],
+    }
+
+
+def test_the_token_minter_role_binding_lets_the_platform_mint_the_students_tokens():
+    assert manifests.token_minter_role_binding(namespace=NAMESPACE, cohort=COHORT, student=STUDENT) == {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "labplatform-token-minter", "namespace": NAMESPACE, "labels": LABELS},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": "labplatform-token-minter",
+        },
+        "subjects": [PLATFORM_SUBJECT],
+    }
+
+
+def test_the_node_reader_binding_is_cluster_wide_and_named_after_the_namespace():
+    assert manifests.node_reader_binding(namespace=NAMESPACE, cohort=COHORT, student=STUDENT) == {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": f"labplatform-nodes-{NAMESPACE}", "labels": LABELS},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": "labplatform-node-reader",
+        },
+        "subjects": [STUDENT_SUBJECT],
+    }
+
+
+def test_the_resource_quota_holds_the_presets_limits():
+    hard = {"pods": "30", "requests.cpu": "4", "count/deployments.apps": "10"}
+    quota = manifests.resource_quota(namespace=NAMESPACE, cohort=COHORT, student=STUDENT, hard=hard)
+    assert quota == {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "student-quota", "namespace": NAMESPACE, "labels": LABELS},
+        "spec": {"hard": {"pods": "30", "requests.cpu": "4", "count/deployments.apps": "10"}},
+    }
+    assert quota["spec"]["hard"] is not hard, "the preset's dict is copied, so editing the manifest cannot change it"
+
+
+def test_a_resource_quota_without_limits_is_refused():
+    with pytest.raises(ValueError, match=f"resource quota for {NAMESPACE!r} has no limits"):
+        manifests.resource_quota(namespace=NAMESPACE, cohort=COHORT, student=STUDENT, hard={})
+
+
+def test_the_limit_range_gives_containers_default_requests_and_limits():
+    assert manifests.limit_range(
+        namespace=NAMESPACE,
+        cohort=COHORT,
+        student=STUDENT,
+        default_request={"cpu": "50m", "memory": "64Mi"},
+        default_limit={"cpu": "500m", "memory": "256Mi"},
+    ) == {
+        "apiVersion": "v1",
+        "kind": "LimitRange",
+        "metadata": {"name": "student-defaults", "namespace": NAMESPACE, "labels": LABELS},
+        "spec": {
+            "limits": [
+                {
+                    "type": "Container",
+                    "default": {"cpu": "500m", "memory": "256Mi"},
+                    "defaultRequest": {"cpu": "50m", "memory": "64Mi"},
+                }
+            ]
+        },
+    }
+
+
+def test_the_network_policies_deny_all_but_dns_and_the_same_namespace():
+    metadata = {"namespace": NAMESPACE, "labels": LABELS}
+    assert manifests.network_policies(namespace=NAMESPACE, cohort=COHORT, student=STUDENT) == [
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "default-deny", **metadata},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "allow-dns", **metadata},
+            "spec": {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {
+                                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                            }
+                        ],
+                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                    }
+                ],
+            },
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "allow-same-namespace", **metadata},
+            "spec": {
+                "podSelector": {},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"from": [{"podSelector": {}}]}],
+                "egress": [{"to": [{"podSelector": {}}]}],
+            },
+        },
+    ]
+
+
+def test_the_exec_rule_matches_only_the_students_namespace_and_runs_as_the_student():
+    assert manifests.student_exec_rule(
+        namespace=NAMESPACE,
+        cohort=COHORT,
+        student=STUDENT,
+        uid=61001,
+        gid=61001,
+        home="/var/lib/labplatform/s4k2j9x0ab",
+    ) == {
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "kind": "ClusterExec",
+        "metadata": {"name": f"labplatform-{NAMESPACE}", "labels": LABELS},
+        "spec": {
+            "selector": {"matchNamespaces": [NAMESPACE]},
+            "execs": [
+                {
+                    "local": {
+                        "workDir": "/var/lib/labplatform/s4k2j9x0ab",
+                        "envs": [
+                            {"name": "HOME", "value": "/var/lib/labplatform/s4k2j9x0ab"},
+                            {"name": "PATH", "value": "/usr/local/bin:/usr/bin:/bin"},
+                            {"name": "TERM", "value": "xterm-256color"},
+                        ],
+                        "securityContext": {"runAsUser": 61001, "runAsGroup": 61001},
+                    }
+                }
+            ],
+        },
+    }
+
+
+@pytest.mark.parametrize(("uid", "gid", "bad"), [(0, 61001, "uid 0"), (61001, 0, "gid 0"), (-1, 61001, "uid -1")])
+def test_the_exec_rule_never_runs_as_root(uid, gid, bad):
+    with pytest.raises(ValueError, match=f"exec {bad} for 'lab-s4k2j9x0ab' must be a positive integer"):
+        manifests.student_exec_rule(namespace=NAMESPACE, cohort=COHORT, student=STUDENT, uid=uid, gid=gid, home="/h")
+
+
+def test_the_exec_rule_needs_an_absolute_home():
+    with pytest.raises(ValueError, match="home 'home/s' for 'lab-s4k2j9x0ab' must be an absolute path"):
+        manifests.student_exec_rule(namespace=NAMESPACE, cohort=COHORT, student=STUDENT, uid=1, gid=1, home="home/s")
+
+
+def test_the_workstation_kubeconfig_holds_only_the_server_its_ca_the_token_and_the_namespace():
+    assert manifests.workstation_kubeconfig(
+        server="https://127.0.0.1:6443", ca_data="Q0EgZGF0YQ==", token="t0ken", namespace=NAMESPACE
+    ) == {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "labplatform",
+                "cluster": {"server": "https://127.0.0.1:6443", "certificate-authority-data": "Q0EgZGF0YQ=="},
+            }
+        ],
+        "users": [{"name": "student", "user": {"token": "t0ken"}}],
+        "contexts": [
+            {"name": "labplatform", "context": {"cluster": "labplatform", "user": "student", "namespace": NAMESPACE}}
+        ],
+        "current-context": "labplatform",
+        "preferences": {},
+    }
+
+
+@pytest.mark.parametrize(
+    ("server", "token", "message"),
+    [
+        ("http://127.0.0.1:6443", "t0ken", "API server address 'http://127.0.0.1:6443' must be https://"),
+        ("https://127.0.0.1:6443", "", "the kubeconfig for 'lab-s4k2j9x0ab' has an empty token"),
+    ],
+)
+def test_a_workstation_kubeconfig_without_tls_or_token_is_refused(server, token, message):
+    with pytest.raises(ValueError, match=message):
+        manifests.workstation_kubeconfig(server=server, ca_data="Q0E=", token=token, namespace=NAMESPACE)
+
+
+def test_the_workstation_kubeconfig_secret_lives_in_the_workstation_namespace():
+    assert manifests.workstation_kubeconfig_secret(
+        workstation_namespace=WORKSTATIONS,
+        student_namespace=NAMESPACE,
+        cohort=COHORT,
+        student=STUDENT,
+        kubeconfig_yaml="apiVersion: v1\nkind: Config\n",
+    ) == {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": "ws-s4k2j9x0ab-kubeconfig",
+            "namespace": WORKSTATIONS,
+            "labels": LABELS,
+            "annotations": {"labplatform.io/student-namespace": NAMESPACE},
+        },
+        "type": "Opaque",
+        "stringData": {"config": "apiVersion: v1\nkind: Config\n"},
+    }
+
+
+def test_the_workstation_pod_is_unprivileged_and_mounts_only_the_students_kubeconfig():
+    assert manifests.workstation_pod(
+        workstation_namespace=WORKSTATIONS,
+        student_namespace=NAMESPACE,
+        cohort=COHORT,
+        student=STUDENT,
+        image="ghcr.io/example/workstation:1.0",
+    ) == {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "ws-s4k2j9x0ab",
+            "namespace": WORKSTATIONS,
+            "labels": LABELS,
+            "annotations": {"labplatform.io/student-namespace": NAMESPACE},
+        },
+        "spec": {
+            "automountServiceAccountToken": False,
+            "terminationGracePeriodSeconds": 5,
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 1000,
+                "runAsGroup": 1000,
+                "fsGroup": 1000,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [
+                {
+                    "name": "shell",
+                    "image": "ghcr.io/example/workstation:1.0",
+                    "command": ["sleep", "infinity"],
+                    "env": [
+                        {"name": "KUBECONFIG", "value": "/home/student/.kube/config"},
+                        {"name": "KUBECACHEDIR", "value": "/tmp/.kube-cache"},
+                    ],
+                    "volumeMounts": [{"name": "kubeconfig", "mountPath": "/home/student/.kube", "readOnly": True}],
+                    "resources": {
+                        "requests": {"cpu": "50m", "memory": "64Mi"},
+                        "limits": {"cpu": "500m", "memory": "256Mi"},
+                    },
+                    "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+                }
+            ],
+            "volumes": [
+                {"name": "kubeconfig", "secret": {"secretName": "ws-s4k2j9x0ab-kubeconfig", "defaultMode": 0o440}}
+            ],
+        },
+    }
+
+
+def test_a_workstation_pod_without_an_image_is_refused():
+    with pytest.raises(ValueError, match="workstation image for student 's4k2j9x0ab' is empty"):
+        manifests.workstation_pod(
+            workstation_namespace=WORKSTATIONS, student_namespace=NAMESPACE, cohort=COHORT, student=STUDENT, image=""
+        )
+
+
+def test_builders_return_fresh_dicts_so_callers_may_change_them():
+    first = manifests.service_account(namespace=NAMESPACE, cohort=COHORT, student=STUDENT)
+    first["metadata"]["labels"]["extra"] = "x"
+    assert (
+        manifests.service_account(namespace=NAMESPACE, cohort=COHORT, student=STUDENT)["metadata"]["labels"] == LABELS
+    )
