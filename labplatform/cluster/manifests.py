@@ -247,6 +247,10 @@ def network_policies(*, namespace: str, cohort: str, student: str) -> list[dict]
     ]
 
 
+def student_exec_rule_name(namespace: str) -> str:
+    return f"labplatform-{namespace}"
+
+
 def student_exec_rule(*, namespace: str, cohort: str, student: str, uid: int, gid: int, home: str) -> dict:
     """On the local cluster KWOK runs exec'd commands on the host. This rule matches one namespace
     only (never a catch-all) and runs them as the student's own non-root user."""
@@ -259,7 +263,7 @@ def student_exec_rule(*, namespace: str, cohort: str, student: str, uid: int, gi
     return {
         "apiVersion": KWOK_API_VERSION,
         "kind": "ClusterExec",
-        "metadata": _metadata(name=f"labplatform-{namespace}", cohort=cohort, student=student),
+        "metadata": _metadata(name=student_exec_rule_name(namespace), cohort=cohort, student=student),
         "spec": {
             "selector": {"matchNamespaces": [namespace]},
             "execs": [

@@ -148,11 +148,15 @@ def student_namespace_gone(spec: StudentEnvironmentSpec) -> bool:
 def student_environment_delete(spec: StudentEnvironmentSpec) -> None:
     """Deletes the namespace, the cluster-scoped objects bound to it, the workstation and,
     on the local cluster, the student's Unix user. Deleting what is gone is success."""
-    # Deleting goes by name only, so the exec rule's user need not be looked up.
-    any_user = LocalUser(name="", uid=0, gid=0, home="/") if spec.local else None
-    namespace, *rest = student_namespace_objects(spec, exec_user=any_user)
+    namespace, *rest = student_namespace_objects(spec, exec_user=None)
     cluster_scoped = [obj for obj in rest if "namespace" not in obj["metadata"]]
     for obj in [namespace, *cluster_scoped, *_workstation_refs(spec)]:
         object_delete(obj, cluster=spec.cluster)
     if spec.local:
+        exec_rule = {
+            "apiVersion": manifests.KWOK_API_VERSION,
+            "kind": "ClusterExec",
+            "metadata": {"name": manifests.student_exec_rule_name(spec.namespace)},
+        }
+        object_delete(exec_rule, cluster=spec.cluster)
         local_user_remove(spec.student)

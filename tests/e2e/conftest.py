@@ -13,6 +13,7 @@ from django.conf import settings
 from playwright.sync_api import sync_playwright
 
 from tests.kube import wait_for
+from tests.processes import subprocess_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,16 +48,12 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def live_server_url(django_db_setup, django_db_blocker) -> str:
     port = free_port()
-    database = settings.DATABASES["default"]
-    url = (
-        f"postgres://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-    )
     log = Path(settings.RUN_DIR) / "e2e-web.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     server = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "labplatform.asgi:application"],
         cwd=ROOT,
-        env={**{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}, "DATABASE_URL": url},
+        env=subprocess_environment(),
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )

@@ -1,4 +1,5 @@
 import os
+import time
 from pathlib import Path
 
 import kubernetes
@@ -19,6 +20,7 @@ from tests.kube import (
     unique_name,
     wait_for,
 )
+from tests.processes import start_worker, stop
 
 
 def admin_kubeconfig() -> Path:
@@ -116,25 +118,12 @@ def ready_pod(core, namespace, exec_rule) -> str:
     return name
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process():
-    """A real Celery worker, started from the project's own app, on the test Redis."""
-    import os
-    import subprocess
-    import sys
-
-    from labplatform.celery import app
-
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "labplatform", "worker", "--pool", "solo", "--loglevel", "WARNING"],
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "labplatform.settings"},
-    )
-    try:
-        wait_for("the Celery worker to answer a ping", lambda: app.control.ping(timeout=0.5), timeout=60)
-        yield worker
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+@pytest.fixture(scope="module")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """A real Celery worker on the test database and the test Redis, for one test module."""
+    worker = start_worker(name=f"tests-{os.getpid()}")
+    yield worker
+    stop(worker)
 
 
 @pytest_asyncio.fixture
@@ -142,3 +131,68 @@ async def async_gateway():
     """Closes the gateway's async clients on the test's own event loop when it ends."""
     yield
     await close_async_clients()
+
+
+def _delete_labelled(kube: client.ApiClient, cohort_slug: str) -> None:
+    """Deletes what provisioning made for a test cohort, as cluster-admin."""
+    selector = f"labplatform.io/cohort={cohort_slug}"
+    core, rbac, custom = client.CoreV1Api(kube), client.RbacAuthorizationV1Api(kube), client.CustomObjectsApi(kube)
+    for ns in core.list_namespace(label_selector=selector).items:
+        _delete_namespace(core, ns.metadata.name)
+    for binding in rbac.list_cluster_role_binding(label_selector=selector).items:
+        rbac.delete_cluster_role_binding(binding.metadata.name)
+    for rule in custom.list_cluster_custom_object(KWOK_GROUP, KWOK_VERSION, "clusterexecs", label_selector=selector)[
+        "items"
+    ]:
+        custom.delete_cluster_custom_object(KWOK_GROUP, KWOK_VERSION, "clusterexecs", rule["metadata"]["name"])
+    core.delete_collection_namespaced_pod("labplatform-workstations", label_selector=selector)
+    core.delete_collection_namespaced_secret("labplatform-workstations", label_selector=selector)
+
+
+@pytest.fixture
+def make_cohort(kube, django_user_model):
+    """Makes cohorts with students (and instructors) on the local cluster; afterwards
+    removes what was provisioned for them, whatever state the test left."""
+    from labplatform.classroom.models import Cluster, Cohort, Enrollment
+    from labplatform.cluster.local_users import local_user_remove
+
+    made = []
+
+    def make(*, students: int, instructors: int = 0, cluster: str = "local", preset: str = "standard"):
+        slug = unique_name("c")
+        cohort = Cohort.objects.create(
+            name=f"Test {slug}",
+            slug=slug,
+            # Transactional tests flush the table the data migration filled.
+            cluster=Cluster.objects.get_or_create(name=cluster, defaults={"is_local": cluster == "local"})[0],
+            quota_preset=preset,
+        )
+        for role, count in [(Enrollment.Role.STUDENT, students), (Enrollment.Role.INSTRUCTOR, instructors)]:
+            for i in range(count):
+                user = django_user_model.objects.create_user(
+                    username=f"{slug}-{role}-{i}", email=f"{slug}-{role}-{i}@example.com", first_name=f"{role} {i}"
+                )
+                Enrollment.objects.create(user=user, cohort=cohort, role=role)
+        made.append(cohort)
+        return cohort
+
+    yield make
+    for cohort in made:
+        _delete_labelled(kube, cohort.slug)
+        for enrollment in cohort.enrollments.all():
+            local_user_remove(enrollment.student_id)
+
+
+def wait_for_environments(cohort, state: str, count: int, *, timeout: float = 120) -> None:
+    from labplatform.classroom.models import StudentEnvironment
+
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = list(
+            StudentEnvironment.objects.filter(enrollment__cohort=cohort).values_list("namespace", "state", "last_error")
+        )
+        if sum(1 for _, s, _ in rows if s == state) == count:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"after {timeout}s, {count} environments of {cohort.slug} are not {state}: {rows}")
+        time.sleep(0.2)

@@ -1,0 +1,60 @@
+"""Where the benchmark runs: its own PostgreSQL database and Redis database, the local
+cluster's kubeconfigs and kubectl. Everything is on 127.0.0.1.
+
+`configure()` must run before Django is imported; the same environment is handed to the
+Celery workers the benchmark starts."""
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+RESULTS = REPO / "bench" / "results"
+VENV_BIN = Path(sys.executable).parent
+
+DATABASE_NAME = "bench_provision"
+DATABASE_URL = f"postgres://labplatform:labplatform@127.0.0.1:5433/{DATABASE_NAME}"
+# Connecting here creates the benchmark's database when it is missing.
+MAINTENANCE_DATABASE_URL = "postgresql://labplatform:labplatform@127.0.0.1:5433/postgres"
+REDIS_URL = "redis://127.0.0.1:6379/5"
+
+STATE = Path.home() / ".local" / "state" / "labplatform" / "cluster"
+PLATFORM_KUBECONFIG = STATE / "platform-kubeconfig"
+ADMIN_KUBECONFIG = STATE / "kubeconfig"
+KUBECTL = Path.home() / ".cache" / "labplatform" / "kubernetes-v1.36.3" / "bin" / "kubectl"
+
+# Baseline students have no Unix user of their own; their exec rules name nobody.
+BASELINE_UID = 65534
+BASELINE_HOME = "/nonexistent"
+PLACEHOLDER_TOKEN = "bench-placeholder-token"  # a placeholder, not a credential
+
+# A run's cohorts are named bench-<run>-<phase>; leftovers of an aborted run are found by
+# this prefix on the cohort label.
+COHORT_PREFIX = "bench-"
+
+
+def configure() -> dict[str, str]:
+    """Points Django, Celery and the cluster clients at the benchmark's own stores. These
+    override the caller's environment on purpose: the benchmark deletes what it made, and
+    must never do that in the platform's own database."""
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "labplatform.settings",
+            "DATABASE_URL": DATABASE_URL,
+            "REDIS_URL": REDIS_URL,
+            "SECRET_KEY": os.environ.get("BENCH_SECRET_KEY", "bench-provision-not-secret"),
+            "DEBUG": "false",
+            "LABPLATFORM_KUBECONFIG": str(PLATFORM_KUBECONFIG),
+        }
+    )
+    os.environ.pop("KUBERNETES_SERVICE_HOST", None)
+    return dict(os.environ)
+
+
+def py_spy() -> str | None:
+    """py-spy, if installed (see bench/README.md); it is optional."""
+    for candidate in (os.environ.get("PY_SPY"), shutil.which("py-spy"), "/tmp/bench-tools/bin/py-spy"):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None

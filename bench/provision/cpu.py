@@ -1,0 +1,81 @@
+"""CPU seconds spent by each part of the system during a phase, from /proc: the cluster's
+components, the stores, the Celery workers the benchmark started, kubectl and the
+benchmark itself. On a 2-core machine they all compete, so this shows who is busy."""
+
+import os
+import resource
+from pathlib import Path
+
+_TICK = os.sysconf("SC_CLK_TCK")
+# comm (truncated to 15 characters by the kernel) -> component
+_COMPONENTS = {
+    "kube-apiserver": "kube-apiserver",
+    "etcd": "etcd",
+    "kwok": "kwok",
+    "kube-scheduler": "kube-scheduler",
+    "kube-controller": "kube-controller-manager",
+    "postgres": "postgres",
+    "redis-server": "redis",
+}
+
+
+def _stat(pid: int) -> tuple[str, int, float, float] | None:
+    """(comm, ppid, own CPU seconds, waited-for children's CPU seconds)"""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+    fields = raw[raw.rindex(")") + 2 :].split()
+    # fields[0] is state (field 3); utime is field 14, stime 15, cutime 16, cstime 17.
+    ppid = int(fields[1])
+    own = (int(fields[11]) + int(fields[12])) / _TICK
+    children = (int(fields[13]) + int(fields[14])) / _TICK
+    return comm, ppid, own, children
+
+
+def _system_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    total = sum(values[:8])
+    return (total - idle) / _TICK, total / _TICK
+
+
+def snapshot(worker_pids: list[int] | tuple[int, ...] = ()) -> dict[str, float]:
+    processes = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := _stat(int(entry))) is not None:
+            processes[int(entry)] = stat
+    totals: dict[str, float] = dict.fromkeys([*_COMPONENTS.values(), "celery workers"], 0.0)
+    workers = set(worker_pids)
+    # Descendants of the workers (prefork children, useradd).
+    changed = True
+    while changed:
+        changed = False
+        for pid, (_, ppid, _, _) in processes.items():
+            if ppid in workers and pid not in workers:
+                workers.add(pid)
+                changed = True
+    for pid, (comm, _, own, children) in processes.items():
+        if pid in workers:
+            totals["celery workers"] += own + children
+        elif comm in _COMPONENTS:
+            totals[_COMPONENTS[comm]] += own
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    totals["benchmark process"] = me.ru_utime + me.ru_stime
+    # Children the benchmark waited for: kubectl (and finished Celery workers, subtracted in delta()).
+    totals["waited children"] = kids.ru_utime + kids.ru_stime
+    busy, total = _system_busy()
+    totals["machine busy"] = busy
+    totals["machine total"] = total
+    return totals
+
+
+def delta(before: dict[str, float], after: dict[str, float], *, seconds: float) -> dict[str, float]:
+    out = {key: round(after.get(key, 0.0) - before.get(key, 0.0), 2) for key in after}
+    machine_total = out.pop("machine total")
+    out["machine busy %"] = round(100 * out["machine busy"] / machine_total, 1) if machine_total else 0.0
+    out["wall seconds"] = round(seconds, 2)
+    return out

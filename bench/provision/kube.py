@@ -1,0 +1,212 @@
+"""Plain HTTP to the local API server for the benchmark's own needs: watching workstation
+pods become Ready, and cleaning up as cluster-admin. Raw JSON rather than the generated
+client's models, so observing costs little CPU on a 2-core machine."""
+
+import json
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+import kubernetes
+import urllib3
+
+from labplatform.cluster.manifests import COHORT_LABEL, MANAGED_BY, MANAGED_BY_LABEL
+
+logger = logging.getLogger("bench")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    host: str
+    ca_file: str
+    cert_file: str | None
+    key_file: str | None
+    authorization: str | None  # "Bearer …"
+
+
+def credentials(kubeconfig: Path) -> Credentials:
+    configuration = kubernetes.client.Configuration()
+    kubernetes.config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+    token = configuration.api_key.get("BearerToken") or configuration.api_key.get("authorization")
+    if token and not token.startswith("Bearer "):
+        token = f"Bearer {token}"
+    host = configuration.host
+    if not host.startswith("https://127."):
+        raise SystemExit(f"{kubeconfig} points at {host}; the benchmark only talks to the local cluster on 127.0.0.0/8")
+    return Credentials(
+        host=host,
+        ca_file=configuration.ssl_ca_cert,
+        cert_file=configuration.cert_file,
+        key_file=configuration.key_file,
+        authorization=token,
+    )
+
+
+class Kube:
+    def __init__(self, kubeconfig: Path, *, pool: int = 16):
+        self.credentials = credentials(kubeconfig)
+        self.http = urllib3.PoolManager(
+            maxsize=pool,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=self.credentials.ca_file,
+            cert_file=self.credentials.cert_file,
+            key_file=self.credentials.key_file,
+            retries=False,
+            timeout=urllib3.Timeout(connect=5, read=120),
+        )
+
+    def _headers(self, content_type: str | None = None) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        if self.credentials.authorization:
+            headers["Authorization"] = self.credentials.authorization
+        if content_type:
+            headers["Content-Type"] = content_type
+        return headers
+
+    def request(self, method: str, path: str, query: dict | None = None, body: dict | None = None, **kw):
+        url = self.credentials.host + path + (f"?{urlencode(query)}" if query else "")
+        content_type = "application/json" if body is not None else None
+        data = json.dumps(body).encode() if body is not None else None
+        return self.http.request(method, url, body=data, headers=self._headers(content_type), **kw)
+
+    def json(self, method: str, path: str, query: dict | None = None, body: dict | None = None, ok=(200,)) -> dict:
+        response = self.request(method, path, query, body)
+        if response.status not in ok:
+            raise RuntimeError(f"{method} {path}: {response.status} {response.data[:300]!r}")
+        return json.loads(response.data) if response.data else {}
+
+    def list_names(self, path: str, selector: str) -> list[str]:
+        items = self.json("GET", path, {"labelSelector": selector})["items"]
+        return [item["metadata"]["name"] for item in items]
+
+
+def cohort_selector(cohort: str) -> str:
+    return f"{COHORT_LABEL}={cohort}"
+
+
+class ReadyWatcher(threading.Thread):
+    """Records when each pod of a cohort in the workstation namespace is first seen Ready,
+    by one watch (as cluster-admin): the same observer for every phase."""
+
+    def __init__(self, kube: Kube, namespace: str, cohort: str):
+        super().__init__(name=f"watch-{cohort}", daemon=True)
+        self.kube, self.namespace, self.cohort = kube, namespace, cohort
+        self.ready: dict[str, float] = {}
+        self.seen: set[str] = set()
+        self.errors = 0
+        self._stop = threading.Event()
+        self._changed = threading.Condition()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _see(self, pod: dict) -> None:
+        name = pod["metadata"]["name"]
+        self.seen.add(name)
+        if name in self.ready or pod["metadata"].get("deletionTimestamp"):
+            return
+        conditions = pod.get("status", {}).get("conditions") or []
+        if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+            with self._changed:
+                self.ready[name] = time.time()
+                self._changed.notify_all()
+
+    def wait_for(self, count: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while len(self.ready) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(min(left, 1.0))
+        return True
+
+    def run(self) -> None:
+        path = f"/api/v1/namespaces/{self.namespace}/pods"
+        selector = cohort_selector(self.cohort)
+        version = None
+        while not self._stop.is_set():
+            try:
+                if version is None:
+                    listing = self.kube.json("GET", path, {"labelSelector": selector})
+                    for pod in listing["items"]:
+                        self._see(pod)
+                    version = listing["metadata"]["resourceVersion"]
+                query = {
+                    "labelSelector": selector,
+                    "watch": "1",
+                    "resourceVersion": version,
+                    "allowWatchBookmarks": "true",
+                    "timeoutSeconds": "5",
+                }
+                response = self.kube.request("GET", path, query, preload_content=False)
+                buffer = b""
+                for chunk in response.stream(65536, decode_content=True):
+                    buffer += chunk
+                    *lines, buffer = buffer.split(b"\n")
+                    for line in lines:
+                        if not line.strip():
+                            continue
+                        event = json.loads(line)
+                        if event["type"] == "ERROR":
+                            version = None  # 410 Gone: list again
+                            break
+                        version = event["object"]["metadata"]["resourceVersion"]
+                        if event["type"] in ("ADDED", "MODIFIED"):
+                            self._see(event["object"])
+                    if self._stop.is_set() or version is None:
+                        break
+                response.release_conn()
+            except Exception:  # keep watching; count it
+                self.errors += 1
+                logger.exception("watcher %s", self.cohort)
+                version = None
+                time.sleep(0.5)
+
+
+# What a phase leaves on the cluster, by kind: (list path, deletecollection allowed).
+_CLUSTER_SCOPED = [
+    "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+    "/apis/kwok.x-k8s.io/v1alpha1/clusterexecs",
+]
+
+
+def cleanup(admin: Kube, cohort: str, workstation_namespace: str, *, timeout: float = 1200) -> float:
+    """Deletes everything labelled with `cohort` and waits until it is really gone (the
+    namespaces finish terminating); returns the seconds it took."""
+    started = time.monotonic()
+    selector = cohort_selector(cohort)
+    for path in [
+        *_CLUSTER_SCOPED,
+        f"/api/v1/namespaces/{workstation_namespace}/pods",
+        f"/api/v1/namespaces/{workstation_namespace}/secrets",
+    ]:
+        admin.json("DELETE", path, {"labelSelector": selector, "gracePeriodSeconds": "0"}, ok=(200, 404))
+    namespaces = admin.list_names("/api/v1/namespaces", selector)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda n: admin.json("DELETE", f"/api/v1/namespaces/{n}", ok=(200, 202, 404)), namespaces))
+    wait_paths = ["/api/v1/namespaces", f"/api/v1/namespaces/{workstation_namespace}/pods", *_CLUSTER_SCOPED]
+    deadline = time.monotonic() + timeout
+    while True:
+        left = {path: len(admin.list_names(path, selector)) for path in wait_paths}
+        if not any(left.values()):
+            return time.monotonic() - started
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"cohort {cohort}: still there after {timeout}s: {left}")
+        time.sleep(1)
+
+
+def leftover_cohorts(admin: Kube, prefix: str, workstation_namespace: str) -> set[str]:
+    """Cohort labels starting with `prefix` on anything the benchmark makes (an aborted run's)."""
+    found = set()
+    selector = f"{MANAGED_BY_LABEL}={MANAGED_BY},{COHORT_LABEL}"
+    for path in ["/api/v1/namespaces", f"/api/v1/namespaces/{workstation_namespace}/pods", *_CLUSTER_SCOPED]:
+        for item in admin.json("GET", path, {"labelSelector": selector})["items"]:
+            cohort = item["metadata"]["labels"].get(COHORT_LABEL, "")
+            if cohort.startswith(prefix):
+                found.add(cohort)
+    return found

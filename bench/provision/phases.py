@@ -1,0 +1,471 @@
+"""The three ways of provisioning N students, each on its own cohort label and student ids,
+each timed until every workstation pod is Ready, each cleaning up after itself."""
+
+import asyncio
+import json
+import pwd
+import signal
+import ssl
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import yaml
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.db.models import Max, Min
+
+from bench.provision import config, cpu, stats
+from bench.provision.kube import Kube, ReadyWatcher, cleanup, credentials
+from bench.provision.objects import baseline_spec, student_objects
+from labplatform.celery import app as celery_app
+from labplatform.classroom.environments import cohort_provision
+from labplatform.classroom.models import Cluster, Cohort, Enrollment, StudentEnvironment
+from labplatform.cluster.apply import object_path
+from labplatform.cluster.local_users import local_user_name
+
+State = StudentEnvironment.State
+WORKSTATION_NAMESPACE = settings.WORKSTATION_NAMESPACE
+
+
+def say(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def rate(students: int, seconds: float | None) -> float | None:
+    return round(students / seconds, 3) if seconds else None
+
+
+def _ready_summary(watcher: ReadyWatcher, started: float) -> dict:
+    times = sorted(t - started for t in watcher.ready.values())
+    return {
+        "pods_ready": len(times),
+        "first_pod_ready_s": round(times[0], 3) if times else None,
+        "last_pod_ready_s": round(times[-1], 3) if times else None,
+        "watch_errors": watcher.errors,
+    }
+
+
+def _cleanup(admin: Kube, cohort: str) -> float:
+    say(f"cleaning up {cohort} (waiting until its namespaces are gone)")
+    seconds = cleanup(admin, cohort, WORKSTATION_NAMESPACE)
+    say(f"cleaned up {cohort} in {seconds:.1f}s")
+    return round(seconds, 1)
+
+
+# --- 1. labplatform's provisioner: Celery workers, the real task path -----------------------
+
+
+@dataclass(frozen=True)
+class WorkerSetting:
+    pool: str  # prefork | threads | solo
+    concurrency: int
+    processes: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> "WorkerSetting":
+        """POOL:CONCURRENCY[xPROCESSES], e.g. prefork:8, threads:32, threads:16x2."""
+        pool, _, rest = text.partition(":")
+        concurrency, _, processes = rest.partition("x")
+        if pool not in ("prefork", "threads", "solo") or not concurrency.isdigit():
+            raise ValueError(f"worker setting {text!r}: expected POOL:CONCURRENCY[xPROCESSES]")
+        return cls(pool, int(concurrency), int(processes or 1))
+
+    @property
+    def tag(self) -> str:
+        return f"{self.pool}{self.concurrency}" + (f"x{self.processes}" if self.processes > 1 else "")
+
+    @property
+    def slots(self) -> int:
+        return self.concurrency * self.processes
+
+    def __str__(self) -> str:
+        per = f"--pool {self.pool} --concurrency {self.concurrency}"
+        return per + (f" (x{self.processes} worker processes)" if self.processes > 1 else "")
+
+
+class Workers:
+    """Real `celery worker` processes on the benchmark's Redis database."""
+
+    def __init__(self, setting: WorkerSetting, cohort: str, trace_dir: Path, env: dict[str, str]):
+        self.setting, self.trace_dir = setting, trace_dir
+        self.names = [f"{cohort}-{i}@bench" for i in range(setting.processes)]
+        self.processes: list[subprocess.Popen] = []
+        self.env = {**env, "BENCH_TRACE_DIR": str(trace_dir)}
+
+    def start(self, *, traced: bool) -> None:
+        app = "bench.provision.worker_app" if traced else "labplatform"
+        for name in self.names:
+            log = (self.trace_dir / f"{name.split('@')[0]}.log").open("w")
+            command = [
+                str(config.VENV_BIN / "celery"), "-A", app, "worker",
+                "--pool", self.setting.pool, "--concurrency", str(self.setting.concurrency),
+                "--loglevel", "WARNING", "--hostname", name,
+            ]  # fmt: skip
+            self.processes.append(
+                subprocess.Popen(command, cwd=config.REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            )
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            for process in self.processes:
+                if process.poll() is not None:
+                    raise RuntimeError(f"a Celery worker exited with {process.returncode}; see {self.trace_dir}")
+            answered = {name for reply in celery_app.control.ping(self.names, timeout=1.0) for name in reply}
+            if answered >= set(self.names):
+                return
+        raise RuntimeError(f"Celery workers {self.names} did not answer a ping in 90s")
+
+    @property
+    def pids(self) -> list[int]:
+        return [process.pid for process in self.processes]
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)  # warm shutdown
+        for process in self.processes:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+class PySpy:
+    """py-spy sampling the workers (and their prefork children) while the phase runs."""
+
+    def __init__(self, binary: str, pids: list[int], out_dir: Path, rate_hz: int):
+        self.outputs = [out_dir / f"py-spy-{pid}.txt" for pid in pids]
+        self.processes = []
+        for pid, output in zip(pids, self.outputs, strict=True):
+            command = [binary, "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--rate", str(rate_hz),
+                       "--format", "raw", "--output", str(output)]  # fmt: skip
+            self.processes.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    def stop(self) -> list[Path]:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        for process in self.processes:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        return self.outputs
+
+
+def _make_cohort(cohort_slug: str, students: int) -> Cohort:
+    cluster = Cluster.objects.get(name="local")
+    cohort = Cohort.objects.create(name=cohort_slug, slug=cohort_slug, cluster=cluster)
+    user_model = get_user_model()
+    password = make_password(None)
+    users = user_model.objects.bulk_create(
+        [user_model(username=f"{cohort_slug}-{i:05d}", password=password) for i in range(students)]
+    )
+    Enrollment.objects.bulk_create([Enrollment(user=user, cohort=cohort) for user in users])
+    return cohort
+
+
+def cohort_student_ids(cohort_slug: str) -> list[str]:
+    return list(Enrollment.objects.filter(cohort__slug=cohort_slug).values_list("student_id", flat=True))
+
+
+def remove_cohort_rows(cohort_slug: str) -> None:
+    """Deletes the cohort, its enrollments and environments, and its users."""
+    Cohort.objects.filter(slug=cohort_slug).delete()
+    get_user_model().objects.filter(username__startswith=f"{cohort_slug}-").delete()
+
+
+def remove_unix_users(students: list[str]) -> int:
+    removed = 0
+    for student in students:
+        name = local_user_name(student)
+        if not name.startswith("lab-s"):
+            continue
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            continue
+        result = subprocess.run(["userdel", "--remove", name], capture_output=True, text=True, check=False)
+        if result.returncode not in (0, 6):
+            say(f"userdel {name}: {result.stderr.strip()}")
+        else:
+            removed += 1
+    return removed
+
+
+def run_platform(
+    *,
+    students: int,
+    setting: WorkerSetting,
+    cohort_slug: str,
+    admin: Kube,
+    env: dict[str, str],
+    timeout: float,
+    traced: bool = True,
+    py_spy: str | None = None,
+    py_spy_rate: int = 50,
+    keep_dir: Path | None = None,
+) -> dict:
+    trace_dir = Path(tempfile.mkdtemp(prefix=f"{cohort_slug}-", dir=keep_dir))
+    result: dict = {"phase": "platform", "setting": str(setting), "tag": setting.tag, "cohort": cohort_slug}
+    result["worker_command"] = (
+        f"celery -A {'bench.provision.worker_app' if traced else 'labplatform'} worker "
+        f"--pool {setting.pool} --concurrency {setting.concurrency}"
+        + (f"  (x{setting.processes} processes)" if setting.processes > 1 else "")
+    )
+    workers = Workers(setting, cohort_slug, trace_dir, env)
+    watcher = ReadyWatcher(admin, WORKSTATION_NAMESPACE, cohort_slug)
+    profiler = None
+    started = 0.0
+    try:
+        began = time.monotonic()
+        cohort = _make_cohort(cohort_slug, students)
+        result["db_setup_s"] = round(time.monotonic() - began, 2)
+        say(f"platform [{setting}]: {students} students in cohort {cohort_slug}; starting workers")
+        workers.start(traced=traced)
+        watcher.start()
+        if py_spy:
+            profiler = PySpy(py_spy, workers.pids, trace_dir, py_spy_rate)
+            time.sleep(1.0)  # let py-spy attach before the clock starts
+        cpu_before = cpu.snapshot(workers.pids)
+        started = time.time()
+        queued = cohort_provision(cohort=cohort)
+        result["queue_s"] = round(time.time() - started, 3)
+        say(f"platform [{setting}]: queued {queued} tasks in {result['queue_s']}s; waiting for every environment")
+        ramp, last_report = [], 0.0
+        environments = StudentEnvironment.objects.filter(enrollment__cohort=cohort)
+        while True:
+            counts = dict.fromkeys(State.values, 0)
+            for state in environments.values_list("state", flat=True):
+                counts[state] += 1
+            now = time.time() - started
+            if not ramp or ramp[-1][1] != counts[State.READY]:
+                ramp.append((round(now, 2), counts[State.READY]))
+            if counts[State.READY] + counts[State.FAILED] >= students or now > timeout:
+                break
+            if now - last_report >= 10:
+                say(f"  {now:5.0f}s: {counts[State.READY]} ready, {counts[State.FAILED]} failed")
+                last_report = now
+            time.sleep(0.2)
+        ended = time.time()
+        cpu_after = cpu.snapshot(workers.pids)
+        if profiler:
+            result["py_spy"] = stats.analyse_py_spy(profiler.stop())
+            result["py_spy"]["raw_files"] = [str(p) for p in profiler.outputs]
+            profiler = None
+        watcher.wait_for(students, timeout=5)
+        window = environments.aggregate(first=Min("ready_at"), last=Max("ready_at"))
+        failed = list(environments.filter(state=State.FAILED).values_list("last_error", flat=True)[:5])
+        ready = counts[State.READY]
+        all_ready = ready == students
+        last_ready = window["last"].timestamp() - started if window["last"] else None
+        result.update(
+            {
+                "students": students,
+                "ready": ready,
+                "failed": counts[State.FAILED],
+                "failed_examples": failed,
+                "timed_out": not all_ready and counts[State.READY] + counts[State.FAILED] < students,
+                "first_ready_s": round(window["first"].timestamp() - started, 3) if window["first"] else None,
+                "all_ready_s": round(last_ready, 3) if all_ready and last_ready else None,
+                "students_per_s": rate(students, last_ready) if all_ready else None,
+                "observed_s": round(ended - started, 3),
+                "ramp": ramp,
+                "cpu_seconds": cpu.delta(cpu_before, cpu_after, seconds=ended - started),
+                **_ready_summary(watcher, started),
+            }
+        )
+        # How long after the pod is Ready does the platform mark the environment ready?
+        ready_at = dict(environments.filter(ready_at__isnull=False).values_list("enrollment__student_id", "ready_at"))
+        lags = [
+            ready_at[student].timestamp() - watcher.ready[f"ws-{student}"]
+            for student in ready_at
+            if f"ws-{student}" in watcher.ready
+        ]
+        result["pod_ready_to_env_ready"] = stats.summary(lags)
+        say(
+            f"platform [{setting}]: {ready}/{students} ready in {result['all_ready_s']}s "
+            f"({result['students_per_s']} students/s), first after {result['first_ready_s']}s"
+        )
+    finally:
+        if profiler:
+            profiler.stop()
+        watcher.stop()
+        workers.stop()
+        if traced:
+            result["trace"] = stats.analyse_traces(stats.load_traces(trace_dir), started=started)
+        result["trace_dir"] = str(trace_dir)
+        result["cleanup_s"] = _cleanup(admin, cohort_slug)
+        began = time.monotonic()
+        result["unix_users_removed"] = remove_unix_users(cohort_student_ids(cohort_slug))
+        remove_cohort_rows(cohort_slug)
+        result["userdel_s"] = round(time.monotonic() - began, 1)
+    return result
+
+
+# --- 2. The kubectl loop an admin would write -------------------------------------------------
+
+
+def run_kubectl(*, students: int, cohort_slug: str, admin: Kube, timeout: float) -> dict:
+    result: dict = {"phase": "kubectl", "cohort": cohort_slug, "students": students}
+    cluster = Cluster.objects.get(name="local")
+    work = Path(tempfile.mkdtemp(prefix=f"{cohort_slug}-"))
+    began = time.monotonic()
+    files = []
+    for i in range(students):
+        path = work / f"student-{i:05d}.yaml"
+        path.write_text(yaml.safe_dump_all(student_objects(baseline_spec(cluster, cohort_slug)), sort_keys=False))
+        files.append(path)
+    result["render_s"] = round(time.monotonic() - began, 2)
+    command = [str(config.KUBECTL), "--kubeconfig", str(config.PLATFORM_KUBECONFIG), "apply", "--server-side", "-f"]
+    result["command"] = " ".join([*command, "FILE"]).replace(str(Path.home()), "~")
+    watcher = ReadyWatcher(admin, WORKSTATION_NAMESPACE, cohort_slug)
+    watcher.start()
+    try:
+        say(f"kubectl loop: {students} students, one `kubectl apply --server-side` each, sequentially")
+        cpu_before = cpu.snapshot()
+        started = time.time()
+        durations, failures = [], []
+        for i, path in enumerate(files):
+            t0 = time.time()
+            done = subprocess.run([*command, str(path)], capture_output=True, text=True, check=False, timeout=120)
+            durations.append(time.time() - t0)
+            if done.returncode != 0:
+                failures.append(done.stderr.strip()[:300])
+            if (i + 1) % 50 == 0:
+                say(f"  {time.time() - started:5.0f}s: {i + 1} applied")
+        applied = time.time()
+        all_ready = watcher.wait_for(students, timeout=timeout)
+        ended = time.time()
+        cpu_after = cpu.snapshot()
+        summary = _ready_summary(watcher, started)
+        last = summary["last_pod_ready_s"]
+        result.update(
+            {
+                "apply_loop_s": round(applied - started, 3),
+                "per_student_apply": stats.summary(durations),
+                "failed": len(failures),
+                "failed_examples": failures[:5],
+                "first_ready_s": summary["first_pod_ready_s"],
+                "all_ready_s": last if all_ready else None,
+                "students_per_s": rate(students, last) if all_ready else None,
+                "cpu_seconds": cpu.delta(cpu_before, cpu_after, seconds=ended - started),
+                **summary,
+            }
+        )
+        say(
+            f"kubectl loop: applied in {result['apply_loop_s']}s, all Ready at {result['all_ready_s']}s "
+            f"({result['students_per_s']} students/s)"
+        )
+    finally:
+        watcher.stop()
+        result["cleanup_s"] = _cleanup(admin, cohort_slug)
+    return result
+
+
+# --- 3. A bare concurrent client: aiohttp, N requests in flight, no bookkeeping --------------
+
+
+async def _bare_apply(all_objects: list[list[dict]], kubeconfig: Path, inflight: int) -> dict:
+    creds = credentials(kubeconfig)
+    context = ssl.create_default_context(cafile=creds.ca_file)
+    if creds.cert_file:
+        context.load_cert_chain(creds.cert_file, creds.key_file)
+    headers = {"Accept": "application/json", "Content-Type": "application/apply-patch+yaml"}
+    if creds.authorization:
+        headers["Authorization"] = creds.authorization
+    gate = asyncio.Semaphore(inflight)
+    latencies: dict[str, list[float]] = {}
+    failures: list[str] = []
+    retries = 0
+    queue: asyncio.Queue[list[dict]] = asyncio.Queue()
+    for objects in all_objects:
+        queue.put_nowait(objects)
+
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=inflight, ssl=context),
+        headers=headers,
+        timeout=aiohttp.ClientTimeout(total=120),
+    ) as session:
+
+        async def apply(obj: dict) -> None:
+            nonlocal retries
+            url = f"{creds.host}{object_path(obj)}?fieldManager=labplatform&force=true"
+            body = json.dumps(obj)
+            for attempt in range(6):
+                async with gate:
+                    t0 = time.time()
+                    async with session.patch(url, data=body) as response:
+                        data = await response.read()
+                    latencies.setdefault(obj["kind"], []).append(time.time() - t0)
+                if response.status < 300:
+                    return
+                if response.status in (409, 429, 500, 503, 504) and attempt < 5:
+                    retries += 1
+                    await asyncio.sleep(0.1 * (attempt + 1))
+                    continue
+                failures.append(f"{obj['kind']} {obj['metadata']['name']}: {response.status} {data[:200]!r}")
+                return
+
+        async def student_loop() -> None:
+            while not queue.empty():
+                namespace, *rest = queue.get_nowait()
+                await apply(namespace)
+                await asyncio.gather(*(apply(obj) for obj in rest))
+
+        # As many students at once as requests in flight, so the gate stays full and the
+        # first students finish early rather than after every namespace.
+        await asyncio.gather(*(student_loop() for _ in range(inflight)))
+    return {
+        "per_kind_latency": {kind: stats.summary(values) for kind, values in sorted(latencies.items())},
+        "failures": failures,
+        "retries": retries,
+    }
+
+
+def run_bare(*, students: int, cohort_slug: str, admin: Kube, inflight: int, timeout: float) -> dict:
+    result: dict = {"phase": "bare", "cohort": cohort_slug, "students": students, "inflight": inflight}
+    cluster = Cluster.objects.get(name="local")
+    began = time.monotonic()
+    all_objects = [student_objects(baseline_spec(cluster, cohort_slug)) for _ in range(students)]
+    result["render_s"] = round(time.monotonic() - began, 2)
+    watcher = ReadyWatcher(admin, WORKSTATION_NAMESPACE, cohort_slug)
+    watcher.start()
+    try:
+        say(f"bare client: {students} students, {inflight} requests in flight (aiohttp, platform identity)")
+        cpu_before = cpu.snapshot()
+        started = time.time()
+        outcome = asyncio.run(_bare_apply(all_objects, config.PLATFORM_KUBECONFIG, inflight))
+        applied = time.time()
+        all_ready = watcher.wait_for(students, timeout=timeout)
+        ended = time.time()
+        cpu_after = cpu.snapshot()
+        summary = _ready_summary(watcher, started)
+        last = summary["last_pod_ready_s"]
+        result.update(
+            {
+                "apply_s": round(applied - started, 3),
+                "failed": len(outcome["failures"]),
+                "failed_examples": outcome["failures"][:5],
+                "retries": outcome["retries"],
+                "per_kind_latency": outcome["per_kind_latency"],
+                "first_ready_s": summary["first_pod_ready_s"],
+                "all_ready_s": last if all_ready else None,
+                "students_per_s": rate(students, last) if all_ready else None,
+                "cpu_seconds": cpu.delta(cpu_before, cpu_after, seconds=ended - started),
+                **summary,
+            }
+        )
+        say(
+            f"bare client: applied in {result['apply_s']}s, all Ready at {result['all_ready_s']}s "
+            f"({result['students_per_s']} students/s)"
+        )
+    finally:
+        watcher.stop()
+        result["cleanup_s"] = _cleanup(admin, cohort_slug)
+    return result

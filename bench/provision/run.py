@@ -1,0 +1,276 @@
+"""Provisioning benchmark: how fast labplatform gives N students their environment, against
+the kubectl loop an admin would write and a bare concurrent client, on the local cluster.
+
+    .venv/bin/python -m bench.provision.run [--students N] [--full]
+
+Phases, in one run, each with its own cohort label and student ids, each waiting until its
+namespaces are really gone before the next starts:
+  1. platform  cohort_provision() with real Celery workers (one phase per --workers setting),
+               timed until every StudentEnvironment is `ready` (workstation pod Ready)
+  2. kubectl   `kubectl apply --server-side -f student.yaml` once per student, sequentially
+  3. bare      aiohttp, --inflight requests in flight, server-side apply of the same objects
+The table is printed and written, with every detail, to bench/results/provision-<time>.json.
+See bench/README.md.
+"""
+
+import argparse
+import json
+import os
+import platform as host_platform
+import subprocess
+import sys
+import time
+
+from bench.provision import config
+
+DEFAULT_STUDENTS = 200
+FULL_STUDENTS = 1000
+DEFAULT_WORKERS = "prefork:2,prefork:16,threads:32x2"
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.provision.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", "-n", type=int, default=DEFAULT_STUDENTS, help="students per phase (200)")
+    parser.add_argument("--full", action="store_true", help=f"{FULL_STUDENTS} students per phase")
+    parser.add_argument(
+        "--workers",
+        default=DEFAULT_WORKERS,
+        help="Celery worker settings to try, comma-separated POOL:CONCURRENCY[xPROCESSES] "
+        f"(default {DEFAULT_WORKERS}); the fastest is compared with the baselines",
+    )
+    parser.add_argument(
+        "--phases", default="platform,kubectl,bare", help="which phases to run (default: all three, in this order)"
+    )
+    parser.add_argument("--inflight", type=int, default=48, help="requests in flight for the bare client (48)")
+    parser.add_argument(
+        "--profile",
+        choices=["none", "first", "all"],
+        default="first",
+        help="py-spy (if installed) on the workers of the first platform setting, all of them, or none",
+    )
+    parser.add_argument("--py-spy-rate", type=int, default=50, help="py-spy samples per second (50)")
+    parser.add_argument("--no-trace", action="store_true", help="run workers as plain `celery -A labplatform`")
+    parser.add_argument("--timeout", type=float, help="seconds to wait for a phase (default 120 + 2 per student)")
+    parser.add_argument("--cleanup-only", action="store_true", help="remove what an aborted run left, then stop")
+    args = parser.parse_args(argv)
+    if args.full:
+        args.students = FULL_STUDENTS
+    if args.students < 1:
+        parser.error("--students must be at least 1")
+    args.phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    unknown = set(args.phases) - {"platform", "kubectl", "bare"}
+    if unknown:
+        parser.error(f"unknown phases {sorted(unknown)}")
+    if args.timeout is None:
+        args.timeout = 120 + 2 * args.students
+    return args
+
+
+def _database(env: dict[str, str]) -> None:
+    """Creates the benchmark's database if needed and migrates it."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(config.MAINTENANCE_DATABASE_URL, autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config.DATABASE_NAME]).fetchone()
+        if not exists:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config.DATABASE_NAME)))
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"], cwd=config.REPO, env=env, check=True
+    )
+
+
+def _capacity(admin, students: int, workstation_namespace: str) -> dict:
+    nodes = admin.json("GET", "/api/v1/nodes")["items"]
+    capacity = sum(int(node["status"]["allocatable"]["pods"]) for node in nodes)
+    pods = admin.json("GET", "/api/v1/pods", {"fieldSelector": "status.phase!=Succeeded,status.phase!=Failed"})
+    used = len(pods["items"])
+    version = admin.json("GET", "/version")
+    return {"nodes": len(nodes), "pod_capacity": capacity, "pods_running": used, "kube_version": version["gitVersion"]}
+
+
+def _leftovers(admin, workstation_namespace: str) -> None:
+    from bench.provision import phases
+    from bench.provision.kube import leftover_cohorts
+    from labplatform.classroom.models import Cohort
+
+    cohorts = leftover_cohorts(admin, config.COHORT_PREFIX, workstation_namespace)
+    cohorts |= set(Cohort.objects.filter(slug__startswith=config.COHORT_PREFIX).values_list("slug", flat=True))
+    for cohort in sorted(cohorts):
+        phases.say(f"removing what an earlier run left: {cohort}")
+        phases.cleanup(admin, cohort, workstation_namespace)
+        phases.remove_unix_users(phases.cohort_student_ids(cohort))
+        phases.remove_cohort_rows(cohort)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a and b else None
+
+
+def _summary(results: list[dict], students: int) -> dict:
+    platform_runs = [r for r in results if r["phase"] == "platform" and r.get("students_per_s")]
+    best = max(platform_runs, key=lambda r: r["students_per_s"], default=None)
+    kubectl = next((r for r in results if r["phase"] == "kubectl"), None)
+    bare = next((r for r in results if r["phase"] == "bare"), None)
+    platform_rate = best["students_per_s"] if best else None
+    kubectl_rate = kubectl.get("students_per_s") if kubectl else None
+    bare_rate = bare.get("students_per_s") if bare else None
+    over_kubectl = _ratio(platform_rate, kubectl_rate)
+    bare_over = _ratio(bare_rate, platform_rate)
+    return {
+        "students": students,
+        "best_platform_setting": best["setting"] if best else None,
+        "platform_students_per_s": platform_rate,
+        "kubectl_students_per_s": kubectl_rate,
+        "bare_students_per_s": bare_rate,
+        "platform_over_kubectl": over_kubectl,
+        "bare_over_platform": bare_over,
+        "goal": ">= 10x the kubectl loop and within 1.5x of the bare client",
+        "goal_10x_kubectl_met": over_kubectl is not None and over_kubectl >= 10,
+        "goal_within_1_5x_bare_met": bare_over is not None and bare_over <= 1.5,
+    }
+
+
+def _table(results: list[dict], summary: dict) -> str:
+    def cell(value, digits=2) -> str:
+        if value is None:
+            return "-"
+        return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+    header = (
+        f"{'phase':<9} {'setting':<44} {'N':>5} {'all ready s':>11} {'students/s':>10} "
+        f"{'first ready s':>13} {'failed':>6}"
+    )
+    lines = [header, "-" * len(header)]
+    for r in results:
+        setting = r.get("setting") or (
+            f"{r['inflight']} requests in flight" if r["phase"] == "bare" else "1 kubectl apply per student"
+        )
+        lines.append(
+            f"{r['phase']:<9} {setting[:44]:<44} {r.get('students', 0):>5} {cell(r.get('all_ready_s'), 1):>11} "
+            f"{cell(r.get('students_per_s')):>10} {cell(r.get('first_ready_s'), 2):>13} {cell(r.get('failed', 0)):>6}"
+        )
+    lines.append("")
+    lines.append(
+        f"best platform setting: {summary['best_platform_setting']}; "
+        f"platform/kubectl = {cell(summary['platform_over_kubectl'])}x (goal >= 10x: "
+        f"{'met' if summary['goal_10x_kubectl_met'] else 'NOT met'}); "
+        f"bare/platform = {cell(summary['bare_over_platform'])}x (goal <= 1.5x: "
+        f"{'met' if summary['goal_within_1_5x_bare_met'] else 'NOT met'})"
+    )
+    for r in results:
+        trace = r.get("trace")
+        if trace and trace.get("tasks"):
+            shares = ", ".join(f"{k} {v}%" for k, v in trace["slot_time_share_pct"].items())
+            lines.append(
+                f"platform [{r['setting']}] worker-slot time ({trace['tasks']} tasks, mean "
+                f"{trace['task_duration']['mean_ms']:.0f} ms each): {shares}"
+            )
+    for r in results:
+        cpu_seconds = r.get("cpu_seconds")
+        if cpu_seconds:
+            busy = {k: v for k, v in cpu_seconds.items() if v and k not in ("machine busy", "wall seconds")}
+            lines.append(
+                f"CPU s during {r['phase']} {r.get('tag', '')}: " + ", ".join(f"{k} {v}" for k, v in busy.items())
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    env = config.configure()
+    _database(env)
+
+    import django
+
+    django.setup()
+
+    import redis
+    from django.conf import settings
+
+    from bench.provision import phases
+    from bench.provision.kube import Kube
+
+    admin = Kube(config.ADMIN_KUBECONFIG)
+    workstation_namespace = settings.WORKSTATION_NAMESPACE
+    _leftovers(admin, workstation_namespace)
+    if args.cleanup_only:
+        return 0
+    redis.Redis.from_url(config.REDIS_URL).flushdb()  # the benchmark's own database (5): stale tasks
+    cluster = _capacity(admin, args.students, workstation_namespace)
+    free = cluster["pod_capacity"] - cluster["pods_running"]
+    if free < args.students:
+        phases.say(f"only {free} pods fit on the cluster; {args.students} workstations are needed")
+        return 2
+    settings_to_try = [phases.WorkerSetting.parse(s) for s in args.workers.split(",") if s.strip()]
+    profiler = config.py_spy() if args.profile != "none" else None
+    if args.profile != "none" and not profiler:
+        phases.say("py-spy not found (see bench/README.md); profiling skipped")
+    run_id = time.strftime("%m%d%H%M%S")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    config.RESULTS.mkdir(parents=True, exist_ok=True)
+    keep_dir = config.RESULTS / f"provision-{stamp}"
+    keep_dir.mkdir()
+    results: list[dict] = []
+    meta = {
+        "command": " ".join(["python -m bench.provision.run", *(argv if argv is not None else sys.argv[1:])]),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "students": args.students,
+        "machine": {"cpus": os.cpu_count(), "python": host_platform.python_version()},
+        "cluster": cluster,
+        "workstation_pod_annotations": settings.WORKSTATION_POD_ANNOTATIONS,
+        "workstation_image": settings.WORKSTATION_IMAGE,
+        "database": config.DATABASE_URL.replace("labplatform:labplatform@", "labplatform:***@"),
+        "redis": config.REDIS_URL,
+    }
+    try:
+        if "platform" in args.phases:
+            for index, setting in enumerate(settings_to_try):
+                profile = profiler if args.profile == "all" or (args.profile == "first" and index == 0) else None
+                results.append(
+                    phases.run_platform(
+                        students=args.students,
+                        setting=setting,
+                        cohort_slug=f"{config.COHORT_PREFIX}{run_id}-p-{setting.tag}",
+                        admin=admin,
+                        env=env,
+                        timeout=args.timeout,
+                        traced=not args.no_trace,
+                        py_spy=profile,
+                        py_spy_rate=args.py_spy_rate,
+                        keep_dir=keep_dir,
+                    )
+                )
+        if "kubectl" in args.phases:
+            results.append(
+                phases.run_kubectl(
+                    students=args.students,
+                    cohort_slug=f"{config.COHORT_PREFIX}{run_id}-kubectl",
+                    admin=admin,
+                    timeout=args.timeout,
+                )
+            )
+        if "bare" in args.phases:
+            results.append(
+                phases.run_bare(
+                    students=args.students,
+                    cohort_slug=f"{config.COHORT_PREFIX}{run_id}-bare",
+                    admin=admin,
+                    inflight=args.inflight,
+                    timeout=args.timeout,
+                )
+            )
+    finally:
+        summary = _summary(results, args.students)
+        output = config.RESULTS / f"provision-{stamp}.json"
+        output.write_text(json.dumps({"meta": meta, "summary": summary, "phases": results}, indent=2, default=str))
+        print()
+        print(_table(results, summary))
+        print(
+            f"\nresults: {output.relative_to(config.REPO)} (traces and profiles in {keep_dir.relative_to(config.REPO)})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""Small statistics and the analysis of worker traces and py-spy profiles."""
+
+import json
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+
+def summary(values: list[float], *, scale: float = 1000.0) -> dict:
+    """count, total (s), mean/p50/p95/max in ms (scale 1000) of durations in seconds."""
+    if not values:
+        return {"count": 0}
+    ordered = sorted(values)
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {
+        "count": len(values),
+        "total_s": round(sum(values), 3),
+        "mean_ms": round(statistics.fmean(values) * scale, 1),
+        "p50_ms": round(pick(0.5) * scale, 1),
+        "p95_ms": round(pick(0.95) * scale, 1),
+        "max_ms": round(ordered[-1] * scale, 1),
+    }
+
+
+def load_traces(directory: Path) -> list[dict]:
+    events = []
+    for path in sorted(directory.glob("trace-*.jsonl")):
+        events.extend(json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    return events
+
+
+# The parts of a provisioning task, measured in the task's own thread; together with
+# "other" they add up to the task's duration, i.e. the time it holds a worker slot.
+_PARTS = [
+    ("db: load row", ["db: load row (_load)"]),
+    ("useradd", ["useradd (local_user_ensure)"]),
+    ("apply Namespace", ["http PATCH Namespace"]),
+    ("apply 11 objects (_apply_all)", ["_apply_all (11 objects, 8 threads)"]),
+    ("TokenRequest", ["TokenRequest (student_token)"]),
+    ("apply Secret + Pod", ["http PATCH Secret", "http PATCH Pod"]),
+    ("wait for pod Ready (GET every 0.2 s)", []),  # _provision minus student_environment_apply
+    ("db: finish + progress_push", ["db: finish (update, refresh, progress_push)"]),
+]
+
+
+def analyse_traces(events: list[dict], *, started: float) -> dict:
+    by_label: dict[str, list[float]] = defaultdict(list)
+    per_task: dict[object, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    task_spans: dict[object, tuple[float, float]] = {}
+    polls: dict[object, int] = defaultdict(int)
+    missing = []
+    for event in events:
+        label, duration = event["l"], event["t1"] - event["t0"]
+        if label.startswith("missing: "):
+            missing.append(label)
+            continue
+        by_label[label].append(duration)
+        task = event.get("task")
+        if task is None:
+            continue
+        per_task[task][label] += duration
+        if label == "ready poll (GET pod)":
+            polls[task] += 1
+        if label.startswith("task "):
+            task_spans[task] = (event["t0"], event["t1"])
+    parts_total: dict[str, float] = defaultdict(float)
+    for task, labels in per_task.items():
+        if task not in task_spans:
+            continue
+        accounted = 0.0
+        for part, sources in _PARTS:
+            if sources:
+                value = sum(labels.get(source, 0.0) for source in sources)
+            else:
+                value = labels.get("_provision (apply + wait Ready)", 0.0) - labels.get(
+                    "student_environment_apply", 0.0
+                )
+            parts_total[part] += value
+            accounted += value
+        duration = task_spans[task][1] - task_spans[task][0]
+        parts_total["other (Celery, spec, Python)"] += duration - accounted
+    slot_seconds = sum(end - start for start, end in task_spans.values())
+    starts = sorted(start - started for start, _ in task_spans.values())
+    ends = sorted(end - started for _, end in task_spans.values())
+    return {
+        "tasks": len(task_spans),
+        "task_duration": summary([end - start for start, end in task_spans.values()]),
+        "first_task_start_s": round(starts[0], 3) if starts else None,
+        "last_task_start_s": round(starts[-1], 3) if starts else None,
+        "last_task_end_s": round(ends[-1], 3) if ends else None,
+        "worker_slot_seconds": round(slot_seconds, 2),
+        "slot_time_share_pct": {
+            part: round(100 * value / slot_seconds, 1) if slot_seconds else 0.0
+            for part, value in sorted(parts_total.items(), key=lambda kv: -kv[1])
+        },
+        "per_task_mean_ms": {
+            part: round(1000 * value / max(1, len(task_spans)), 1)
+            for part, value in sorted(parts_total.items(), key=lambda kv: -kv[1])
+        },
+        "ready_polls_per_task": summary([float(v) for v in polls.values()], scale=1.0),
+        "calls": {label: summary(values) for label, values in sorted(by_label.items())},
+        "not_traced": missing,
+    }
+
+
+def _frame_module(frame: str) -> str:
+    # py-spy raw frames look like "function (path/to/file.py:123)"
+    if "(" not in frame:
+        return frame
+    location = frame[frame.rindex("(") + 1 : -1]
+    return location.rsplit(":", 1)[0]
+
+
+# Areas: a sample counts for the area of its innermost frame that has one.
+_BUCKETS = [
+    ("TLS / sockets (ssl, socket)", ["/ssl.py", "socket.py", "selectors.py"]),
+    ("subprocess (useradd)", ["subprocess.py"]),
+    ("kubernetes client: serialize/deserialize", ["kubernetes/client/api_client.py", "kubernetes/client/models"]),
+    ("kubernetes config / client setup", ["kubernetes/config", "kubernetes/client/configuration.py"]),
+    ("urllib3 / http.client", ["urllib3/", "http/client.py"]),
+    ("json / yaml", ["json/", "yaml/"]),
+    ("PostgreSQL driver (psycopg)", ["psycopg"]),
+    ("Django ORM", ["django/db/"]),
+    ("channels / redis (progress_push)", ["channels", "redis/", "asgiref/"]),
+    ("Celery / kombu / billiard", ["celery/", "kombu/", "billiard/"]),
+    ("threads / futures", ["threading.py", "concurrent/futures"]),
+]
+
+
+def _bucket(modules: list[str]) -> str:
+    """The area of the innermost frame that belongs to one (modules: leaf first)."""
+    for module in modules:
+        for bucket, markers in _BUCKETS:
+            if any(marker in module for marker in markers):
+                return bucket
+        if "/labplatform/" in module:
+            return "labplatform's own code"
+    return "other"
+
+
+def analyse_py_spy(paths: list[Path], *, top: int = 25) -> dict:
+    """py-spy `--format raw` output: collapsed stacks with a count at the end of each line."""
+    self_counts: dict[str, int] = defaultdict(int)
+    bucket_counts: dict[str, int] = defaultdict(int)
+    labplatform_counts: dict[str, int] = defaultdict(int)
+    total = 0
+    for path in paths:
+        if not path.exists():
+            continue
+        for line in path.read_text(errors="replace").splitlines():
+            stack, _, count_text = line.rpartition(" ")
+            if not stack or not count_text.isdigit():
+                continue
+            count = int(count_text)
+            frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
+            if not frames:
+                continue
+            total += count
+            self_counts[frames[-1]] += count
+            modules = [_frame_module(f) for f in reversed(frames)]
+            bucket_counts[_bucket(modules)] += count
+            for frame in set(frames):
+                module = _frame_module(frame)
+                if "labplatform/" in module:
+                    name = frame.split(" (")[0] + " " + module.split("labplatform/")[-1]
+                    labplatform_counts[name] += count
+
+    def share(counts: dict[str, int]) -> dict[str, float]:
+        ordered = sorted(counts.items(), key=lambda kv: -kv[1])[:top]
+        return {key: round(100 * value / total, 1) for key, value in ordered} if total else {}
+
+    return {
+        "samples": total,
+        "by_area_pct": share(bucket_counts),
+        "self_top_pct": share(self_counts),
+        "labplatform_inclusive_pct": share(labplatform_counts),
+    }

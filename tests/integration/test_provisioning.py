@@ -1,0 +1,160 @@
+"""Provisioning students' environments through the real path: the request-side service
+queues Celery tasks, a real worker applies the objects as the platform's own identity on
+the local cluster, and the database records each state."""
+
+import pwd
+import threading
+
+import pytest
+from django.db import connection
+from kubernetes import client
+
+from labplatform.classroom import environments
+from labplatform.classroom.environment_work import environment_spec
+from labplatform.classroom.models import StudentEnvironment
+from labplatform.cluster.apply import object_get, object_name
+from labplatform.cluster.local_users import local_user_name
+from labplatform.cluster.students import student_environment_apply, student_namespace_objects
+from tests.integration.conftest import wait_for_environments
+from tests.kube import wait_for
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker_process")]
+State = StudentEnvironment.State
+
+
+def environment_of(cohort, index: int = 0) -> StudentEnvironment:
+    return StudentEnvironment.objects.filter(enrollment__cohort=cohort).order_by("namespace")[index]
+
+
+def test_provisioning_a_cohort_makes_every_students_environment_ready(make_cohort, kube):
+    cohort = make_cohort(students=3, instructors=1)
+
+    assert environments.cohort_provision(cohort=cohort) == 3
+    wait_for_environments(cohort, State.READY, 3)
+
+    core = client.CoreV1Api(kube)
+    for environment in StudentEnvironment.objects.filter(enrollment__cohort=cohort):
+        namespace = core.read_namespace(environment.namespace)
+        assert namespace.metadata.labels["pod-security.kubernetes.io/enforce"] == "baseline"
+        assert namespace.metadata.labels["labplatform.io/student"] == environment.enrollment.student_id
+        email = environment.enrollment.user.email
+        assert email and email.split("@")[0] not in str(namespace.metadata.labels) + namespace.metadata.name
+        pod = core.read_namespaced_pod(f"ws-{environment.enrollment.student_id}", "labplatform-workstations")
+        assert any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions)
+        assert environment.ready_at is not None and environment.last_error == ""
+    assert not StudentEnvironment.objects.filter(enrollment__cohort=cohort, enrollment__role="instructor").exists()
+
+
+def test_applying_an_environment_twice_changes_nothing(make_cohort, kube):
+    cohort = make_cohort(students=1)
+    environments.cohort_provision(cohort=cohort)
+    wait_for_environments(cohort, State.READY, 1)
+    spec = environment_spec(environment_of(cohort))
+
+    def versions() -> dict[str, str]:
+        return {
+            object_name(obj): object_get(obj, cluster=spec.cluster)["metadata"]["resourceVersion"]
+            for obj in student_namespace_objects(spec, exec_user=None)
+        }
+
+    before = versions()
+    student_environment_apply(spec)
+    assert versions() == before
+
+
+def test_a_double_clicked_provision_queues_the_work_once(make_cohort):
+    cohort = make_cohort(students=4)
+    queued = []
+    barrier = threading.Barrier(2)
+
+    def click():
+        barrier.wait()
+        try:
+            queued.append(environments.cohort_provision(cohort=cohort))
+        finally:
+            connection.close()
+
+    clicks = [threading.Thread(target=click) for _ in range(2)]
+    for thread in clicks:
+        thread.start()
+    for thread in clicks:
+        thread.join()
+    assert sorted(queued) == [0, 4]
+    wait_for_environments(cohort, State.READY, 4)
+
+
+def test_reconcile_repairs_a_deleted_role_binding_and_a_changed_quota(make_cohort, kube):
+    cohort = make_cohort(students=1)
+    environments.cohort_provision(cohort=cohort)
+    wait_for_environments(cohort, State.READY, 1)
+    namespace = environment_of(cohort).namespace
+    rbac, core = client.RbacAuthorizationV1Api(kube), client.CoreV1Api(kube)
+    rbac.delete_namespaced_role_binding("labplatform-student", namespace)
+    core.patch_namespaced_resource_quota("student-quota", namespace, {"spec": {"hard": {"pods": "1000"}}})
+
+    assert environments.cohort_reconcile(cohort=cohort) == 1
+    wait_for_environments(cohort, State.READY, 1)
+
+    assert rbac.read_namespaced_role_binding("labplatform-student", namespace).role_ref.name == "labplatform-student"
+    assert core.read_namespaced_resource_quota("student-quota", namespace).spec.hard["pods"] == "30"
+
+
+def test_reset_deletes_what_the_student_made_and_keeps_the_workstation(make_cohort, kube):
+    cohort = make_cohort(students=1)
+    environments.cohort_provision(cohort=cohort)
+    wait_for_environments(cohort, State.READY, 1)
+    environment = environment_of(cohort)
+    core = client.CoreV1Api(kube)
+    core.create_namespaced_config_map(environment.namespace, {"metadata": {"name": "made-by-student"}})
+    workstation = core.read_namespaced_pod(f"ws-{environment.enrollment.student_id}", "labplatform-workstations")
+
+    assert environments.environment_reset(environment=environment) is True
+    assert environments.environment_reset(environment=environment) is False, "a second click finds it busy"
+    wait_for_environments(cohort, State.READY, 1, timeout=180)
+
+    names = [cm.metadata.name for cm in core.list_namespaced_config_map(environment.namespace).items]
+    assert "made-by-student" not in names
+    after = core.read_namespaced_pod(f"ws-{environment.enrollment.student_id}", "labplatform-workstations")
+    assert after.metadata.uid == workstation.metadata.uid
+
+
+def test_teardown_deletes_the_namespaces_and_keeps_the_enrollments(make_cohort, kube):
+    cohort = make_cohort(students=2)
+    environments.cohort_provision(cohort=cohort)
+    wait_for_environments(cohort, State.READY, 2)
+
+    assert environments.cohort_teardown(cohort=cohort) == 2
+    wait_for_environments(cohort, State.DELETED, 2, timeout=180)
+
+    core = client.CoreV1Api(kube)
+    assert core.list_namespace(label_selector=f"labplatform.io/cohort={cohort.slug}").items == []
+    assert (
+        core.list_namespaced_pod(
+            "labplatform-workstations", label_selector=f"labplatform.io/cohort={cohort.slug}"
+        ).items
+        == []
+    )
+    assert cohort.enrollments.count() == 2
+    for enrollment in cohort.enrollments.all():
+        with pytest.raises(KeyError):
+            pwd.getpwnam(local_user_name(enrollment.student_id))
+
+
+def test_dropping_a_student_tears_down_only_their_environment(make_cohort, kube):
+    cohort = make_cohort(students=2)
+    environments.cohort_provision(cohort=cohort)
+    wait_for_environments(cohort, State.READY, 2)
+    dropped = environment_of(cohort, 0)
+
+    environments.enrollment_drop(enrollment=dropped.enrollment)
+
+    wait_for_environments(cohort, State.DELETED, 1, timeout=180)
+    dropped.refresh_from_db()
+    assert dropped.state == State.DELETED
+    assert dropped.enrollment.dropped_at is not None
+    assert environment_of(cohort, 1).state == State.READY
+    assert environments.cohort_provision(cohort=cohort) == 0, "a dropped student is not provisioned again"
+    wait_for(
+        "the namespace to be gone",
+        lambda: not client.CoreV1Api(kube).list_namespace(field_selector=f"metadata.name={dropped.namespace}").items,
+    )

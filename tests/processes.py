@@ -1,0 +1,57 @@
+"""Real processes for tests: Celery workers and the ASGI server, on the test database."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+
+from tests.kube import wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_database_url() -> str:
+    database = settings.DATABASES["default"]
+    return (
+        f"postgres://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    )
+
+
+def subprocess_environment(**overrides: str) -> dict[str, str]:
+    """The test process's environment, pointed at the test database; without the e2e
+    tests' permission for ORM calls beside an event loop."""
+    environment = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    return {**environment, "DATABASE_URL": test_database_url(), **overrides}
+
+
+def start_worker(*, name: str, concurrency: int = 8, **environment: str) -> subprocess.Popen:
+    from labplatform.celery import app
+
+    log = Path(settings.RUN_DIR) / f"worker-{name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "labplatform", "worker", "--hostname", f"{name}@%h",
+         "--pool", "threads", "--concurrency", str(concurrency), "--loglevel", "INFO"],
+        cwd=ROOT,
+        env=subprocess_environment(**environment),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+    def answers():
+        replies = app.control.ping(timeout=0.5)
+        return any(name in host for reply in replies for host in reply)
+
+    wait_for(f"Celery worker {name} (log: {log})", answers, timeout=60)
+    return worker
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
