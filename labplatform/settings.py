@@ -94,15 +94,18 @@ CHANNEL_LAYERS = {
 
 # Celery. Tasks are idempotent and acknowledged after they finish, so a killed worker's
 # task is delivered again: acks_late alone does not do that for a killed prefork child,
-# hence reject_on_worker_lost. Redis redelivers an unacknowledged task only after
-# visibility_timeout, which must stay longer than any countdown the platform uses.
+# hence reject_on_worker_lost. Redis redelivers an unacknowledged task after
+# visibility_timeout, found by a sweep every ~10 s x throttle; the timeout must stay
+# longer than any countdown (5 s) and any task's run (at most ~3 min), and short enough
+# that a lost task comes back within minutes.
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=10),
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300, minimum=10),
+    "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 10, minimum=1),
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300, minimum=1)

@@ -27,8 +27,10 @@ def subprocess_environment(**overrides: str) -> dict[str, str]:
 
 
 def start_worker(*, name: str, concurrency: int = 8, **environment: str) -> subprocess.Popen:
-    from labplatform.celery import app
+    """A worker; with REDIS_URL in `environment` it serves that broker instead of the tests'."""
+    from celery import Celery
 
+    app = Celery(broker=environment.get("REDIS_URL", settings.REDIS_URL))
     log = Path(settings.RUN_DIR) / f"worker-{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     worker = subprocess.Popen(
@@ -45,7 +47,20 @@ def start_worker(*, name: str, concurrency: int = 8, **environment: str) -> subp
         return any(name in host for reply in replies for host in reply)
 
     wait_for(f"Celery worker {name} (log: {log})", answers, timeout=60)
+    app.close()
     return worker
+
+
+def manage(*args: str, **environment: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=subprocess_environment(**environment),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def stop(process: subprocess.Popen) -> None:

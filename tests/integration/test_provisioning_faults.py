@@ -1,0 +1,109 @@
+"""Provisioning when things go wrong: a cluster that cannot be reached, and a worker
+killed in the middle of a student."""
+
+import json
+
+import pytest
+import redis
+from django.conf import settings
+from kubernetes import client
+
+from labplatform.classroom import environments
+from labplatform.classroom.models import Cluster, StudentEnvironment
+from tests.integration.conftest import wait_for_environments
+from tests.kube import wait_for
+from tests.processes import manage, start_worker, stop
+
+pytestmark = pytest.mark.django_db(transaction=True)
+State = StudentEnvironment.State
+
+
+@pytest.fixture
+def unreachable_kubeconfig(tmp_path):
+    path = tmp_path / "unreachable-kubeconfig"
+    path.write_text(
+        """
+apiVersion: v1
+kind: Config
+clusters: [{name: gone, cluster: {server: "https://127.0.0.1:9", insecure-skip-tls-verify: true}}]
+users: [{name: p, user: {token: x}}]
+contexts: [{name: gone, context: {cluster: gone, user: p}}]
+current-context: gone
+"""
+    )
+    return path
+
+
+@pytest.mark.usefixtures("celery_worker_process")
+def test_an_unreachable_cluster_fails_environments_with_the_reason_and_retry_finishes_them(
+    make_cohort, unreachable_kubeconfig
+):
+    healthy = make_cohort(students=1)
+    environments.cohort_provision(cohort=healthy)
+    wait_for_environments(healthy, State.READY, 1)
+
+    Cluster.objects.create(name="flaky", kubeconfig_path=str(unreachable_kubeconfig), is_local=False)
+    cohort = make_cohort(students=2, cluster="flaky")
+    environments.cohort_provision(cohort=cohort)
+    wait_for_environments(cohort, State.FAILED, 2)
+    for environment in StudentEnvironment.objects.filter(enrollment__cohort=cohort):
+        assert "cluster 'flaky' unreachable" in environment.last_error
+        assert environment.namespace in environment.last_error
+
+    Cluster.objects.filter(name="flaky").update(kubeconfig_path=str(settings.LABPLATFORM_KUBECONFIG), is_local=True)
+    assert environments.cohort_provision(cohort=cohort) == 2, "retry takes the failed ones"
+    wait_for_environments(cohort, State.READY, 2)
+    assert StudentEnvironment.objects.get(enrollment__cohort=healthy).state == State.READY, "nothing else was touched"
+
+
+def test_a_worker_killed_mid_student_is_redelivered_and_the_environment_ends_ready_once(make_cohort, kube):
+    cohort = make_cohort(students=1)
+    # A broker of its own keeps the other tests' workers out of this one. A short
+    # visibility timeout brings the killed worker's task back quickly; a slow workstation
+    # makes sure the worker is killed while it is still working on the student.
+    broker = "redis://127.0.0.1:6379/7"
+    redis.Redis.from_url(broker).flushdb()
+    environment = {
+        "REDIS_URL": broker,
+        "CELERY_VISIBILITY_TIMEOUT": "10",
+        "CELERY_UNACKED_RESTORE_THROTTLE": "1",
+        "WORKSTATION_POD_ANNOTATIONS": json.dumps({"labplatform.io/ready-delay": "8s"}),
+    }
+    doomed = start_worker(name="doomed", concurrency=1, **environment)
+    try:
+        queued = manage(
+            "shell",
+            "--no-imports",
+            "-c",
+            "from labplatform.classroom.environments import cohort_provision;"
+            "from labplatform.classroom.models import Cohort;"
+            f"print(cohort_provision(cohort=Cohort.objects.get(slug='{cohort.slug}')))",
+            **environment,
+        )
+        assert queued.stdout.strip() == "1", queued.stderr
+        core = client.CoreV1Api(kube)
+        selector = f"labplatform.io/cohort={cohort.slug}"
+        wait_for(
+            "the workstation pod",
+            lambda: core.list_namespaced_pod("labplatform-workstations", label_selector=selector).items,
+        )
+        doomed.kill()
+        doomed.wait(timeout=10)
+    finally:
+        if doomed.poll() is None:
+            stop(doomed)
+    assert StudentEnvironment.objects.get(enrollment__cohort=cohort).state == State.PROVISIONING
+
+    survivor = start_worker(name="survivor", concurrency=1, **environment)
+    try:
+        wait_for_environments(cohort, State.READY, 1, timeout=120)
+    finally:
+        stop(survivor)
+
+    namespace = StudentEnvironment.objects.get(enrollment__cohort=cohort).namespace
+    rbac = client.RbacAuthorizationV1Api(kube)
+    assert len(core.list_namespaced_pod("labplatform-workstations", label_selector=selector).items) == 1
+    assert len(core.list_namespaced_secret("labplatform-workstations", label_selector=selector).items) == 1
+    assert len(rbac.list_namespaced_role_binding(namespace).items) == 3
+    assert len(rbac.list_cluster_role_binding(label_selector=selector).items) == 1
+    assert len(core.list_namespaced_resource_quota(namespace).items) == 1
