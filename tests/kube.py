@@ -1,5 +1,6 @@
 """Helpers for tests that act on the real local cluster."""
 
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -96,3 +97,10 @@ def contained_exec_rule(namespace: str) -> dict:
 
 def is_loopback(address: str) -> bool:
     return address.startswith("127.") or address in {"::1", "0:0:0:0:0:0:0:1"} or address.startswith("::ffff:127.")
+
+
+def admin_kubeconfig() -> Path:
+    """Cluster-admin, for setting up what tests need. The platform itself acts through
+    LABPLATFORM_KUBECONFIG (on the local cluster: its own token only)."""
+    configured = os.environ.get("LABPLATFORM_KUBECONFIG")
+    return Path(configured) if configured else cluster_state_dir() / "kubeconfig"

@@ -15,7 +15,7 @@ from labplatform.classroom.models import StudentEnvironment
 from labplatform.cluster.apply import object_get, object_name
 from labplatform.cluster.local_users import local_user_name
 from labplatform.cluster.students import student_environment_apply, student_namespace_objects
-from tests.integration.conftest import wait_for_environments
+from tests.cohorts import wait_for_environments
 from tests.kube import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker_process")]

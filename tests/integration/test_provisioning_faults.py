@@ -10,7 +10,7 @@ from kubernetes import client
 
 from labplatform.classroom import environments
 from labplatform.classroom.models import Cluster, StudentEnvironment
-from tests.integration.conftest import wait_for_environments
+from tests.cohorts import wait_for_environments
 from tests.kube import wait_for
 from tests.processes import manage, start_worker, stop
 

@@ -1,0 +1,48 @@
+"""Cohorts on the local cluster for tests: waiting on their environments, and removing
+what provisioning made for them."""
+
+import time
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from tests.kube import KWOK_GROUP, KWOK_VERSION
+
+
+def delete_namespace(core: client.CoreV1Api, name: str) -> None:
+    try:
+        core.delete_namespace(name)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+def delete_labelled(kube: client.ApiClient, cohort_slug: str) -> None:
+    """Deletes what provisioning made for a test cohort, as cluster-admin."""
+    selector = f"labplatform.io/cohort={cohort_slug}"
+    core, rbac, custom = client.CoreV1Api(kube), client.RbacAuthorizationV1Api(kube), client.CustomObjectsApi(kube)
+    for ns in core.list_namespace(label_selector=selector).items:
+        delete_namespace(core, ns.metadata.name)
+    for binding in rbac.list_cluster_role_binding(label_selector=selector).items:
+        rbac.delete_cluster_role_binding(binding.metadata.name)
+    for rule in custom.list_cluster_custom_object(KWOK_GROUP, KWOK_VERSION, "clusterexecs", label_selector=selector)[
+        "items"
+    ]:
+        custom.delete_cluster_custom_object(KWOK_GROUP, KWOK_VERSION, "clusterexecs", rule["metadata"]["name"])
+    core.delete_collection_namespaced_pod("labplatform-workstations", label_selector=selector)
+    core.delete_collection_namespaced_secret("labplatform-workstations", label_selector=selector)
+
+
+def wait_for_environments(cohort, state: str, count: int, *, timeout: float = 120) -> None:
+    from labplatform.classroom.models import StudentEnvironment
+
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = list(
+            StudentEnvironment.objects.filter(enrollment__cohort=cohort).values_list("namespace", "state", "last_error")
+        )
+        if sum(1 for _, s, _ in rows if s == state) == count:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"after {timeout}s, {count} environments of {cohort.slug} are not {state}: {rows}")
+        time.sleep(0.2)
