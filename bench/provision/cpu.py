@@ -74,7 +74,9 @@ def snapshot(worker_pids: list[int] | tuple[int, ...] = ()) -> dict[str, float]:
 
 
 def delta(before: dict[str, float], after: dict[str, float], *, seconds: float) -> dict[str, float]:
-    out = {key: round(after.get(key, 0.0) - before.get(key, 0.0), 2) for key in after}
+    # A process that exits during the phase (a database connection closed) takes its CPU
+    # time with it; such a component's delta is clamped at 0.
+    out = {key: round(max(0.0, after.get(key, 0.0) - before.get(key, 0.0)), 2) for key in after}
     machine_total = out.pop("machine total")
     out["machine busy %"] = round(100 * out["machine busy"] / machine_total, 1) if machine_total else 0.0
     out["wall seconds"] = round(seconds, 2)

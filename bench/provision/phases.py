@@ -4,6 +4,7 @@ each timed until every workstation pod is Ready, each cleaning up after itself."
 import asyncio
 import json
 import pwd
+import shutil
 import signal
 import ssl
 import subprocess
@@ -364,6 +365,7 @@ def run_kubectl(*, students: int, cohort_slug: str, admin: Kube, timeout: float)
         )
     finally:
         watcher.stop()
+        shutil.rmtree(work, ignore_errors=True)
         result["cleanup_s"] = _cleanup(admin, cohort_slug)
     return result
 

@@ -25,7 +25,7 @@ from bench.provision import config
 
 DEFAULT_STUDENTS = 200
 FULL_STUDENTS = 1000
-DEFAULT_WORKERS = "prefork:2,prefork:16,threads:32x2"
+DEFAULT_WORKERS = "prefork:2,prefork:8,prefork:16,threads:32x2"
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -44,9 +44,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--inflight", type=int, default=48, help="requests in flight for the bare client (48)")
     parser.add_argument(
         "--profile",
-        choices=["none", "first", "all"],
-        default="first",
-        help="py-spy (if installed) on the workers of the first platform setting, all of them, or none",
+        default="",
+        metavar="TAGS",
+        help="run py-spy on the workers of these platform settings, by tag (e.g. prefork16,threads32x2) "
+        "or 'all'; it costs CPU, so profile in a run of its own (default: none)",
     )
     parser.add_argument("--py-spy-rate", type=int, default=50, help="py-spy samples per second (50)")
     parser.add_argument("--no-trace", action="store_true", help="run workers as plain `celery -A labplatform`")
@@ -203,8 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         phases.say(f"only {free} pods fit on the cluster; {args.students} workstations are needed")
         return 2
     settings_to_try = [phases.WorkerSetting.parse(s) for s in args.workers.split(",") if s.strip()]
-    profiler = config.py_spy() if args.profile != "none" else None
-    if args.profile != "none" and not profiler:
+    profile_tags = {t.strip() for t in args.profile.split(",") if t.strip()}
+    profiler = config.py_spy() if profile_tags else None
+    if profile_tags and not profiler:
         phases.say("py-spy not found (see bench/README.md); profiling skipped")
     run_id = time.strftime("%m%d%H%M%S")
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -225,8 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         if "platform" in args.phases:
-            for index, setting in enumerate(settings_to_try):
-                profile = profiler if args.profile == "all" or (args.profile == "first" and index == 0) else None
+            for setting in settings_to_try:
+                profile = profiler if "all" in profile_tags or setting.tag in profile_tags else None
                 results.append(
                     phases.run_platform(
                         students=args.students,
