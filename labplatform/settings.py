@@ -111,6 +111,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "labplatform.tasks.worker_heartbeat", "schedule": 30.0},
+    # Workstation tokens last 24 h; refreshed every 6 h, they always have 18 h left.
+    "workstation-tokens": {
+        "task": "labplatform.classroom.tasks.workstation_tokens_refresh_task",
+        "schedule": 6 * 3600.0,
+    },
 }
 
 # The Kubernetes clusters the platform can place cohorts on. "local" is the default:

@@ -18,6 +18,7 @@ from labplatform.cluster.students import (
     student_environment_delete,
     student_namespace_delete,
     student_namespace_gone,
+    workstation_kubeconfig_apply,
     workstation_ready,
 )
 
@@ -84,6 +85,17 @@ def _guarded(environment: StudentEnvironment, expected: str, work) -> None:
     else:
         done = State.DELETED if expected == State.DELETING else State.READY
         _finish(environment, expected=expected, to=done)
+
+
+def workstation_token_refresh_run(*, environment_id: int) -> None:
+    """Tokens last a day; beat refreshes every ready workstation's well before that."""
+    environment = _load(environment_id, State.READY)
+    if environment is None:
+        return
+    try:
+        workstation_kubeconfig_apply(environment_spec(environment))
+    except ClusterError as exc:
+        logger.warning("environment %s: token refresh failed: %s", environment.namespace, exc)
 
 
 def environment_fail(*, environment_id: int, expected: str, error: str) -> None:

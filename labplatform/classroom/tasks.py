@@ -5,10 +5,25 @@ from celery import shared_task
 
 from labplatform.classroom import environment_work
 from labplatform.classroom.environment_work import StillDeleting
+from labplatform.classroom.models import StudentEnvironment
 
 # A namespace can take a while to terminate; the countdown stays far below the broker's
 # visibility_timeout, or Redis would deliver the task twice.
 _DELETE_RETRY = {"countdown": 5, "max_retries": 60}
+
+
+@shared_task
+def workstation_tokens_refresh_task() -> int:
+    """Queued by beat; fans out one refresh per ready environment."""
+    ids = list(StudentEnvironment.objects.filter(state=StudentEnvironment.State.READY).values_list("id", flat=True))
+    for environment_id in ids:
+        workstation_token_refresh_task.delay(environment_id)
+    return len(ids)
+
+
+@shared_task
+def workstation_token_refresh_task(environment_id: int) -> None:
+    environment_work.workstation_token_refresh_run(environment_id=environment_id)
 
 
 @shared_task

@@ -104,16 +104,26 @@ def student_kubeconfig(spec: StudentEnvironmentSpec, token: str) -> dict:
     )
 
 
-def workstation_apply(spec: StudentEnvironmentSpec) -> None:
-    kubeconfig = yaml.safe_dump(student_kubeconfig(spec, student_token(spec)))
-    common = {
+def _workstation_common(spec: StudentEnvironmentSpec) -> dict:
+    return {
         "workstation_namespace": spec.workstation_namespace,
         "student_namespace": spec.namespace,
         "cohort": spec.cohort,
         "student": spec.student,
     }
-    object_apply(manifests.workstation_kubeconfig_secret(**common, kubeconfig_yaml=kubeconfig), cluster=spec.cluster)
-    pod = manifests.workstation_pod(**common, image=spec.workstation_image)
+
+
+def workstation_kubeconfig_apply(spec: StudentEnvironmentSpec) -> None:
+    """Mints a fresh token for the student and puts it in the workstation's kubeconfig;
+    the running shell sees it, as the Secret is mounted as a folder."""
+    kubeconfig = yaml.safe_dump(student_kubeconfig(spec, student_token(spec)))
+    secret = manifests.workstation_kubeconfig_secret(**_workstation_common(spec), kubeconfig_yaml=kubeconfig)
+    object_apply(secret, cluster=spec.cluster)
+
+
+def workstation_apply(spec: StudentEnvironmentSpec) -> None:
+    workstation_kubeconfig_apply(spec)
+    pod = manifests.workstation_pod(**_workstation_common(spec), image=spec.workstation_image)
     pod["metadata"].setdefault("annotations", {}).update(spec.workstation_annotations)
     object_apply(pod, cluster=spec.cluster)
 

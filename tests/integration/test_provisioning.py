@@ -158,3 +158,33 @@ def test_dropping_a_student_tears_down_only_their_environment(make_cohort, kube)
         "the namespace to be gone",
         lambda: not client.CoreV1Api(kube).list_namespace(field_selector=f"metadata.name={dropped.namespace}").items,
     )
+
+
+def test_refreshing_a_workstation_token_puts_a_new_student_token_in_its_kubeconfig(make_cohort, kube):
+    import base64
+
+    import kubernetes
+    import yaml as pyyaml
+
+    from labplatform.classroom.tasks import workstation_tokens_refresh_task
+
+    cohort = make_cohort(students=1)
+    environments.cohort_provision(cohort=cohort)
+    wait_for_environments(cohort, State.READY, 1)
+    environment = environment_of(cohort)
+    core = client.CoreV1Api(kube)
+    secret_name = f"ws-{environment.enrollment.student_id}-kubeconfig"
+
+    def kubeconfig() -> dict:
+        secret = core.read_namespaced_secret(secret_name, "labplatform-workstations")
+        return pyyaml.safe_load(base64.b64decode(secret.data["config"]))
+
+    before = kubeconfig()["users"][0]["user"]["token"]
+    assert workstation_tokens_refresh_task() >= 1, "beat's task fans out one refresh per ready environment"
+    wait_for("a new token", lambda: kubeconfig()["users"][0]["user"]["token"] != before)
+
+    config = kubeconfig()
+    assert set(config["users"][0]["user"]) == {"token"}, "only the token: a client certificate would win"
+    api = kubernetes.config.new_client_from_config_dict(config)
+    review = client.AuthenticationV1Api(api).create_self_subject_review({})
+    assert review.status.user_info.username == f"system:serviceaccount:{environment.namespace}:student"
