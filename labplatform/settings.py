@@ -126,6 +126,9 @@ LOCAL_CLUSTER_STATE_DIR = env_path(
 )
 LABPLATFORM_KUBECONFIG = env_path("LABPLATFORM_KUBECONFIG", LOCAL_CLUSTER_STATE_DIR / "platform-kubeconfig")
 LABPLATFORM_IN_CLUSTER = "KUBERNETES_SERVICE_HOST" in os.environ and "LABPLATFORM_KUBECONFIG" not in os.environ
+# The default cluster is the local KWOK one (exec rules, Unix users on this host) unless
+# the platform was pointed elsewhere.
+LABPLATFORM_LOCAL_KWOK = "LABPLATFORM_KUBECONFIG" not in os.environ and not LABPLATFORM_IN_CLUSTER
 KUBERNETES_TIMEOUT_SECONDS = env_int("KUBERNETES_TIMEOUT_SECONDS", 10, minimum=1)
 # The namespace the platform owns for students' workstations; students have no rights there.
 WORKSTATION_NAMESPACE = os.environ.get("WORKSTATION_NAMESPACE", "labplatform-workstations")

@@ -16,4 +16,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html")
+    enrollments = (
+        request.user.enrollments.filter(dropped_at__isnull=True)
+        .select_related("cohort", "environment")
+        .order_by("-cohort__starts_at")
+    )
+    return render(request, "home.html", {"enrollments": enrollments})

@@ -12,6 +12,10 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from labplatform.classroom.environments import cohort_provision, cohort_reconcile
+from labplatform.classroom.models import Cluster, Cohort, Enrollment
+from labplatform.cluster.registry import LOCAL
+
 
 @dataclass(frozen=True)
 class DemoLogin:
@@ -28,16 +32,31 @@ DEMO_LOGINS = [
 ]
 
 
-class Command(BaseCommand):
-    help = "Create or refresh the demo admin, instructor and student logins with new random passwords."
+DEMO_COHORT_SLUG = "demo"
 
-    def handle(self, *args, **options) -> None:
+
+class Command(BaseCommand):
+    help = (
+        "Create or refresh the demo admin, instructor and student logins with new random passwords, "
+        "and the demo cohort with the student's environment queued for provisioning."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--cohort-slug", default=DEMO_COHORT_SLUG, help="slug of the demo cohort (default: demo)")
+
+    def handle(self, *args, cohort_slug: str, **options) -> None:
         rows = []
         with transaction.atomic():
+            users = {}
             for login in DEMO_LOGINS:
                 password = secrets.token_urlsafe(12)
-                user = self._upsert(login, password)
-                rows.append((login.role, user.username, password))
+                users[login.username] = self._upsert(login, password)
+                rows.append((login.role, login.username, password))
+            cohort = self._demo_cohort(slug=cohort_slug, instructor=users["instructor"], student=users["student"])
+        # The cluster may have been re-created since the last run: repair what is ready,
+        # provision what is not. Workers pick both up when they start.
+        reconciled = cohort_reconcile(cohort=cohort)
+        queued = cohort_provision(cohort=cohort)
         width = max(len(role) for role, _, _ in rows)
         lines = [f"  {role.ljust(width)}  {username:<11} {password}" for role, username, password in rows]
         logins_file = settings.RUN_DIR / "demo-logins.txt"
@@ -47,6 +66,21 @@ class Command(BaseCommand):
         self.stdout.write("Demo logins (role, username, password):")
         self.stdout.write("\n".join(lines))
         self.stdout.write(f"(also in {logins_file})")
+        self.stdout.write(
+            f"Demo cohort {cohort.name!r}: {queued} environment(s) to provision, {reconciled} to reconcile "
+            f"(watch at /staff/cohorts/{cohort.slug}/)"
+        )
+
+    def _demo_cohort(self, *, slug: str, instructor, student) -> Cohort:
+        cluster, _ = Cluster.objects.get_or_create(name=LOCAL)
+        # The default cluster is the local KWOK one unless LABPLATFORM_KUBECONFIG names another.
+        Cluster.objects.filter(pk=cluster.pk).update(is_local=settings.LABPLATFORM_LOCAL_KWOK)
+        cohort, _ = Cohort.objects.get_or_create(
+            slug=slug, defaults={"name": "Demo cohort", "cluster": cluster}
+        )
+        for user, role in [(instructor, Enrollment.Role.INSTRUCTOR), (student, Enrollment.Role.STUDENT)]:
+            Enrollment.objects.update_or_create(user=user, cohort=cohort, defaults={"role": role, "dropped_at": None})
+        return cohort
 
     def _upsert(self, login: DemoLogin, password: str):
         first, _, last = login.full_name.partition(" ")

@@ -1,0 +1,56 @@
+"""`manage.py seed_demo`, which `make up` runs: demo logins that work, and a demo cohort
+whose student gets an environment."""
+
+import io
+import re
+
+import pytest
+from django.core.management import call_command
+
+from labplatform.classroom.models import Cohort, StudentEnvironment
+from labplatform.cluster.local_users import local_user_remove
+from tests.cohorts import delete_labelled, wait_for_environments
+from tests.kube import unique_name
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker_process")]
+
+
+@pytest.fixture
+def demo_slug(kube):
+    slug = unique_name("demo")
+    yield slug
+    delete_labelled(kube, slug)
+    for environment in StudentEnvironment.objects.filter(enrollment__cohort__slug=slug):
+        local_user_remove(environment.enrollment.student_id)
+
+
+def seed(slug: str) -> dict[str, str]:
+    out = io.StringIO()
+    call_command("seed_demo", "--cohort-slug", slug, stdout=out)
+    return dict(re.findall(r"^\s+\S.*?\s{2,}(admin|instructor|student)\s+(\S+)$", out.getvalue(), re.MULTILINE))
+
+
+def test_seeding_makes_logins_and_a_demo_cohort_whose_student_is_provisioned(client, demo_slug):
+    passwords = seed(demo_slug)
+    assert set(passwords) == {"admin", "instructor", "student"}
+    for username, password in passwords.items():
+        assert client.login(username=username, password=password), username
+
+    cohort = Cohort.objects.get(slug=demo_slug)
+    roles = dict(cohort.enrollments.values_list("user__username", "role"))
+    assert roles == {"instructor": "instructor", "student": "student"}
+    wait_for_environments(cohort, StudentEnvironment.State.READY, 1)
+
+
+def test_seeding_again_reuses_everything_with_new_passwords(client, demo_slug):
+    first = seed(demo_slug)
+    cohort = Cohort.objects.get(slug=demo_slug)
+    wait_for_environments(cohort, StudentEnvironment.State.READY, 1)
+    second = seed(demo_slug)
+
+    assert first["student"] != second["student"]
+    assert not client.login(username="student", password=first["student"])
+    assert client.login(username="student", password=second["student"])
+    assert Cohort.objects.filter(slug=demo_slug).count() == 1
+    assert cohort.enrollments.count() == 2
+    wait_for_environments(cohort, StudentEnvironment.State.READY, 1)
