@@ -1,5 +1,6 @@
-"""Live provisioning progress: counts per state for a cohort, pushed to the admin's
-cohort page through the Channels group named by the cohort."""
+"""Live provisioning progress for the admin's cohort page. Workers announce each
+environment's new state to the cohort's Channels group; the page's consumer counts the
+states itself when it forwards one, so counts cannot arrive out of order."""
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -29,7 +30,7 @@ def environment_event(environment: StudentEnvironment) -> dict:
 
 
 def progress_push(*, cohort: Cohort, environment: StudentEnvironment | None = None) -> None:
-    message = {"type": "progress.update", "progress": cohort_progress(cohort=cohort)}
+    message = {"type": "progress.update"}
     if environment is not None:
         message["environment"] = environment_event(environment)
     async_to_sync(get_channel_layer().group_send)(cohort.progress_group, message)

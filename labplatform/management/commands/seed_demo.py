@@ -75,9 +75,7 @@ class Command(BaseCommand):
         cluster, _ = Cluster.objects.get_or_create(name=LOCAL)
         # The default cluster is the local KWOK one unless LABPLATFORM_KUBECONFIG names another.
         Cluster.objects.filter(pk=cluster.pk).update(is_local=settings.LABPLATFORM_LOCAL_KWOK)
-        cohort, _ = Cohort.objects.get_or_create(
-            slug=slug, defaults={"name": "Demo cohort", "cluster": cluster}
-        )
+        cohort, _ = Cohort.objects.get_or_create(slug=slug, defaults={"name": "Demo cohort", "cluster": cluster})
         for user, role in [(instructor, Enrollment.Role.INSTRUCTOR), (student, Enrollment.Role.STUDENT)]:
             Enrollment.objects.update_or_create(user=user, cohort=cohort, defaults={"role": role, "dropped_at": None})
         return cohort
