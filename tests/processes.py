@@ -30,7 +30,8 @@ def start_worker(*, name: str, concurrency: int = 8, **environment: str) -> subp
     """A worker; with REDIS_URL in `environment` it serves that broker instead of the tests'."""
     from celery import Celery
 
-    app = Celery(broker=environment.get("REDIS_URL", settings.REDIS_URL))
+    # Not the current app: shared tasks in this process must keep the project's app.
+    app = Celery(broker=environment.get("REDIS_URL", settings.REDIS_URL), set_as_current=False)
     log = Path(settings.RUN_DIR) / f"worker-{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     worker = subprocess.Popen(

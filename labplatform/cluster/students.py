@@ -2,6 +2,7 @@
 deleted as a whole. Names all derive from the student's opaque id."""
 
 import base64
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from labplatform.cluster.local_users import LocalUser, local_user_ensure, local_
 # Objects in a new namespace are independent of each other, so they go in together.
 _PARALLEL_WRITES = 8
 WORKSTATION_TOKEN_SECONDS = 24 * 3600
+RBAC_PROPAGATION_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -80,19 +82,26 @@ def _apply_all(objects: list[dict], cluster: str) -> None:
 
 
 def student_token(spec: StudentEnvironmentSpec, *, seconds: int = WORKSTATION_TOKEN_SECONDS) -> str:
-    """A short-lived token of the student's ServiceAccount (TokenRequest)."""
+    """A short-lived token of the student's ServiceAccount (TokenRequest). The platform may
+    ask through the token-minter RoleBinding made moments before, which the API server's
+    RBAC cache can take a moment to see: a 403 then is retried briefly."""
     core = CoreV1Api(sync_client(spec.cluster))
-    try:
-        request = core.create_namespaced_service_account_token(
-            manifests.STUDENT_SERVICE_ACCOUNT, spec.namespace, {"spec": {"expirationSeconds": seconds}}
-        )
-    except ApiException as exc:
-        raise ClusterError(
-            f"token for {spec.namespace}/{manifests.STUDENT_SERVICE_ACCOUNT}: {exc.status} {exc.reason}"
-        ) from exc
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise ClusterUnavailable(f"cluster {spec.cluster!r} unreachable: {exc}") from exc
-    return request.status.token
+    deadline = time.monotonic() + RBAC_PROPAGATION_SECONDS
+    while True:
+        try:
+            request = core.create_namespaced_service_account_token(
+                manifests.STUDENT_SERVICE_ACCOUNT, spec.namespace, {"spec": {"expirationSeconds": seconds}}
+            )
+            return request.status.token
+        except ApiException as exc:
+            if exc.status == 403 and time.monotonic() < deadline:
+                time.sleep(0.2)
+                continue
+            raise ClusterError(
+                f"token for {spec.namespace}/{manifests.STUDENT_SERVICE_ACCOUNT}: {exc.status} {exc.reason}"
+            ) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise ClusterUnavailable(f"cluster {spec.cluster!r} unreachable: {exc}") from exc
 
 
 def student_kubeconfig(spec: StudentEnvironmentSpec, token: str) -> dict:

@@ -62,7 +62,7 @@ def live_server_url(django_db_setup, django_db_blocker) -> str:
     def answers():
         try:
             return requests.get(f"{base}/login/", timeout=2).status_code == 200
-        except requests.ConnectionError:
+        except requests.RequestException:
             return False
 
     try:
