@@ -4,6 +4,7 @@ cluster's kubeconfigs and kubectl. Everything is on 127.0.0.1.
 `configure()` must run before Django is imported; the same environment is handed to the
 Celery workers the benchmark starts."""
 
+import json
 import os
 import shutil
 import sys
@@ -34,7 +35,7 @@ PLACEHOLDER_TOKEN = "bench-placeholder-token"  # a placeholder, not a credential
 COHORT_PREFIX = "bench-"
 
 
-def configure() -> dict[str, str]:
+def configure(*, ready_delay: str | None = None) -> dict[str, str]:
     """Points Django, Celery and the cluster clients at the benchmark's own stores. These
     override the caller's environment on purpose: the benchmark deletes what it made, and
     must never do that in the platform's own database."""
@@ -49,6 +50,10 @@ def configure() -> dict[str, str]:
         }
     )
     os.environ.pop("KUBERNETES_SERVICE_HOST", None)
+    if ready_delay:
+        # KWOK makes the workstation pods Ready this long after they are scheduled, as an
+        # image pull would (k8s/local/stages.yaml); the baselines' pods get the same.
+        os.environ["WORKSTATION_POD_ANNOTATIONS"] = json.dumps({"labplatform.io/ready-delay": ready_delay})
     return dict(os.environ)
 
 

@@ -4,6 +4,7 @@ benchmark itself. On a 2-core machine they all compete, so this shows who is bus
 
 import os
 import resource
+import time
 from pathlib import Path
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -42,12 +43,29 @@ def _system_busy() -> tuple[float, float]:
     return (total - idle) / _TICK, total / _TICK
 
 
+def descendants(pids: list[int]) -> set[int]:
+    """`pids` and every process below them."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := _stat(int(entry))) is not None:
+            parents[int(entry)] = stat[1]
+    found = set(pids)
+    changed = True
+    while changed:
+        changed = False
+        for pid, ppid in parents.items():
+            if ppid in found and pid not in found:
+                found.add(pid)
+                changed = True
+    return found
+
+
 def snapshot(worker_pids: list[int] | tuple[int, ...] = ()) -> dict[str, float]:
     processes = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit() and (stat := _stat(int(entry))) is not None:
             processes[int(entry)] = stat
-    totals: dict[str, float] = dict.fromkeys([*_COMPONENTS.values(), "celery workers"], 0.0)
+    totals: dict[str, float] = dict.fromkeys([*_COMPONENTS.values(), "celery workers", "workers' children"], 0.0)
     workers = set(worker_pids)
     # Descendants of the workers (prefork children, useradd).
     changed = True
@@ -59,7 +77,9 @@ def snapshot(worker_pids: list[int] | tuple[int, ...] = ()) -> dict[str, float]:
                 changed = True
     for pid, (comm, _, own, children) in processes.items():
         if pid in workers:
-            totals["celery workers"] += own + children
+            # Python in the workers; what they ran and waited for (useradd) apart.
+            totals["celery workers"] += own
+            totals["workers' children"] += children
         elif comm in _COMPONENTS:
             totals[_COMPONENTS[comm]] += own
     me = resource.getrusage(resource.RUSAGE_SELF)
@@ -71,6 +91,33 @@ def snapshot(worker_pids: list[int] | tuple[int, ...] = ()) -> dict[str, float]:
     totals["machine busy"] = busy
     totals["machine total"] = total
     return totals
+
+
+def idle_rates(seconds: float = 5.0) -> dict[str, float]:
+    """CPU seconds per second each component uses with no benchmark running (leases,
+    controllers, anyone else's work): the background a phase's figures include."""
+    before, started = snapshot(), time.monotonic()
+    time.sleep(seconds)
+    after, elapsed = snapshot(), time.monotonic() - started
+    return {
+        key: round(max(0.0, after[key] - before[key]) / elapsed, 4)
+        for key in after
+        if key not in ("machine total", "waited children", "benchmark process")
+    }
+
+
+def per_student_ms(used: dict[str, float], idle: dict[str, float], *, students: int) -> dict[str, float]:
+    """CPU milliseconds per student, with the idle background subtracted."""
+    seconds = used["wall seconds"]
+    out = {}
+    for key, value in used.items():
+        if key in ("wall seconds", "machine busy %"):
+            continue
+        net = value - idle.get(key, 0.0) * seconds
+        if net > 0.005:
+            out[key] = round(1000 * net / students, 1)
+    out["total (without machine busy)"] = round(sum(v for k, v in out.items() if k != "machine busy"), 1)
+    return out
 
 
 def delta(before: dict[str, float], after: dict[str, float], *, seconds: float) -> dict[str, float]:

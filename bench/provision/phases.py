@@ -85,8 +85,8 @@ class WorkerSetting:
         return self.concurrency * self.processes
 
     def __str__(self) -> str:
-        per = f"--pool {self.pool} --concurrency {self.concurrency}"
-        return per + (f" (x{self.processes} worker processes)" if self.processes > 1 else "")
+        processes = f" x{self.processes} processes" if self.processes > 1 else ""
+        return f"--pool {self.pool} -c {self.concurrency}{processes}"
 
 
 class Workers:
@@ -137,13 +137,18 @@ class Workers:
 
 
 class PySpy:
-    """py-spy sampling the workers (and their prefork children) while the phase runs."""
+    """py-spy sampling the Python processes that run tasks (prefork children, or the worker
+    itself for the threads pool), only while they hold the GIL: where Python spends CPU.
+    Attached per process rather than with --subprocesses, which would also chase every
+    useradd the workers start and slow it down."""
 
-    def __init__(self, binary: str, pids: list[int], out_dir: Path, rate_hz: int):
+    def __init__(self, binary: str, worker_pids: list[int], out_dir: Path, rate_hz: int):
+        children = [pid for pid in cpu.descendants(worker_pids) if pid not in worker_pids]
+        pids = children or list(worker_pids)
         self.outputs = [out_dir / f"py-spy-{pid}.txt" for pid in pids]
         self.processes = []
         for pid, output in zip(pids, self.outputs, strict=True):
-            command = [binary, "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--rate", str(rate_hz),
+            command = [binary, "record", "--pid", str(pid), "--gil", "--nonblocking", "--rate", str(rate_hz),
                        "--format", "raw", "--output", str(output)]  # fmt: skip
             self.processes.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
@@ -211,6 +216,7 @@ def run_platform(
     py_spy: str | None = None,
     py_spy_rate: int = 50,
     keep_dir: Path | None = None,
+    retry_failed: int = 1,
 ) -> dict:
     trace_dir = Path(tempfile.mkdtemp(prefix=f"{cohort_slug}-", dir=keep_dir))
     result: dict = {"phase": "platform", "setting": str(setting), "tag": setting.tag, "cohort": cohort_slug}
@@ -239,6 +245,7 @@ def run_platform(
         result["queue_s"] = round(time.time() - started, 3)
         say(f"platform [{setting}]: queued {queued} tasks in {result['queue_s']}s; waiting for every environment")
         ramp, last_report = [], 0.0
+        retries_left, first_errors, first_pass = retry_failed, [], None
         environments = StudentEnvironment.objects.filter(enrollment__cohort=cohort)
         while True:
             counts = dict.fromkeys(State.values, 0)
@@ -247,7 +254,17 @@ def run_platform(
             now = time.time() - started
             if not ramp or ramp[-1][1] != counts[State.READY]:
                 ramp.append((round(now, 2), counts[State.READY]))
-            if counts[State.READY] + counts[State.FAILED] >= students or now > timeout:
+            if counts[State.READY] + counts[State.FAILED] >= students:
+                first_pass = first_pass or now
+                if not (counts[State.FAILED] and retries_left):
+                    break
+                # What an admin does: press Provision again, which queues the failed ones.
+                retries_left -= 1
+                first_errors += environments.filter(state=State.FAILED).values_list("last_error", flat=True)
+                say(f"  {now:5.0f}s: {counts[State.FAILED]} failed; provisioning the cohort again for them")
+                cohort_provision(cohort=cohort)
+                continue
+            if now > timeout:
                 break
             if now - last_report >= 10:
                 say(f"  {now:5.0f}s: {counts[State.READY]} ready, {counts[State.FAILED]} failed")
@@ -261,7 +278,7 @@ def run_platform(
             profiler = None
         watcher.wait_for(students, timeout=5)
         window = environments.aggregate(first=Min("ready_at"), last=Max("ready_at"))
-        failed = list(environments.filter(state=State.FAILED).values_list("last_error", flat=True)[:5])
+        failed = first_errors + list(environments.filter(state=State.FAILED).values_list("last_error", flat=True))
         ready = counts[State.READY]
         all_ready = ready == students
         last_ready = window["last"].timestamp() - started if window["last"] else None
@@ -270,11 +287,14 @@ def run_platform(
                 "students": students,
                 "ready": ready,
                 "failed": counts[State.FAILED],
-                "failed_examples": failed,
+                "failed_then_retried": len(first_errors),
+                "first_pass_done_s": round(first_pass, 3) if first_pass else None,
+                "failed_examples": failed[:10],
                 "timed_out": not all_ready and counts[State.READY] + counts[State.FAILED] < students,
                 "first_ready_s": round(window["first"].timestamp() - started, 3) if window["first"] else None,
                 "all_ready_s": round(last_ready, 3) if all_ready and last_ready else None,
                 "students_per_s": rate(students, last_ready) if all_ready else None,
+                "ready_per_s": rate(ready, last_ready),
                 "observed_s": round(ended - started, 3),
                 "ramp": ramp,
                 "cpu_seconds": cpu.delta(cpu_before, cpu_after, seconds=ended - started),
