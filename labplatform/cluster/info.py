@@ -1,12 +1,13 @@
 """Reads about the cluster as a whole."""
 
 import urllib3
-from kubernetes.client import VersionApi
+from kubernetes.client import CoreV1Api, DiscoveryV1Api, VersionApi
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from labplatform.cluster.clients import sync_client
 from labplatform.cluster.errors import ClusterUnavailable
+from labplatform.cluster.manifests import ApiServerPeer
 from labplatform.cluster.registry import LOCAL
 
 
@@ -22,6 +23,29 @@ def cluster_version(*, name: str = LOCAL, timeout: float | None = None) -> str:
         raise ClusterUnavailable(f"cluster {name!r} is unreachable: {_reason(exc)}") from exc
     except ConfigException as exc:
         raise ClusterUnavailable(f"cluster {name!r} is misconfigured: {exc}") from exc
+
+
+def api_server_peers(*, name: str = LOCAL) -> list[ApiServerPeer]:
+    """Where the API server is reached from pods: the `kubernetes` Service and its endpoints."""
+    api = sync_client(name)
+    try:
+        service = CoreV1Api(api).read_namespaced_service("kubernetes", "default")
+        slices = DiscoveryV1Api(api).list_namespaced_endpoint_slice(
+            "default", label_selector="kubernetes.io/service-name=kubernetes"
+        )
+    except ApiException as exc:
+        raise ClusterUnavailable(
+            f"cluster {name!r}: reading the API server's address: {exc.status} {exc.reason}"
+        ) from exc
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise ClusterUnavailable(f"cluster {name!r} is unreachable: {_reason(exc)}") from exc
+    peers = [ApiServerPeer(cidr=f"{service.spec.cluster_ip}/32", port=port.port) for port in service.spec.ports]
+    for endpoint_slice in slices.items:
+        for endpoint in endpoint_slice.endpoints or []:
+            for address in endpoint.addresses:
+                prefix = 128 if ":" in address else 32
+                peers += [ApiServerPeer(cidr=f"{address}/{prefix}", port=port.port) for port in endpoint_slice.ports]
+    return peers
 
 
 def _reason(exc: Exception) -> str:

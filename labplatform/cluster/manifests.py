@@ -6,6 +6,7 @@ platform's state on a cluster can be rebuilt from a label selector.
 """
 
 import re
+from dataclasses import dataclass
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "labplatform"
@@ -245,6 +246,50 @@ def network_policies(*, namespace: str, cohort: str, student: str) -> list[dict]
             },
         ),
     ]
+
+
+@dataclass(frozen=True)
+class ApiServerPeer:
+    """An address and port the API server is reached at: its Service's ClusterIP and its
+    endpoints, since CNIs differ in whether policies see traffic before or after DNAT."""
+
+    cidr: str
+    port: int
+
+
+def workstation_network_policy(
+    *, workstation_namespace: str, student_namespace: str, cohort: str, student: str, api_server: list[ApiServerPeer]
+) -> dict:
+    """The student's workstation reaches the API server, DNS and the student's own
+    namespace, nothing else; nothing reaches it."""
+    if not api_server:
+        raise ValueError(f"workstation of {student!r}: no API server address to allow")
+    return _network_policy(
+        name=f"ws-{student}",
+        namespace=workstation_namespace,
+        cohort=cohort,
+        student=student,
+        spec={
+            "podSelector": {"matchLabels": labels(cohort=cohort, student=student)},
+            "policyTypes": ["Ingress", "Egress"],
+            "egress": [
+                *[
+                    {"to": [{"ipBlock": {"cidr": peer.cidr}}], "ports": [{"protocol": "TCP", "port": peer.port}]}
+                    for peer in api_server
+                ],
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                        }
+                    ],
+                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                },
+                {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": student_namespace}}}]},
+            ],
+        },
+    )
 
 
 def student_exec_rule_name(namespace: str) -> str:

@@ -16,6 +16,7 @@ from labplatform.cluster import manifests
 from labplatform.cluster.apply import object_apply, object_delete, object_exists, object_get
 from labplatform.cluster.clients import sync_client
 from labplatform.cluster.errors import ClusterError, ClusterUnavailable
+from labplatform.cluster.info import api_server_peers
 from labplatform.cluster.local_users import LocalUser, local_user_ensure, local_user_remove
 
 # Objects in a new namespace are independent of each other, so they go in together.
@@ -72,6 +73,11 @@ def _workstation_refs(spec: StudentEnvironmentSpec) -> list[dict]:
     return [
         {"apiVersion": "v1", "kind": "Pod", "metadata": {**metadata, "name": f"ws-{spec.student}"}},
         {"apiVersion": "v1", "kind": "Secret", "metadata": {**metadata, "name": f"ws-{spec.student}-kubeconfig"}},
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {**metadata, "name": f"ws-{spec.student}"},
+        },
     ]
 
 
@@ -131,6 +137,10 @@ def workstation_kubeconfig_apply(spec: StudentEnvironmentSpec) -> None:
 
 
 def workstation_apply(spec: StudentEnvironmentSpec) -> None:
+    policy = manifests.workstation_network_policy(
+        **_workstation_common(spec), api_server=api_server_peers(name=spec.cluster)
+    )
+    object_apply(policy, cluster=spec.cluster)
     workstation_kubeconfig_apply(spec)
     pod = manifests.workstation_pod(**_workstation_common(spec), image=spec.workstation_image)
     pod["metadata"].setdefault("annotations", {}).update(spec.workstation_annotations)

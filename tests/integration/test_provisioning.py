@@ -41,6 +41,16 @@ def test_provisioning_a_cohort_makes_every_students_environment_ready(make_cohor
         assert email and email.split("@")[0] not in str(namespace.metadata.labels) + namespace.metadata.name
         pod = core.read_namespaced_pod(f"ws-{environment.enrollment.student_id}", "labplatform-workstations")
         assert any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions)
+        policy = client.NetworkingV1Api(kube).read_namespaced_network_policy(
+            f"ws-{environment.enrollment.student_id}", "labplatform-workstations"
+        )
+        reaches = [
+            peer.namespace_selector.match_labels
+            for rule in policy.spec.egress
+            for peer in rule.to
+            if peer.namespace_selector
+        ]
+        assert {"kubernetes.io/metadata.name": environment.namespace} in reaches
         assert environment.ready_at is not None and environment.last_error == ""
     assert not StudentEnvironment.objects.filter(enrollment__cohort=cohort, enrollment__role="instructor").exists()
 

@@ -394,3 +394,51 @@ def test_builders_return_fresh_dicts_so_callers_may_change_them():
     assert (
         manifests.service_account(namespace=NAMESPACE, cohort=COHORT, student=STUDENT)["metadata"]["labels"] == LABELS
     )
+
+
+def test_a_workstation_reaches_only_the_api_server_dns_and_its_students_namespace():
+    policy = manifests.workstation_network_policy(
+        workstation_namespace="labplatform-workstations",
+        student_namespace="lab-s123456789",
+        cohort="spring",
+        student="s123456789",
+        api_server=[manifests.ApiServerPeer(cidr="10.0.0.1/32", port=443)],
+    )
+    student_labels = {
+        "app.kubernetes.io/managed-by": "labplatform",
+        "labplatform.io/cohort": "spring",
+        "labplatform.io/student": "s123456789",
+    }
+    assert policy == {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "ws-s123456789", "namespace": "labplatform-workstations", "labels": student_labels},
+        "spec": {
+            "podSelector": {"matchLabels": student_labels},
+            "policyTypes": ["Ingress", "Egress"],
+            "egress": [
+                {"to": [{"ipBlock": {"cidr": "10.0.0.1/32"}}], "ports": [{"protocol": "TCP", "port": 443}]},
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                        }
+                    ],
+                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                },
+                {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "lab-s123456789"}}}]},
+            ],
+        },
+    }
+
+
+def test_a_workstation_policy_without_the_api_servers_address_is_refused():
+    with pytest.raises(ValueError, match="no API server address"):
+        manifests.workstation_network_policy(
+            workstation_namespace="labplatform-workstations",
+            student_namespace="lab-s123456789",
+            cohort="spring",
+            student="s123456789",
+            api_server=[],
+        )
