@@ -31,6 +31,9 @@ def delete_labelled(kube: client.ApiClient, cohort_slug: str) -> None:
         custom.delete_cluster_custom_object(KWOK_GROUP, KWOK_VERSION, "clusterexecs", rule["metadata"]["name"])
     core.delete_collection_namespaced_pod("labplatform-workstations", label_selector=selector)
     core.delete_collection_namespaced_secret("labplatform-workstations", label_selector=selector)
+    client.NetworkingV1Api(kube).delete_collection_namespaced_network_policy(
+        "labplatform-workstations", label_selector=selector
+    )
 
 
 def wait_for_environments(cohort, state: str, count: int, *, timeout: float = 120) -> None:
