@@ -168,11 +168,20 @@ class ReadyWatcher(threading.Thread):
                 time.sleep(0.5)
 
 
-# What a phase leaves on the cluster, by kind: (list path, deletecollection allowed).
+# Cluster-scoped kinds a phase leaves.
 _CLUSTER_SCOPED = [
     "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
     "/apis/kwok.x-k8s.io/v1alpha1/clusterexecs",
 ]
+
+
+def _workstation_paths(namespace: str) -> list[str]:
+    """What the platform puts in the workstation namespace for each student."""
+    return [
+        f"/api/v1/namespaces/{namespace}/pods",
+        f"/api/v1/namespaces/{namespace}/secrets",
+        f"/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies",
+    ]
 
 
 def cleanup(admin: Kube, cohort: str, workstation_namespace: str, *, timeout: float = 1200) -> float:
@@ -180,16 +189,12 @@ def cleanup(admin: Kube, cohort: str, workstation_namespace: str, *, timeout: fl
     namespaces finish terminating); returns the seconds it took."""
     started = time.monotonic()
     selector = cohort_selector(cohort)
-    for path in [
-        *_CLUSTER_SCOPED,
-        f"/api/v1/namespaces/{workstation_namespace}/pods",
-        f"/api/v1/namespaces/{workstation_namespace}/secrets",
-    ]:
+    for path in [*_CLUSTER_SCOPED, *_workstation_paths(workstation_namespace)]:
         admin.json("DELETE", path, {"labelSelector": selector, "gracePeriodSeconds": "0"}, ok=(200, 404))
     namespaces = admin.list_names("/api/v1/namespaces", selector)
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda n: admin.json("DELETE", f"/api/v1/namespaces/{n}", ok=(200, 202, 404)), namespaces))
-    wait_paths = ["/api/v1/namespaces", f"/api/v1/namespaces/{workstation_namespace}/pods", *_CLUSTER_SCOPED]
+    wait_paths = ["/api/v1/namespaces", *_workstation_paths(workstation_namespace), *_CLUSTER_SCOPED]
     deadline = time.monotonic() + timeout
     while True:
         left = {path: len(admin.list_names(path, selector)) for path in wait_paths}
@@ -204,7 +209,7 @@ def leftover_cohorts(admin: Kube, prefix: str, workstation_namespace: str) -> se
     """Cohort labels starting with `prefix` on anything the benchmark makes (an aborted run's)."""
     found = set()
     selector = f"{MANAGED_BY_LABEL}={MANAGED_BY},{COHORT_LABEL}"
-    for path in ["/api/v1/namespaces", f"/api/v1/namespaces/{workstation_namespace}/pods", *_CLUSTER_SCOPED]:
+    for path in ["/api/v1/namespaces", *_workstation_paths(workstation_namespace), *_CLUSTER_SCOPED]:
         for item in admin.json("GET", path, {"labelSelector": selector})["items"]:
             cohort = item["metadata"]["labels"].get(COHORT_LABEL, "")
             if cohort.startswith(prefix):

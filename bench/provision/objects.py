@@ -1,21 +1,25 @@
-"""The objects of one student, exactly as the platform builds them, for the baselines.
+"""The objects of one student, exactly as the platform applies them, for the baselines.
 
-The spec comes from the platform's own `environment_spec` on unsaved rows, so a baseline
-student gets the same quota preset, image, annotations and names as a platform student.
-What differs: the exec rule names a fixed non-root uid (no Unix user is made), and the
-workstation kubeconfig holds a placeholder token (no TokenRequest)."""
+The spec comes from the platform's own `environment_spec` on unsaved rows, and the objects
+from a dry run of the platform's own `student_environment_apply` that records each object
+it would apply instead of sending it. So a baseline student gets the same objects as a
+platform student, and keeps getting them while the platform's code changes. What differs:
+the exec rule names a fixed non-root uid (no Unix user is made), and the workstation
+kubeconfig holds a placeholder token (no TokenRequest)."""
 
-import yaml
+import threading
+from contextlib import contextmanager
 
 from bench.provision import config
 from labplatform.classroom.environment_work import environment_spec
 from labplatform.classroom.models import Cluster, Cohort, Enrollment, StudentEnvironment, new_student_id
 from labplatform.classroom.presets import DEFAULT_PRESET
-from labplatform.cluster import manifests
+from labplatform.cluster import students
 from labplatform.cluster.local_users import LocalUser
-from labplatform.cluster.students import StudentEnvironmentSpec, student_kubeconfig, student_namespace_objects
+from labplatform.cluster.students import StudentEnvironmentSpec
 
 BASELINE_USER = LocalUser(name="nobody", uid=config.BASELINE_UID, gid=config.BASELINE_UID, home=config.BASELINE_HOME)
+_lock = threading.Lock()
 
 
 def baseline_spec(cluster: Cluster, cohort_slug: str) -> StudentEnvironmentSpec:
@@ -24,20 +28,47 @@ def baseline_spec(cluster: Cluster, cohort_slug: str) -> StudentEnvironmentSpec:
     return environment_spec(StudentEnvironment(enrollment=enrollment))
 
 
+_peers: dict[str, object] = {}
+
+
+def _cached(original):
+    """api_server_peers reads the cluster; its answer is the same for every student."""
+
+    def peers(*, name: str):
+        if name not in _peers:
+            _peers[name] = original(name=name)
+        return _peers[name]
+
+    return peers
+
+
+@contextmanager
+def _recording(applied: list[dict]):
+    """students.* as the platform calls them, with writes recorded rather than sent."""
+    with _lock:
+        replaced = {
+            "object_apply": lambda obj, *, cluster=None: applied.append(obj) or obj,
+            "local_user_ensure": lambda student: BASELINE_USER,
+            "student_token": lambda spec, **_: config.PLACEHOLDER_TOKEN,
+        }
+        if hasattr(students, "api_server_peers"):
+            replaced["api_server_peers"] = _cached(students.api_server_peers)
+        originals = {name: getattr(students, name) for name in replaced}
+        try:
+            for name, value in replaced.items():
+                setattr(students, name, value)
+            yield
+        finally:
+            for name, value in originals.items():
+                setattr(students, name, value)
+
+
 def student_objects(spec: StudentEnvironmentSpec) -> list[dict]:
-    """Namespace first, then what goes in or is bound to it, then the workstation's
-    kubeconfig Secret and Pod: 14 objects, as labplatform applies them."""
-    common = {
-        "workstation_namespace": spec.workstation_namespace,
-        "student_namespace": spec.namespace,
-        "cohort": spec.cohort,
-        "student": spec.student,
-    }
-    kubeconfig = yaml.safe_dump(student_kubeconfig(spec, config.PLACEHOLDER_TOKEN))
-    pod = manifests.workstation_pod(**common, image=spec.workstation_image)
-    pod["metadata"].setdefault("annotations", {}).update(spec.workstation_annotations)
-    return [
-        *student_namespace_objects(spec, exec_user=BASELINE_USER),
-        manifests.workstation_kubeconfig_secret(**common, kubeconfig_yaml=kubeconfig),
-        pod,
-    ]
+    """Everything `student_environment_apply(spec)` would apply, in its order: the
+    Namespace first. (Objects applied in parallel come in whatever order the threads took.)"""
+    applied: list[dict] = []
+    with _recording(applied):
+        students.student_environment_apply(spec)
+    if not applied or applied[0]["kind"] != "Namespace":
+        raise RuntimeError("the platform's apply no longer starts with the Namespace; update bench/provision")
+    return applied

@@ -229,6 +229,20 @@ def _table(results: list[dict], summary: dict) -> str:
                 f"platform [{r['setting']}] worker-slot time ({trace['tasks']} tasks, mean "
                 f"{trace['task_duration']['mean_ms']:.0f} ms each): {shares}"
             )
+    noisy = []
+    for r in results:
+        used = r.get("cpu_seconds") or {}
+        others = used.get("not benchmark or cluster", 0.0)
+        share = 100 * others / ((os.cpu_count() or 1) * used["wall seconds"]) if used.get("wall seconds") else 0.0
+        r["others_cpu_share_pct"] = round(share, 1)
+        if share >= 5:
+            noisy.append(f"{r['phase']} {r.get('tag', '')}".strip() + f" ({share:.0f}%)")
+    if noisy:
+        lines.append(
+            "WARNING: other processes on this machine (not the benchmark, not the cluster) used CPU during: "
+            + ", ".join(noisy)
+            + "; those figures are pessimistic. The API server may have served them too."
+        )
     lines.append("CPU ms per student, idle background subtracted (machine busy = everything on the machine):")
     for r in results:
         per_student = r.get("cpu_ms_per_student")
@@ -346,10 +360,13 @@ def main(argv: list[str] | None = None) -> int:
             if "cpu_seconds" in result:
                 result["cpu_ms_per_student"] = cpu.per_student_ms(result["cpu_seconds"], idle, students=args.students)
         summary = _summary(results, args.students, args.experiment)
+        table = _table(results, summary)
         output = config.RESULTS / f"provision-{stamp}.json"
-        output.write_text(json.dumps({"meta": meta, "summary": summary, "phases": results}, indent=2, default=str))
+        output.write_text(
+            json.dumps({"meta": meta, "summary": summary, "table": table, "phases": results}, indent=2, default=str)
+        )
         print()
-        print(_table(results, summary))
+        print(table)
         print(
             f"\nresults: {output.relative_to(config.REPO)} (traces and profiles in {keep_dir.relative_to(config.REPO)})"
         )

@@ -1,5 +1,7 @@
 """Reads about the cluster as a whole."""
 
+import time
+
 import urllib3
 from kubernetes.client import CoreV1Api, DiscoveryV1Api, VersionApi
 from kubernetes.client.exceptions import ApiException
@@ -25,8 +27,22 @@ def cluster_version(*, name: str = LOCAL, timeout: float | None = None) -> str:
         raise ClusterUnavailable(f"cluster {name!r} is misconfigured: {exc}") from exc
 
 
+# The API server's addresses change rarely; provisioning a cohort asks for them per student.
+_PEERS_TTL_SECONDS = 60
+_peers_cache: dict[str, tuple[float, list[ApiServerPeer]]] = {}
+
+
 def api_server_peers(*, name: str = LOCAL) -> list[ApiServerPeer]:
     """Where the API server is reached from pods: the `kubernetes` Service and its endpoints."""
+    cached = _peers_cache.get(name)
+    if cached and time.monotonic() - cached[0] < _PEERS_TTL_SECONDS:
+        return cached[1]
+    peers = _read_api_server_peers(name)
+    _peers_cache[name] = (time.monotonic(), peers)
+    return peers
+
+
+def _read_api_server_peers(name: str) -> list[ApiServerPeer]:
     api = sync_client(name)
     try:
         service = CoreV1Api(api).read_namespaced_service("kubernetes", "default")
