@@ -109,10 +109,12 @@ def _provision(spec: StudentEnvironmentSpec) -> None:
     when their terminal can start."""
     student_environment_apply(spec)
     deadline = time.monotonic() + WORKSTATION_READY_WAIT_SECONDS
+    pause = 0.05  # most workstations are Ready at once; slow ones are asked less often
     while not workstation_ready(spec):
         if time.monotonic() > deadline:
             raise ClusterError(f"workstation ws-{spec.student} not Ready after {WORKSTATION_READY_WAIT_SECONDS}s")
-        time.sleep(0.2)
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
 
 
 def environment_provision_run(*, environment_id: int) -> None:
