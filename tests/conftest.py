@@ -8,6 +8,7 @@ from labplatform.cluster.errors import ClusterError
 from labplatform.cluster.info import cluster_version
 from tests.cohorts import delete_labelled
 from tests.kube import admin_kubeconfig, unique_name
+from tests.processes import start_worker, stop
 
 
 def pytest_collection_modifyitems(config, items):
@@ -60,3 +61,11 @@ def make_cohort(kube, django_user_model):
         delete_labelled(kube, cohort.slug)
         for enrollment in cohort.enrollments.all():
             local_user_remove(enrollment.student_id)
+
+
+@pytest.fixture(scope="module")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """A real Celery worker on the test database and the test Redis, for one test module."""
+    worker = start_worker(name=f"tests-{os.getpid()}")
+    yield worker
+    stop(worker)

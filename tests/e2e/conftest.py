@@ -13,7 +13,7 @@ from django.conf import settings
 from playwright.sync_api import sync_playwright
 
 from tests.kube import wait_for
-from tests.processes import start_worker, stop, subprocess_environment
+from tests.processes import subprocess_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,11 +101,3 @@ def screenshots() -> Path:
     directory = Path(settings.RUN_DIR) / "screenshots"
     directory.mkdir(parents=True, exist_ok=True)
     return directory
-
-
-@pytest.fixture(scope="module")
-def celery_worker(django_db_setup, django_db_blocker):
-    """A real Celery worker on the test database, for provisioning from the pages."""
-    worker = start_worker(name=f"e2e-{os.getpid()}")
-    yield worker
-    stop(worker)

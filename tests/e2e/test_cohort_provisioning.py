@@ -17,7 +17,7 @@ def roster(count: int) -> bytes:
 
 
 def test_an_admin_imports_50_students_and_provisions_them_with_live_progress(
-    page, live_server_url, celery_worker, django_user_model, make_cohort, screenshots
+    page, live_server_url, celery_worker_process, django_user_model, make_cohort, screenshots
 ):
     django_user_model.objects.create_user(
         username="root", password="a-long-admin-password", is_staff=True, is_superuser=True

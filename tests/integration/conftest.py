@@ -1,5 +1,3 @@
-import os
-
 import pytest
 import pytest_asyncio
 from kubernetes import client
@@ -15,7 +13,6 @@ from tests.kube import (
     unique_name,
     wait_for,
 )
-from tests.processes import start_worker, stop
 
 
 @pytest.fixture
@@ -87,14 +84,6 @@ def ready_pod(core, namespace, exec_rule) -> str:
     )
     wait_for(f"pod {namespace}/{name} Ready", lambda: pods_ready(core, namespace, f"app={name}", 1))
     return name
-
-
-@pytest.fixture(scope="module")
-def celery_worker_process(django_db_setup, django_db_blocker):
-    """A real Celery worker on the test database and the test Redis, for one test module."""
-    worker = start_worker(name=f"tests-{os.getpid()}")
-    yield worker
-    stop(worker)
 
 
 @pytest_asyncio.fixture
