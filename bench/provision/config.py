@@ -4,9 +4,11 @@ cluster's kubeconfigs and kubectl. Everything is on 127.0.0.1.
 `configure()` must run before Django is imported; the same environment is handed to the
 Celery workers the benchmark starts."""
 
+import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -63,3 +65,19 @@ def py_spy() -> str | None:
         if candidate and Path(candidate).is_file():
             return candidate
     return None
+
+
+def code_identity() -> dict:
+    """Which labplatform code is measured: others edit it while benchmarks run."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "labplatform").rglob("*.py")):
+        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False)
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "labplatform"], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    return {
+        "git_head": head.stdout.strip(),
+        "labplatform_uncommitted_changes": dirty.stdout.splitlines()[:20],
+        "labplatform_py_sha256": digest.hexdigest()[:16],
+    }

@@ -234,6 +234,7 @@ def run_platform(
         cohort = _make_cohort(cohort_slug, students)
         result["db_setup_s"] = round(time.monotonic() - began, 2)
         say(f"platform [{setting}]: {students} students in cohort {cohort_slug}; starting workers")
+        result["code"] = config.code_identity()  # what the workers import now
         workers.start(traced=traced)
         watcher.start()
         if py_spy:

@@ -121,28 +121,6 @@ def _leftovers(admin, workstation_namespace: str) -> None:
         phases.remove_cohort_rows(cohort)
 
 
-def _code() -> dict:
-    """Which labplatform code was measured: others edit it while benchmarks run."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for path in sorted((config.REPO / "labplatform").rglob("*.py")):
-        digest.update(str(path.relative_to(config.REPO)).encode() + b"\0" + path.read_bytes())
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=config.REPO, capture_output=True, text=True, check=False)
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--", "labplatform"],
-        cwd=config.REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return {
-        "git_head": head.stdout.strip(),
-        "labplatform_uncommitted_changes": dirty.stdout.split("\n")[:20] if dirty.stdout.strip() else [],
-        "labplatform_py_sha256": digest.hexdigest()[:16],
-    }
-
-
 def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2) if a and b else None
 
@@ -229,6 +207,9 @@ def _table(results: list[dict], summary: dict) -> str:
                 f"platform [{r['setting']}] worker-slot time ({trace['tasks']} tasks, mean "
                 f"{trace['task_duration']['mean_ms']:.0f} ms each): {shares}"
             )
+    versions = {r["code"]["labplatform_py_sha256"] for r in results if r.get("code")}
+    if len(versions) > 1:
+        lines.append(f"WARNING: labplatform's code changed during the run ({len(versions)} versions; see 'code')")
     noisy = []
     for r in results:
         used = r.get("cpu_seconds") or {}
@@ -313,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         "database": config.DATABASE_URL.replace("labplatform:labplatform@", "labplatform:***@"),
         "redis": config.REDIS_URL,
         "idle_cpu_per_second": idle,
-        "code": _code(),
+        "code": config.code_identity(),
         "ready_delay": args.ready_delay,
         "experiments": args.experiment or None,
     }

@@ -26,8 +26,9 @@ def _environments(cohort: Cohort):
 
 
 def _move(rows, *, to: str, task) -> list[int]:
-    """Moves the locked rows to `to` and queues `task` for each once the move commits."""
-    ids = list(rows.select_for_update().values_list("id", flat=True))
+    """Moves the locked rows to `to` and queues `task` for each once the move commits.
+    A concurrent call waits on the locks, then finds the rows no longer match its filter."""
+    ids = list(rows.select_for_update(of=("self",)).values_list("id", flat=True))
     StudentEnvironment.objects.filter(id__in=ids).update(state=to, last_error="", updated_at=timezone.now())
     for environment_id in ids:
         transaction.on_commit(lambda environment_id=environment_id: task.delay(environment_id))
