@@ -14,6 +14,7 @@ See bench/README.md.
 """
 
 import argparse
+import fcntl
 import json
 import os
 import platform as host_platform
@@ -244,6 +245,14 @@ def _table(results: list[dict], summary: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
+    config.RESULTS.mkdir(parents=True, exist_ok=True)
+    # One run at a time: a run removes whatever an earlier one left, by cohort prefix.
+    lock = (config.RESULTS / ".provision.lock").open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print("another provisioning benchmark is running; wait for it to finish", file=sys.stderr)
+        return 3
     env = config.configure(ready_delay=args.ready_delay)
     if args.experiment:
         env["BENCH_EXPERIMENTS"] = args.experiment
@@ -279,7 +288,6 @@ def main(argv: list[str] | None = None) -> int:
         phases.say("py-spy not found (see bench/README.md); profiling skipped")
     run_id = time.strftime("%m%d%H%M%S")
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    config.RESULTS.mkdir(parents=True, exist_ok=True)
     keep_dir = config.RESULTS / f"provision-{stamp}"
     keep_dir.mkdir()
     results: list[dict] = []
