@@ -120,7 +120,10 @@ build_kubernetes() {
             go build -trimpath -ldflags "$ldflags" -o "$dir/bin/$c" "k8s.io/kubernetes/cmd/$c"
     done
     current_module=k8s.io/kubernetes/cmd/kube-apiserver@$KUBE_VERSION current_step="version check"
-    "$dir/bin/kube-apiserver" --version | grep -qF "$KUBE_VERSION"
+    # Captured first: `grep -q` would stop reading early, and the writer's SIGPIPE fail the pipe.
+    local reported
+    reported=$("$dir/bin/kube-apiserver" --version)
+    grep -qF "$KUBE_VERSION" <<<"$reported"
 }
 
 build_etcd() {
@@ -133,7 +136,9 @@ build_etcd() {
     run "$module" "go mod tidy" "$src" "$log" go mod tidy
     run "$module" "go build" "$src" "$log" go build -trimpath -ldflags "-s -w" -o "$dir/bin/etcd" .
     current_module=$module current_step="version check"
-    "$dir/bin/etcd" --version | grep -qF "${ETCD_VERSION#v}"
+    local reported
+    reported=$("$dir/bin/etcd" --version)
+    grep -qF "${ETCD_VERSION#v}" <<<"$reported"
 }
 
 build_kwok() {
