@@ -129,7 +129,7 @@ _BUCKETS = [
     ("json / yaml", ["json/", "yaml/"]),
     ("PostgreSQL driver (psycopg)", ["psycopg"]),
     ("Django ORM", ["django/db/"]),
-    ("channels / redis (progress_push)", ["channels", "redis/", "asgiref/"]),
+    ("Redis + channel layer (Celery broker/results, progress_push)", ["channels", "redis/", "asgiref/"]),
     ("Celery / kombu / billiard", ["celery/", "kombu/", "billiard/"]),
     ("threads / futures", ["threading.py", "concurrent/futures"]),
 ]
