@@ -58,7 +58,7 @@ fi
 
 .venv/bin/daphne -b 127.0.0.1 -p "$port" labplatform.asgi:application >>"$run_dir/web.log" 2>&1 &
 children+=($!)
-.venv/bin/celery -A labplatform worker --loglevel INFO --concurrency 2 >>"$run_dir/worker.log" 2>&1 &
+.venv/bin/celery -A labplatform worker --loglevel INFO --concurrency 8 >>"$run_dir/worker.log" 2>&1 &
 children+=($!)
 .venv/bin/celery -A labplatform beat --loglevel INFO --schedule "$run_dir/celerybeat-schedule" >>"$run_dir/beat.log" 2>&1 &
 children+=($!)
