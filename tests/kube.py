@@ -104,3 +104,21 @@ def admin_kubeconfig() -> Path:
     LABPLATFORM_KUBECONFIG (on the local cluster: its own token only)."""
     configured = os.environ.get("LABPLATFORM_KUBECONFIG")
     return Path(configured) if configured else cluster_state_dir() / "kubeconfig"
+
+
+def write_token_kubeconfig(path: Path, *, server: str) -> Path:
+    """A kubeconfig for an API server that is not there (or not listening), with a token
+    user; TLS is not verified, as nothing real answers."""
+    cluster = {"server": server}
+    if server.startswith("https://"):
+        cluster["insecure-skip-tls-verify"] = True
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "test", "cluster": cluster}],
+        "users": [{"name": "test", "user": {"token": "not-a-token"}}],
+        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}],
+        "current-context": "test",
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path

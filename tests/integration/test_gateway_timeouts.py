@@ -7,6 +7,7 @@ import pytest
 
 from labplatform.cluster.errors import ClusterUnavailable
 from labplatform.cluster.info import cluster_version
+from tests.kube import write_token_kubeconfig
 
 
 @pytest.fixture
@@ -18,17 +19,7 @@ def silent_api_server():
 
 
 def test_a_silent_api_server_times_out_instead_of_hanging(settings, tmp_path, silent_api_server):
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        f"""
-apiVersion: v1
-kind: Config
-clusters: [{{name: silent, cluster: {{server: "http://127.0.0.1:{silent_api_server}"}}}}]
-users: [{{name: nobody, user: {{token: x}}}}]
-contexts: [{{name: silent, context: {{cluster: silent, user: nobody}}}}]
-current-context: silent
-"""
-    )
+    kubeconfig = write_token_kubeconfig(tmp_path / "kubeconfig", server=f"http://127.0.0.1:{silent_api_server}")
     settings.LABPLATFORM_KUBECONFIG = kubeconfig
     settings.KUBERNETES_TIMEOUT_SECONDS = 1
     with pytest.raises(ClusterUnavailable, match="timed out"):

@@ -5,6 +5,8 @@ import socket
 
 import pytest
 
+from tests.kube import write_token_kubeconfig
+
 pytestmark = pytest.mark.django_db
 
 
@@ -34,17 +36,7 @@ def test_it_names_redis_when_redis_is_down(client, kube, settings):
 
 
 def test_it_names_the_cluster_when_the_cluster_is_down(client, settings, tmp_path):
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        f"""
-apiVersion: v1
-kind: Config
-clusters: [{{name: gone, cluster: {{server: "https://127.0.0.1:{closed_port()}", insecure-skip-tls-verify: true}}}}]
-users: [{{name: nobody, user: {{token: not-a-token}}}}]
-contexts: [{{name: gone, context: {{cluster: gone, user: nobody}}}}]
-current-context: gone
-"""
-    )
+    kubeconfig = write_token_kubeconfig(tmp_path / "kubeconfig", server=f"https://127.0.0.1:{closed_port()}")
     settings.LABPLATFORM_KUBECONFIG = kubeconfig
     response = client.get("/healthz")
     assert response.status_code == 503

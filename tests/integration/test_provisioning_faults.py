@@ -11,7 +11,7 @@ from kubernetes import client
 from labplatform.classroom import environments
 from labplatform.classroom.models import Cluster, StudentEnvironment
 from tests.cohorts import wait_for_environments
-from tests.kube import wait_for
+from tests.kube import wait_for, write_token_kubeconfig
 from tests.processes import manage, start_worker, stop
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,18 +20,7 @@ State = StudentEnvironment.State
 
 @pytest.fixture
 def unreachable_kubeconfig(tmp_path):
-    path = tmp_path / "unreachable-kubeconfig"
-    path.write_text(
-        """
-apiVersion: v1
-kind: Config
-clusters: [{name: gone, cluster: {server: "https://127.0.0.1:9", insecure-skip-tls-verify: true}}]
-users: [{name: p, user: {token: x}}]
-contexts: [{name: gone, context: {cluster: gone, user: p}}]
-current-context: gone
-"""
-    )
-    return path
+    return write_token_kubeconfig(tmp_path / "unreachable-kubeconfig", server="https://127.0.0.1:9")
 
 
 @pytest.mark.usefixtures("celery_worker_process")
