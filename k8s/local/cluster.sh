@@ -42,10 +42,10 @@ binaries() {
 
 require_tools() {
     local missing=() tool
-    for tool in socat nft unshare setpriv ip sha256sum; do
+    for tool in socat nft unshare setpriv ip sha256sum tmux flock; do
         command -v "$tool" >/dev/null || missing+=("$tool")
     done
-    [ ${#missing[@]} -eq 0 ] || die "missing ${missing[*]}: apt-get install socat nftables util-linux iproute2"
+    [ ${#missing[@]} -eq 0 ] || die "missing ${missing[*]}: apt-get install socat nftables util-linux iproute2 tmux"
     [ "$(id -u)" -eq 0 ] || die "the contained kwok-controller needs root (network namespace, nftables)"
 }
 
@@ -67,6 +67,23 @@ render() {
         echo "---"
         cat "$here/stages.yaml"
     } >"$state/kwokctl.yaml"
+}
+
+# The workstation launcher is installed at a fixed path, the only command an admission
+# policy lets an exec into a workstation run (k8s/platform/overlays/local). Installing it
+# again is cheap, so every `up` does, and a changed launcher needs no new cluster.
+launcher=/usr/local/libexec/labplatform-workstation
+install_launcher() {
+    sed -e "s#@RELAY_DIR@#$state/relay#" \
+        -e "s#@ADMIN_KUBECONFIG@#$state/kubeconfig#" \
+        -e "s#@SESSION_MAX_PROCESSES@#256#" \
+        -e "s#@SESSION_MAX_OPEN_FILES@#1024#" \
+        -e "s#@SESSION_MAX_FILE_KB@#$((512 * 1024))#" \
+        -e "s#@SESSION_MAX_VIRTUAL_KB@#$((4 * 1024 * 1024))#" \
+        -e "s#@SESSION_TMP_SIZE@#256m#" \
+        "$here/workstation-launcher.sh" >"$state/workstation-launcher.new"
+    install -D -m 755 -o root -g root "$state/workstation-launcher.new" "$launcher"
+    rm -f "$state/workstation-launcher.new"
 }
 
 config_hash() {
@@ -192,6 +209,7 @@ cmd_up() {
     require_tools
     binaries
     render
+    install_launcher
     local want
     want=$(config_hash)
     if [ -f "$state/config-hash" ] && [ "$(cat "$state/config-hash")" = "$want" ] && exists; then

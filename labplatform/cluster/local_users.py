@@ -2,6 +2,7 @@
 this host: each student's commands run as a user of their own, never root and never
 another student. Used only for clusters marked local; requires root."""
 
+import os
 import pwd
 import subprocess
 import time
@@ -62,3 +63,25 @@ def local_user_remove(student: str) -> None:
     result = _run(["userdel", "--remove", "--force", name])
     if result.returncode not in (0, 6):  # 6: no such user
         raise ClusterError(f"could not remove Unix user {name}: {result.stderr.strip()}")
+
+
+def local_user_kubeconfig_write(student: str, kubeconfig_yaml: str) -> Path:
+    """Puts the student's kubeconfig at ~/.kube/config, as the workstation pod mounts it:
+    readable by the student, owned by root so that it stays what the platform wrote, and
+    replaced in one step, so a shell never reads half a file when the token is renewed."""
+    entry = pwd.getpwnam(local_user_name(student))
+    folder = Path(entry.pw_dir) / ".kube"
+    if folder.is_symlink():
+        folder.unlink()  # the student's own link would send root's write elsewhere
+    folder.mkdir(mode=0o750, exist_ok=True)
+    os.chown(folder, 0, entry.pw_gid)
+    folder.chmod(0o750)
+    target = folder / "config"
+    partial = folder / ".config.new"
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o640)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(kubeconfig_yaml)
+    os.chown(partial, 0, entry.pw_gid)
+    partial.chmod(0o440)
+    partial.replace(target)
+    return target

@@ -17,7 +17,12 @@ from labplatform.cluster.apply import object_apply, object_delete, object_exists
 from labplatform.cluster.clients import sync_client
 from labplatform.cluster.errors import ClusterError, ClusterUnavailable
 from labplatform.cluster.info import api_server_peers
-from labplatform.cluster.local_users import LocalUser, local_user_ensure, local_user_remove
+from labplatform.cluster.local_users import (
+    LocalUser,
+    local_user_ensure,
+    local_user_kubeconfig_write,
+    local_user_remove,
+)
 
 # Objects in a new namespace are independent of each other, so they go in together.
 _PARALLEL_WRITES = 8
@@ -130,8 +135,11 @@ def _workstation_common(spec: StudentEnvironmentSpec) -> dict:
 
 def workstation_kubeconfig_apply(spec: StudentEnvironmentSpec) -> None:
     """Mints a fresh token for the student and puts it in the workstation's kubeconfig;
-    the running shell sees it, as the Secret is mounted as a folder."""
+    the running shell sees it, as the Secret is mounted as a folder (on the local cluster,
+    the shell's ~/.kube/config is rewritten)."""
     kubeconfig = yaml.safe_dump(student_kubeconfig(spec, student_token(spec)))
+    if spec.local:  # the shell runs on this host as the student's Unix user
+        local_user_kubeconfig_write(spec.student, kubeconfig)
     secret = manifests.workstation_kubeconfig_secret(**_workstation_common(spec), kubeconfig_yaml=kubeconfig)
     object_apply(secret, cluster=spec.cluster)
 

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# The workstation's side of a terminal on the local cluster. cluster.sh renders this file
+# (filling in the @...@ values) and installs it as /usr/local/libexec/labplatform-workstation.
+#
+# KWOK runs what an exec into the workstation namespace asks for, as root (the ClusterExec
+# in k8s/platform/overlays/local), and an admission policy lets the platform ask for this
+# launcher only. It gives each student one tmux session, kept by a root "keeper" that is
+# PID 1 of namespaces of its own:
+#   - a network namespace whose only way out is a relay to the API server;
+#   - a mount namespace with its own /tmp and /dev/shm, a /proc showing only the session's
+#     processes, and the host's database and Redis sockets hidden;
+#   - limits on processes, open files, file size and memory;
+# and the shell runs in it as the student's own Unix user (lab-<student>, made at
+# provisioning). Every connection is its own `tmux attach`; the session outlives the web
+# process and each connection, and ends after `grace` seconds with no one attached.
+#
+#   labplatform-workstation attach STUDENT GRACE_SECONDS   the student's own terminal
+#   labplatform-workstation watch STUDENT                  read-only, for an instructor
+#   labplatform-workstation end STUDENT                    ends the session (reset)
+set -euo pipefail
+
+relay_dir=@RELAY_DIR@
+admin_kubeconfig=@ADMIN_KUBECONFIG@
+max_processes=@SESSION_MAX_PROCESSES@
+max_open_files=@SESSION_MAX_OPEN_FILES@
+max_file_kb=@SESSION_MAX_FILE_KB@
+max_virtual_kb=@SESSION_MAX_VIRTUAL_KB@
+tmp_size=@SESSION_TMP_SIZE@
+sessions=/run/labplatform-terminal
+
+die() { echo "labplatform-workstation: $*" >&2; exit 2; }
+
+[ "$(id -u)" -eq 0 ] || die "must run as root (the workstation exec rule)"
+mode=${1:-}
+student=${2:-}
+case $student in '' | *[!a-z0-9]*) die "bad student id ${student@Q}" ;; esac
+user=lab-$student
+entry=$(getent passwd "$user") || die "no Unix user $user (is the environment provisioned?)"
+IFS=: read -r _ _ uid gid _ home _ <<<"$entry"
+[ "$uid" -gt 0 ] || die "$user must not be root"
+dir=$sessions/$student
+socket=$dir/tmux
+
+# The student's user, no capabilities, and a clean environment.
+as_student=(
+    setpriv --reuid="$uid" --regid="$gid" --clear-groups --inh-caps=-all --no-new-privs --
+    env -i HOME="$home" USER="$user" LOGNAME="$user" SHELL=/bin/bash LANG=C.UTF-8
+    PATH=/usr/local/bin:/usr/bin:/bin TERM="${TERM:-xterm-256color}"
+    KUBECONFIG="$home/.kube/config" KUBECACHEDIR=/tmp/.kube-cache
+)
+as_student() { "${as_student[@]}" "$@"; }
+
+session_alive() { as_student tmux -S "$socket" has-session -t main 2>/dev/null; }
+
+write_tmux_conf() {
+    # A plain terminal: no status bar, the mouse wheel scrolls history, right-click belongs
+    # to the browser (copy/paste), and a copied selection goes to the browser's clipboard.
+    cat >"$sessions/tmux.conf.new" <<'CONF'
+set -g status off
+set -g mouse on
+set -g history-limit 20000
+set -s escape-time 0
+set -g default-terminal tmux-256color
+set -s set-clipboard on
+set -g window-size latest
+set -g exit-empty on
+unbind -n MouseDown3Pane
+unbind -n M-MouseDown3Pane
+unbind -n MouseDown3Status
+unbind -n MouseDown3StatusLeft
+unbind -n MouseDown3StatusRight
+CONF
+    chmod 644 "$sessions/tmux.conf.new"
+    mv "$sessions/tmux.conf.new" "$sessions/tmux.conf"
+}
+
+keeper() {
+    # PID 1 of a new PID, mount and network namespace (see session_start).
+    local grace=$1 api_port idle=0
+    api_port=$(sed -n 's#^ *server: https://127\.0\.0\.1:\([0-9][0-9]*\).*#\1#p' "$admin_kubeconfig" | head -n 1)
+    [ -n "$api_port" ] || die "no API server port in $admin_kubeconfig"
+    ip link set lo up
+    mount -t tmpfs -o "size=$tmp_size,mode=1777,nosuid,nodev" tmpfs /tmp
+    mount -t tmpfs -o "size=64m,mode=1777,nosuid,nodev" tmpfs /dev/shm
+    local hidden
+    for hidden in /run/postgresql /var/run/postgresql /run/redis /var/run/redis /var/lib/postgresql /var/lib/redis; do
+        [ -d "$hidden" ] && mount -t tmpfs -o size=1m,mode=755 tmpfs "$hidden"
+    done
+    # The relay runs as root; the student cannot reach its far end (a 0700 directory).
+    socat "TCP-LISTEN:$api_port,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$relay_dir/api.sock" &
+    ulimit -u "$max_processes" -n "$max_open_files" -f "$max_file_kb" -v "$max_virtual_kb"
+    (cd "$home" && as_student tmux -S "$socket" -f "$sessions/tmux.conf" new-session -d -s main -x 120 -y 40)
+    while session_alive; do
+        sleep 5 &
+        wait $! || true
+        if [ -z "$(as_student tmux -S "$socket" list-clients 2>/dev/null)" ]; then
+            idle=$((idle + 5))
+            if [ "$idle" -ge "$grace" ]; then
+                as_student tmux -S "$socket" kill-server 2>/dev/null || true
+                break
+            fi
+        else
+            idle=0
+        fi
+    done
+    # Leaving ends every process in this PID namespace: the relay and anything left behind.
+}
+
+session_start() {
+    local grace=$1 i
+    case $grace in '' | *[!0-9]*) die "bad grace period ${grace@Q}" ;; esac
+    mkdir -p "$sessions"
+    chmod 711 "$sessions"
+    exec 9>"$sessions/$student.lock"
+    flock 9
+    session_alive && return
+    write_tmux_conf
+    rm -rf "$dir"
+    install -d -m 700 -o "$uid" -g "$gid" "$dir"
+    setsid unshare --pid --mount --net --fork --mount-proc --propagation private -- \
+        "$0" keeper "$student" "$grace" </dev/null >/dev/null 2>&1 9>&- &
+    for i in $(seq 1 100); do
+        session_alive && return
+        sleep 0.05
+    done
+    die "the session of $user did not start"
+}
+
+case $mode in
+attach)
+    session_start "${3:-600}"
+    exec 9>&-
+    # setsid -c makes the exec's terminal the client's controlling terminal, so resizes
+    # (SIGWINCH) reach tmux; -w keeps this process until the client leaves.
+    exec setsid -w -c "$0" client "$student" attach-session -t main
+    ;;
+watch)
+    session_alive || die "$user has no terminal session at the moment"
+    exec setsid -w -c "$0" client "$student" attach-session -t main -f read-only,ignore-size
+    ;;
+client)
+    shift 2
+    cd "$home"
+    exec "${as_student[@]}" tmux -S "$socket" "$@"
+    ;;
+keeper)
+    keeper "${3:?grace}"
+    ;;
+end)
+    as_student tmux -S "$socket" kill-server 2>/dev/null || true
+    ;;
+*)
+    die "usage: labplatform-workstation attach|watch|end STUDENT [GRACE_SECONDS]"
+    ;;
+esac
