@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "channels",
     "labplatform",
     "labplatform.classroom",
+    "labplatform.terminal",
 ]
 
 MIDDLEWARE = [
@@ -136,6 +137,11 @@ WORKSTATION_IMAGE = os.environ.get("WORKSTATION_IMAGE", "labplatform/workstation
 # Extra annotations on workstation pods; on the local cluster {"labplatform.io/ready-delay": "20s"}
 # makes them start slowly, as a real image pull would.
 WORKSTATION_POD_ANNOTATIONS = env_json_object("WORKSTATION_POD_ANNOTATIONS", {})
+# A terminal's shell outlives its connections: it is kept this long after the last one
+# closes (reloads, dropped sockets, a restart of the web process reattach to it).
+TERMINAL_GRACE_SECONDS = env_int("TERMINAL_GRACE_SECONDS", 600, minimum=0)
+# A student's terminal connection closes after this long without a keystroke.
+TERMINAL_IDLE_SECONDS = env_int("TERMINAL_IDLE_SECONDS", 1800, minimum=1)
 INVITE_VALID_DAYS = env_int("INVITE_VALID_DAYS", 14, minimum=1)
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -8,3 +8,7 @@ class UnknownCluster(ClusterError):
 
 class ClusterUnavailable(ClusterError):
     """The API server could not be reached, timed out, or refused our credentials."""
+
+
+class PodMissing(ClusterError):
+    """An exec was asked for a pod that does not exist (a workstation deleted or never made)."""

@@ -15,7 +15,7 @@ from kubernetes_asyncio.client import CoreV1Api
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from labplatform.cluster.clients import default_timeout, websocket_client
-from labplatform.cluster.errors import ClusterUnavailable
+from labplatform.cluster.errors import ClusterUnavailable, PodMissing
 from labplatform.cluster.registry import LOCAL
 
 STDIN, STDOUT, STDERR, STATUS, RESIZE = range(5)
@@ -91,6 +91,8 @@ async def exec_stream(
         )
         websocket = await asyncio.wait_for(connecting, timeout=default_timeout())
     except aiohttp.WSServerHandshakeError as exc:
+        if exc.status == 404:
+            raise PodMissing(f"pod {namespace}/{pod} does not exist") from exc
         raise ClusterUnavailable(f"exec into {namespace}/{pod} refused: HTTP {exc.status} {exc.message}") from exc
     except (ApiException, aiohttp.ClientError, TimeoutError, OSError) as exc:
         raise ClusterUnavailable(f"exec into {namespace}/{pod} failed: {exc}") from exc

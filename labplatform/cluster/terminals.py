@@ -1,0 +1,66 @@
+"""Terminals into students' workstations. Every connection is its own exec running the
+workstation's session command, which attaches to the student's tmux session (starting it
+if needed); the session outlives each connection. The same command exists on the local
+cluster (k8s/local/workstation-launcher.sh, where only it may be exec'd) and in the
+workstation image."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from labplatform.cluster import manifests
+from labplatform.cluster.clients import close_async_clients
+from labplatform.cluster.exec import ExecStream, exec_stream
+
+SESSION_COMMAND = "/usr/local/libexec/labplatform-workstation"
+
+
+def workstation_pod_name(student: str) -> str:
+    return f"ws-{student}"
+
+
+def session_command(mode: str, student: str, *, grace_seconds: int | None = None) -> list[str]:
+    manifests.student_namespace_name(student)  # validates the id
+    if mode == "attach":
+        if grace_seconds is None or grace_seconds < 0:
+            raise ValueError(f"attach for {student!r} needs a grace period in seconds, not {grace_seconds!r}")
+        return [SESSION_COMMAND, "attach", student, str(grace_seconds)]
+    if mode in ("watch", "end"):
+        return [SESSION_COMMAND, mode, student]
+    raise ValueError(f"unknown terminal mode {mode!r}")
+
+
+@asynccontextmanager
+async def workstation_terminal(
+    *, cluster: str, namespace: str, student: str, read_only: bool, grace_seconds: int
+) -> AsyncIterator[ExecStream]:
+    """The student's shell (read_only: a view of it that cannot type or resize)."""
+    if read_only:
+        command = session_command("watch", student)
+    else:
+        command = session_command("attach", student, grace_seconds=grace_seconds)
+    async with exec_stream(
+        namespace=namespace, pod=workstation_pod_name(student), command=command, tty=True, cluster=cluster
+    ) as stream:
+        yield stream
+
+
+async def _session_end(*, cluster: str, namespace: str, student: str) -> None:
+    try:
+        async with exec_stream(
+            namespace=namespace,
+            pod=workstation_pod_name(student),
+            command=session_command("end", student),
+            tty=False,
+            cluster=cluster,
+        ) as stream:
+            while await stream.read(timeout=30) is not None:
+                pass
+    finally:
+        await close_async_clients()
+
+
+def workstation_session_end(*, cluster: str, namespace: str, student: str) -> None:
+    """Ends the student's shell and everything running in it (a reset); the next
+    connection starts a fresh one. For synchronous callers (Celery workers)."""
+    asyncio.run(_session_end(cluster=cluster, namespace=namespace, student=student))

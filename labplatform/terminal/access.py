@@ -1,0 +1,84 @@
+"""Who may open which terminal. Decided before any exec is opened; the consumer only
+speaks the protocol."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+from labplatform.classroom.models import Enrollment, StudentEnvironment
+
+
+class TerminalRefused(Exception):
+    """Why a terminal cannot be opened, in words for the person asking."""
+
+    def __init__(self, message: str, *, code: int, offer_reset: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.offer_reset = offer_reset
+
+
+@dataclass(frozen=True)
+class TerminalTarget:
+    enrollment_id: int
+    student: str
+    cluster: str
+    namespace: str  # the workstation's namespace
+    read_only: bool
+
+
+def _target(enrollment: Enrollment, *, read_only: bool) -> TerminalTarget:
+    return TerminalTarget(
+        enrollment_id=enrollment.pk,
+        student=enrollment.student_id,
+        cluster=enrollment.cohort.cluster.name,
+        namespace=settings.WORKSTATION_NAMESPACE,
+        read_only=read_only,
+    )
+
+
+def _require_ready(enrollment: Enrollment, *, whose: str) -> None:
+    environment = getattr(enrollment, "environment", None)
+    if environment is None or environment.state != StudentEnvironment.State.READY:
+        state = "not set up yet" if environment is None else environment.get_state_display().lower()
+        raise TerminalRefused(
+            f"{whose} environment is {state}; the terminal opens when it is ready.",
+            code=4409,
+            offer_reset=environment is not None and environment.state == StudentEnvironment.State.FAILED,
+        )
+
+
+def _active(enrollments):
+    return enrollments.filter(dropped_at__isnull=True).select_related("cohort__cluster", "environment", "user")
+
+
+def owner_target(user: AbstractBaseUser | AnonymousUser, *, cohort_slug: str | None = None) -> TerminalTarget:
+    """The signed-in student's own terminal (in the given cohort, else their latest)."""
+    if not user.is_authenticated:
+        raise TerminalRefused("Sign in to open your terminal.", code=4401)
+    enrollments = _active(Enrollment.objects.filter(user=user, role=Enrollment.Role.STUDENT))
+    if cohort_slug:
+        enrollments = enrollments.filter(cohort__slug=cohort_slug)
+    enrollment = enrollments.order_by("-cohort__starts_at", "-pk").first()
+    if enrollment is None:
+        raise TerminalRefused("You have no student enrollment with a terminal.", code=4403)
+    _require_ready(enrollment, whose="Your")
+    return _target(enrollment, read_only=False)
+
+
+def watcher_target(user: AbstractBaseUser | AnonymousUser, *, student: str) -> TerminalTarget:
+    """A read-only view of a student's terminal, for the instructors of that student's cohort."""
+    if not user.is_authenticated:
+        raise TerminalRefused("Sign in to watch a terminal.", code=4401)
+    enrollment = _active(Enrollment.objects.filter(student_id=student, role=Enrollment.Role.STUDENT)).first()
+    teaches = (
+        enrollment is not None
+        and Enrollment.objects.filter(
+            user=user, cohort=enrollment.cohort, role=Enrollment.Role.INSTRUCTOR, dropped_at__isnull=True
+        ).exists()
+    )
+    if not teaches:
+        # The same answer whether the student exists or not.
+        raise TerminalRefused("Only the instructors of this student's cohort may watch this terminal.", code=4403)
+    _require_ready(enrollment, whose=f"{enrollment.user.get_username()}'s")
+    return _target(enrollment, read_only=True)

@@ -1,0 +1,239 @@
+"""The terminal WebSocket: protocol only. Who may connect is decided in `access`, the
+bookkeeping lives in `sessions`, and the shell is an exec stream from the gateway.
+
+Browser to server: binary frames are keystrokes; text frames are JSON
+  {"type": "resize", "cols": C, "rows": R}   the panel's size (clamped, coalesced)
+  {"type": "ack", "bytes": N}                N bytes of output were drawn (flow control)
+  {"type": "input", "data": "..."}           keystrokes as text (pasting)
+Server to browser: binary frames are terminal output, cut only between UTF-8 characters;
+text frames are JSON
+  {"type": "status", "state": "connected", "read_only": bool, "watchers": N}
+  {"type": "watchers", "count": N}           instructors watching this terminal now
+  {"type": "ended", "reason": "...", "reset": bool}   then the socket closes
+"""
+
+import asyncio
+import json
+import logging
+import time
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from labplatform.cluster.errors import ClusterError, PodMissing
+from labplatform.cluster.terminals import workstation_terminal
+from labplatform.terminal import access, sessions
+from labplatform.terminal.flow import OutputWindow, terminal_size, utf8_split
+
+logger = logging.getLogger(__name__)
+
+MAX_FRAME_BYTES = 64 * 1024
+RESIZE_INTERVAL_SECONDS = 0.05
+ACTIVITY_CHECK_SECONDS = 60
+CLOSE_BAD_FRAME = 4400
+CLOSE_TOO_BIG = 1009
+CLOSE_IDLE = 4408
+CLOSE_ENDED = 4410
+CLOSE_UNAVAILABLE = 4503
+
+
+class TerminalConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        self.target: access.TerminalTarget | None = None
+        self.stream = None
+        self.closing = False
+        self.tasks: list[asyncio.Task] = []
+        await self.accept()
+        try:
+            self.target = await self._resolve()
+        except access.TerminalRefused as refused:
+            await self._end(str(refused), code=refused.code, reset=refused.offer_reset)
+            return
+        self.window = OutputWindow()
+        self.size = None
+        self.size_changed = asyncio.Event()
+        self.early_input: list[bytes] = []
+        self.last_input = time.monotonic()
+        self.last_activity_write = 0.0
+        self.shadow_id = None
+        if self.target.read_only:
+            user = self.scope["user"]
+            self.shadow_id = await database_sync_to_async(sessions.shadow_start)(
+                watcher_id=user.pk, enrollment_id=self.target.enrollment_id, student=self.target.student
+            )
+        else:
+            await self.channel_layer.group_add(sessions.terminal_group(self.target.student), self.channel_name)
+        self.tasks.append(asyncio.create_task(self._bridge()))
+
+    async def _resolve(self) -> access.TerminalTarget:
+        user = self.scope.get("user")
+        student = self.scope["url_route"]["kwargs"].get("student")
+        if student is not None:
+            return await database_sync_to_async(access.watcher_target)(user, student=student)
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        cohort = (query.get("cohort") or [""])[0]
+        return await database_sync_to_async(access.owner_target)(user, cohort_slug=cohort or None)
+
+    async def disconnect(self, code: int) -> None:
+        self.closing = True
+        for task in self.tasks:
+            task.cancel()
+        if self.target is None:
+            return
+        if self.shadow_id is not None:
+            await database_sync_to_async(sessions.shadow_end)(
+                session_id=self.shadow_id, enrollment_id=self.target.enrollment_id, student=self.target.student
+            )
+        else:
+            await self.channel_layer.group_discard(sessions.terminal_group(self.target.student), self.channel_name)
+
+    # The shell
+
+    async def _bridge(self) -> None:
+        target = self.target
+        try:
+            async with workstation_terminal(
+                cluster=target.cluster,
+                namespace=target.namespace,
+                student=target.student,
+                read_only=target.read_only,
+                grace_seconds=settings.TERMINAL_GRACE_SECONDS,
+            ) as stream:
+                self.stream = stream
+                watchers = 0
+                if not target.read_only:
+                    watchers = await database_sync_to_async(sessions.watchers_count)(enrollment_id=target.enrollment_id)
+                await self._send_json(
+                    {"type": "status", "state": "connected", "read_only": target.read_only, "watchers": watchers}
+                )
+                for data in self.early_input:
+                    await stream.write(data)
+                self.early_input = []
+                self.tasks.append(asyncio.create_task(self._resizer()))
+                if not target.read_only:
+                    self.tasks.append(asyncio.create_task(self._idle_watch()))
+                await self._pump(stream)
+        except PodMissing:
+            await self._end(
+                "Your workstation is not running. Reset your environment to get a new one."
+                if not target.read_only
+                else "This student's workstation is not running.",
+                code=CLOSE_ENDED,
+                reset=not target.read_only,
+            )
+            return
+        except ClusterError as exc:
+            logger.warning("terminal of %s: %s", target.student, exc)
+            await self._end(
+                "The cluster could not open the terminal just now. Try Reconnect in a moment.",
+                code=CLOSE_UNAVAILABLE,
+            )
+            return
+        if target.read_only:
+            await self._end("The student's terminal session has ended.", code=CLOSE_ENDED)
+        else:
+            await self._end("Your shell has ended. Reconnect to start a new one.", code=CLOSE_ENDED)
+
+    async def _pump(self, stream) -> None:
+        """Output to the browser, never more than the window ahead of what it has drawn."""
+        carry = b""
+        while True:
+            await self.window.wait_open()
+            output = await stream.read()
+            if output is None:
+                break
+            data, carry = utf8_split(carry + output.data)
+            if data:
+                self.window.sent(len(data))
+                await self.send(bytes_data=data)
+        if carry:
+            await self.send(bytes_data=carry)
+
+    async def _resizer(self) -> None:
+        """Applies the latest size at most every RESIZE_INTERVAL_SECONDS."""
+        applied = None
+        while True:
+            await self.size_changed.wait()
+            self.size_changed.clear()
+            if self.size != applied:
+                applied = self.size
+                await self.stream.resize(cols=applied.cols, rows=applied.rows)
+            await asyncio.sleep(RESIZE_INTERVAL_SECONDS)
+
+    async def _idle_watch(self) -> None:
+        idle = settings.TERMINAL_IDLE_SECONDS
+        while True:
+            remaining = idle - (time.monotonic() - self.last_input)
+            if remaining <= 0:
+                minutes = max(1, round(idle / 60))
+                await self._end(
+                    f"Closed after {minutes} minute{'s' if minutes != 1 else ''} without typing. "
+                    "Your shell and anything running in it are kept for a while: Reconnect to continue.",
+                    code=CLOSE_IDLE,
+                )
+                return
+            await asyncio.sleep(min(remaining, 30))
+
+    # From the browser
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.target is None or self.closing:
+            return
+        if bytes_data is not None:
+            if len(bytes_data) > MAX_FRAME_BYTES:
+                await self._end(f"Input frame over {MAX_FRAME_BYTES} bytes.", code=CLOSE_TOO_BIG)
+                return
+            await self._input(bytes_data)
+            return
+        if len(text_data) > MAX_FRAME_BYTES:
+            await self._end(f"Message over {MAX_FRAME_BYTES} bytes.", code=CLOSE_TOO_BIG)
+            return
+        try:
+            message = json.loads(text_data)
+            kind = message["type"]
+        except (ValueError, TypeError, KeyError):
+            await self._end("Unreadable message: expected JSON with a type.", code=CLOSE_BAD_FRAME)
+            return
+        if kind == "ack":
+            count = message.get("bytes")
+            if isinstance(count, int) and not isinstance(count, bool):
+                self.window.acknowledged(count)
+        elif kind == "resize":
+            size = terminal_size(message.get("cols"), message.get("rows"))
+            if size is not None and not self.target.read_only:
+                self.size = size
+                self.size_changed.set()
+        elif kind == "input" and isinstance(message.get("data"), str):
+            await self._input(message["data"].encode("utf-8", "surrogateescape"))
+        else:
+            await self._end(f"Unknown message type {str(kind)[:40]!r}.", code=CLOSE_BAD_FRAME)
+
+    async def _input(self, data: bytes) -> None:
+        if self.target.read_only or not data:
+            return  # a watcher's keys go nowhere
+        self.last_input = time.monotonic()
+        if self.stream is None:
+            if sum(map(len, self.early_input)) + len(data) <= MAX_FRAME_BYTES:
+                self.early_input.append(data)
+        else:
+            await self.stream.write(data)
+        if self.last_input - self.last_activity_write >= ACTIVITY_CHECK_SECONDS:
+            self.last_activity_write = self.last_input
+            await database_sync_to_async(sessions.activity_record)(enrollment_id=self.target.enrollment_id)
+
+    # To the browser
+
+    async def terminal_watchers(self, message: dict) -> None:
+        await self._send_json({"type": "watchers", "count": message["count"]})
+
+    async def _send_json(self, message: dict) -> None:
+        await self.send(text_data=json.dumps(message))
+
+    async def _end(self, reason: str, *, code: int, reset: bool = False) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        await self._send_json({"type": "ended", "reason": reason, "reset": reset})
+        await self.close(code=code)
