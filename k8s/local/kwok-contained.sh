@@ -2,8 +2,8 @@
 # kwok-controller, contained. cluster.sh renders this file (filling in the @...@ values)
 # and gives it to kwokctl as the kwok-controller binary.
 #
-# KWOK runs whatever an exec asks for on this host. So kwok runs in a network namespace
-# of its own whose only ways out are two relays through Unix sockets in a root-only
+# KWOK runs whatever an exec asks for on this host. So kwok runs in a network and a mount
+# namespace of its own (the latter for a /proc that hides other users' processes) whose only ways out are two relays through Unix sockets in a root-only
 # directory: one to the API server, and one that lets the API server reach KWOK's
 # server for exec and logs. Inside, an nftables rule refuses every connection by a
 # non-root user except to the API server, so an exec'd process cannot reach etcd,
@@ -82,10 +82,13 @@ if ! $inside; then
     ulimit -u @MAX_PROCESSES@
     ulimit -n @MAX_OPEN_FILES@
     ulimit -v @MAX_VIRTUAL_KB@
-    exec unshare --net -- "$0" --inside-netns "$@"
+    exec unshare --net --mount --propagation private -- "$0" --inside-netns "$@"
 fi
 
 ip link set lo up
+# A /proc of our own in which a user other than root sees only their own processes: a
+# student's shell cannot see other students' processes, kwok or the relays.
+mount -t proc -o hidepid=invisible proc /proc
 # Replies the kernel makes for us (a TCP reset, an ICMP error) belong to no socket, so
 # `meta skuid` matches neither way on them and they pass: a refused connection fails at
 # once instead of hanging.
