@@ -11,7 +11,7 @@ from django.utils import timezone
 from labplatform.classroom.models import StudentEnvironment
 from labplatform.classroom.presets import PRESETS
 from labplatform.classroom.progress import progress_push
-from labplatform.cluster.errors import ClusterError
+from labplatform.cluster.errors import ClusterError, PodMissing
 from labplatform.cluster.students import (
     StudentEnvironmentSpec,
     student_environment_apply,
@@ -21,6 +21,7 @@ from labplatform.cluster.students import (
     workstation_kubeconfig_apply,
     workstation_ready,
 )
+from labplatform.cluster.terminals import workstation_session_end
 
 State = StudentEnvironment.State
 logger = logging.getLogger(__name__)
@@ -131,6 +132,14 @@ def _wait_until_namespace_gone(spec: StudentEnvironmentSpec) -> None:
         time.sleep(0.5)
 
 
+def _session_end(spec: StudentEnvironmentSpec) -> None:
+    """A reset gives a fresh shell too: the old one, and all it runs, ends."""
+    try:
+        workstation_session_end(cluster=spec.cluster, namespace=spec.workstation_namespace, student=spec.student)
+    except PodMissing:
+        pass  # no workstation, no shell; provisioning makes a new one
+
+
 def environment_reset_run(*, environment_id: int) -> None:
     environment = _load(environment_id, State.PROVISIONING)
     if environment is None:
@@ -138,6 +147,7 @@ def environment_reset_run(*, environment_id: int) -> None:
     spec = environment_spec(environment)
 
     def reset() -> None:
+        _session_end(spec)
         student_namespace_delete(spec)
         _wait_until_namespace_gone(spec)
         _provision(spec)
