@@ -73,6 +73,7 @@ render() {
 # policy lets an exec into a workstation run (k8s/platform/overlays/local). Installing it
 # again is cheap, so every `up` does, and a changed launcher needs no new cluster.
 launcher=/usr/local/libexec/labplatform-workstation
+student_bin=/usr/local/lib/labplatform/bin
 install_launcher() {
     sed -e "s#@RELAY_DIR@#$state/relay#" \
         -e "s#@ADMIN_KUBECONFIG@#$state/kubeconfig#" \
@@ -84,6 +85,9 @@ install_launcher() {
         "$here/workstation-launcher.sh" >"$state/workstation-launcher.new"
     install -D -m 755 -o root -g root "$state/workstation-launcher.new" "$launcher"
     rm -f "$state/workstation-launcher.new"
+    # Students' shells run kubectl from here: this cluster's version, outside root's HOME.
+    cmp -s "$KUBE_BIN/kubectl" "$student_bin/kubectl" ||
+        install -D -m 755 -o root -g root "$KUBE_BIN/kubectl" "$student_bin/kubectl"
 }
 
 config_hash() {

@@ -45,7 +45,7 @@ socket=$dir/tmux
 as_student=(
     setpriv --reuid="$uid" --regid="$gid" --clear-groups --inh-caps=-all --no-new-privs --
     env -i HOME="$home" USER="$user" LOGNAME="$user" SHELL=/bin/bash LANG=C.UTF-8
-    PATH=/usr/local/bin:/usr/bin:/bin TERM="${TERM:-xterm-256color}"
+    PATH=/usr/local/lib/labplatform/bin:/usr/local/bin:/usr/bin:/bin TERM="${TERM:-xterm-256color}"
     KUBECONFIG="$home/.kube/config" KUBECACHEDIR=/tmp/.kube-cache
 )
 as_student() { "${as_student[@]}" "$@"; }

@@ -292,6 +292,10 @@ def workstation_network_policy(
     )
 
 
+# On the local cluster, the tools of students' shells (this cluster's kubectl) come first.
+STUDENT_PATH = "/usr/local/lib/labplatform/bin:/usr/local/bin:/usr/bin:/bin"
+
+
 def student_exec_rule_name(namespace: str) -> str:
     return f"labplatform-{namespace}"
 
@@ -317,7 +321,7 @@ def student_exec_rule(*, namespace: str, cohort: str, student: str, uid: int, gi
                         "workDir": home,
                         "envs": [
                             {"name": "HOME", "value": home},
-                            {"name": "PATH", "value": "/usr/local/bin:/usr/bin:/bin"},
+                            {"name": "PATH", "value": STUDENT_PATH},
                             {"name": "TERM", "value": "xterm-256color"},
                         ],
                         "securityContext": {"runAsUser": uid, "runAsGroup": gid},
