@@ -255,7 +255,7 @@ def test_the_exec_rule_matches_only_the_students_namespace_and_runs_as_the_stude
                         "workDir": "/var/lib/labplatform/s4k2j9x0ab",
                         "envs": [
                             {"name": "HOME", "value": "/var/lib/labplatform/s4k2j9x0ab"},
-                            {"name": "PATH", "value": "/usr/local/bin:/usr/bin:/bin"},
+                            {"name": "PATH", "value": "/usr/local/lib/labplatform/bin:/usr/local/bin:/usr/bin:/bin"},
                             {"name": "TERM", "value": "xterm-256color"},
                         ],
                         "securityContext": {"runAsUser": 61001, "runAsGroup": 61001},
