@@ -56,6 +56,7 @@ class TerminalClient:
         self.socket = WebsocketCommunicator(application, path, headers=socket_headers(session=session, origin=origin))
         self.ack = ack
         self.output = b""
+        self.text = ""  # the output without escape sequences, for reading like a person
         self.messages: list[dict] = []
         self.closed_code: int | None = None
 
@@ -65,12 +66,16 @@ class TerminalClient:
 
     async def _receive(self, timeout: float) -> bool:
         """One frame into output or messages; False once the socket has closed."""
-        message = await self.socket.receive_output(timeout=timeout)
+        # Not receive_output: its timeout would cancel the application.
+        if self.socket.future.done():
+            self.socket.future.result()  # the consumer's exception, if it raised
+        message = await asyncio.wait_for(self.socket.output_queue.get(), timeout=min(timeout, 1))
         if message["type"] == "websocket.close":
             self.closed_code = message.get("code")
             return False
         if message.get("bytes") is not None:
             self.output += message["bytes"]
+            self.text += plain(message["bytes"])
             if self.ack:
                 await self.socket.send_to(text_data=json.dumps({"type": "ack", "bytes": len(message["bytes"])}))
         else:
@@ -83,17 +88,25 @@ class TerminalClient:
         while not condition(self):
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise AssertionError(f"timed out waiting for {what}; screen so far:\n{plain(self.output)[-2000:]}")
+                raise AssertionError(f"timed out waiting for {what}; screen so far:\n{self.text[-2000:]}")
             try:
                 if not await self._receive(remaining):
                     if not condition(self):
                         raise AssertionError(f"closed ({self.closed_code}) waiting for {what}: {self.messages}")
                     return
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
 
     async def wait_for_text(self, text: str, *, timeout: float = 15) -> None:
-        await self.wait_for(lambda c: text in plain(c.output), timeout=timeout, what=repr(text))
+        start = 0  # all of it first, then only what is new (a flood makes megabytes)
+
+        def found(c: "TerminalClient") -> bool:
+            nonlocal start
+            hit = text in c.text[start:]
+            start = max(start, len(c.text) - len(text))
+            return hit
+
+        await self.wait_for(found, timeout=timeout, what=repr(text))
 
     async def wait_for_message(self, kind: str, *, timeout: float = 15) -> dict:
         await self.wait_for(lambda c: any(m["type"] == kind for m in c.messages), timeout=timeout, what=kind)

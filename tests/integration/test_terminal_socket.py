@@ -2,19 +2,24 @@
 cluster: who may connect, the shell, resize, reattach, flow control and bad input."""
 
 import asyncio
+import re
 
 import pytest
 import pytest_asyncio
 from channels.db import database_sync_to_async
+from kubernetes import client as k8s
 
 from labplatform.cluster.clients import close_async_clients
-from tests.terminals import TerminalClient, plain, provision_ready_async, ready_terminal, session_cookie_async
+from labplatform.terminal.flow import HIGH_WATERMARK
+from labplatform.terminal.models import ShadowSession, TerminalActivity
+from tests.terminals import TerminalClient, provision_ready_async, ready_terminal, session_cookie_async
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio, pytest.mark.local_cluster]
 
 
 @pytest_asyncio.fixture
 async def cohort(make_cohort):
+    """Two students with ready workstations and their instructor."""
     cohort = await database_sync_to_async(make_cohort)(students=2, instructors=1)
     students = await provision_ready_async(cohort)
     instructor = await database_sync_to_async(lambda: cohort.enrollments.get(role="instructor").user)()
@@ -22,12 +27,253 @@ async def cohort(make_cohort):
     await close_async_clients()
 
 
+async def shell_pid(terminal: TerminalClient, tag: str) -> str:
+    """The PID of the shell behind this terminal, printed between markers."""
+    await terminal.type(f"echo {tag}-$((1+1))-$$-end\r")
+    pattern = re.compile(rf"{tag}-2-(\d+)-end")
+    await terminal.wait_for(lambda c: pattern.search(c.text), what=f"{tag} pid")
+    return pattern.search(terminal.text).group(1)
+
+
+async def screen_size(terminal: TerminalClient, tag: str, *, expect: tuple[int, int]) -> tuple[int, int]:
+    """The shell's terminal size, asked until it is `expect` (a resize is applied
+    asynchronously, so keys typed right after it may overtake it) or for 10 tries."""
+    for attempt in range(10):
+        await terminal.type(f"echo {tag}{attempt}-$((2+2)) $(stty size)\r")
+        pattern = re.compile(rf"{tag}{attempt}-4 (\d+) (\d+)")
+        await terminal.wait_for(lambda c, p=pattern: p.search(c.text), what=f"{tag} size")
+        rows, cols = pattern.search(terminal.text).groups()
+        if (int(cols), int(rows)) == expect:
+            break
+        await asyncio.sleep(0.2)
+    return int(cols), int(rows)
+
+
+# Who may connect
+
+
 async def test_the_student_types_in_their_own_shell(cohort, client):
     _, students, _ = cohort
     me = students[0]
-    session = await session_cookie_async(client, me.user)
-    terminal = await ready_terminal("/ws/terminal/", session=session)
+    terminal = await ready_terminal("/ws/terminal/", session=await session_cookie_async(client, me.user))
+    assert terminal.messages[0] == {"type": "status", "state": "connected", "read_only": False, "watchers": 0}
     await terminal.type("id -un; kubectl get pods\r")
     await terminal.wait_for_text(f"lab-{me.student_id}")
     await terminal.wait_for_text("No resources found")
     await terminal.close()
+    assert await database_sync_to_async(TerminalActivity.objects.filter(enrollment=me).exists)()
+
+
+async def test_the_instructor_watches_read_only_and_the_student_sees_it(cohort, client):
+    _, students, instructor = cohort
+    me = students[0]
+    owner = await ready_terminal("/ws/terminal/", session=await session_cookie_async(client, me.user))
+    watcher = TerminalClient(
+        f"/ws/terminal/watch/{me.student_id}/", session=await session_cookie_async(client, instructor)
+    )
+    assert await watcher.connect()
+    status = await watcher.wait_for_message("status")
+    assert status["read_only"] is True
+    assert (await owner.wait_for_message("watchers"))["count"] == 1
+
+    await owner.type("echo owner-$((40+2))\r")
+    await watcher.wait_for_text("owner-42")
+    # The watcher's keys go nowhere: neither typed into the shell nor run.
+    await watcher.type("echo watcher-$((50+5))\r")
+    await owner.type("echo after-$((60+6))\r")
+    await owner.wait_for_text("after-66")
+    await watcher.wait_for_text("after-66")
+    assert "watcher-55" not in owner.text
+    assert "echo watcher" not in owner.text
+
+    await watcher.close()
+    await owner.wait_for(
+        lambda c: [m for m in c.messages if m["type"] == "watchers"][-1]["count"] == 0, what="watchers back to 0"
+    )
+    await owner.close()
+    session = await database_sync_to_async(ShadowSession.objects.get)(enrollment=me)
+    assert session.watcher_id == instructor.pk
+    assert session.ended_at is not None and session.ended_at >= session.started_at
+
+
+@pytest.mark.parametrize(
+    ("who", "path", "code"),
+    [
+        ("anonymous", "own", 4401),
+        ("anonymous", "watch", 4401),
+        ("other student", "watch", 4403),
+        ("student watching themselves", "watch", 4403),
+        ("another cohort's instructor", "watch", 4403),
+        ("instructor without a student enrollment", "own", 4403),
+    ],
+)
+async def test_anyone_else_is_refused_before_an_exec(cohort, make_cohort, client, who, path, code):
+    _, students, instructor = cohort
+    me, other = students
+    if who == "anonymous":
+        session = None
+    elif who == "other student":
+        session = await session_cookie_async(client, other.user)
+    elif who == "student watching themselves":
+        session = await session_cookie_async(client, me.user)
+    elif who == "another cohort's instructor":
+        elsewhere = await database_sync_to_async(make_cohort)(students=0, instructors=1)
+        stranger = await database_sync_to_async(lambda: elsewhere.enrollments.get().user)()
+        session = await session_cookie_async(client, stranger)
+    else:
+        session = await session_cookie_async(client, instructor)
+    url = "/ws/terminal/" if path == "own" else f"/ws/terminal/watch/{me.student_id}/"
+    terminal = TerminalClient(url, session=session)
+    assert await terminal.connect()
+    ended = await terminal.wait_for_message("ended")
+    assert await terminal.wait_closed() == code
+    assert not [m for m in terminal.messages if m["type"] == "status"], "no shell is opened"
+    assert ended["reason"]
+    assert not await database_sync_to_async(ShadowSession.objects.exists)()
+
+
+async def test_a_socket_from_another_origin_is_refused(cohort, client):
+    _, students, _ = cohort
+    terminal = TerminalClient(
+        "/ws/terminal/", session=await session_cookie_async(client, students[0].user), origin="https://evil.example"
+    )
+    assert not await terminal.connect()
+
+
+# The shell
+
+
+async def test_resize_is_forwarded_clamped_and_coalesced(cohort, client):
+    _, students, _ = cohort
+    terminal = await ready_terminal("/ws/terminal/", session=await session_cookie_async(client, students[0].user))
+    await terminal.resize(132, 43)
+    assert await screen_size(terminal, "a", expect=(132, 43)) == (132, 43)
+    await terminal.resize(100000, 100000)
+    assert await screen_size(terminal, "b", expect=(500, 200)) == (500, 200)
+    await terminal.resize(0, 0)  # a hidden panel: ignored, not closed
+    assert await screen_size(terminal, "c", expect=(500, 200)) == (500, 200)
+    for i in range(1000):
+        await terminal.resize(80 + i % 7, 24)
+    await terminal.resize(90, 30)
+    assert await screen_size(terminal, "d", expect=(90, 30)) == (90, 30)
+    assert terminal.closed_code is None
+    await terminal.close()
+
+
+async def test_a_reload_reattaches_to_the_same_shell_with_its_screen(cohort, client):
+    _, students, _ = cohort
+    session = await session_cookie_async(client, students[0].user)
+    first = await ready_terminal("/ws/terminal/", session=session)
+    pid = await shell_pid(first, "before")
+    await first.type("sleep 300 &\r")
+    await first.wait_for_text("[1]")
+    await first.close()
+
+    second = await ready_terminal("/ws/terminal/", session=session)
+    # The screen comes back from tmux's state: what was on it, once.
+    await second.wait_for_text(f"before-2-{pid}-end")
+    assert second.text.count(f"before-2-{pid}-end") == 1
+    assert await shell_pid(second, "after") == pid
+    await second.type("jobs\r")
+    await second.wait_for_text("sleep 300 &")
+    await second.close()
+
+
+async def test_a_second_tab_attaches_to_the_same_shell(cohort, client):
+    _, students, _ = cohort
+    session = await session_cookie_async(client, students[0].user)
+    one = await ready_terminal("/ws/terminal/", session=session)
+    two = await ready_terminal("/ws/terminal/", session=session)
+    pid = await shell_pid(one, "one")
+    await two.wait_for_text(f"one-2-{pid}-end")
+    assert await shell_pid(two, "two") == pid
+    await one.close()
+    await two.close()
+
+
+async def test_a_client_that_stops_acknowledging_stalls_the_stream(cohort, client):
+    _, students, _ = cohort
+    terminal = await ready_terminal("/ws/terminal/", session=await session_cookie_async(client, students[0].user))
+    await terminal.type("clear\r")
+    await terminal.wait_for_text("$")
+    terminal.ack = False
+    received_before = len(terminal.output)
+    await terminal.type("yes flood-line\r")
+    # Output arrives until the window is full, then stops: wait for a second of silence.
+    while True:
+        size = len(terminal.output)
+        try:
+            await terminal.wait_for(lambda c, size=size: len(c.output) > size, timeout=1.5, what="more output")
+        except AssertionError:
+            break
+    unacknowledged = len(terminal.output) - received_before
+    assert 0 < unacknowledged <= HIGH_WATERMARK + 64 * 1024
+    # Acknowledging reopens the stream, and Ctrl-C brings the prompt back.
+    terminal.ack = True
+    await terminal.send_json({"type": "ack", "bytes": len(terminal.output)})
+    await terminal.type("\x03")
+    await terminal.type("echo done-$((3*3))\r")
+    await terminal.wait_for_text("done-9", timeout=30)
+    await terminal.close()
+
+
+# Bad input
+
+
+async def test_junk_and_oversized_frames_close_the_socket_with_a_reason(cohort, client):
+    _, students, _ = cohort
+    session = await session_cookie_async(client, students[0].user)
+    junk = await ready_terminal("/ws/terminal/", session=session)
+    await junk.socket.send_to(text_data="{not json")
+    assert "JSON" in (await junk.wait_for_message("ended"))["reason"]
+    assert await junk.wait_closed() == 4400
+
+    unknown = await ready_terminal("/ws/terminal/", session=session)
+    await unknown.send_json({"type": "format-disk"})
+    assert "format-disk" in (await unknown.wait_for_message("ended"))["reason"]
+
+    big = await ready_terminal("/ws/terminal/", session=session)
+    await big.type("x" * (65 * 1024))
+    assert await big.wait_closed() == 1009
+
+    # The shell is unharmed, and bytes that are not UTF-8 do not break it.
+    again = await ready_terminal("/ws/terminal/", session=session)
+    await again.socket.send_to(bytes_data=b"\xff\xfe\xc3")
+    await again.type("\x15echo fine-$((7*6))\r")
+    await again.wait_for_text("fine-42")
+    await again.close()
+
+
+async def test_a_gone_workstation_is_explained_and_the_reset_offered(cohort, client, kube):
+    _, students, _ = cohort
+    me = students[0]
+    core = k8s.CoreV1Api(kube)
+    await asyncio.to_thread(
+        core.delete_namespaced_pod, f"ws-{me.student_id}", "labplatform-workstations", grace_period_seconds=0
+    )
+
+    def gone():
+        try:
+            core.read_namespaced_pod(f"ws-{me.student_id}", "labplatform-workstations")
+        except k8s.ApiException as exc:
+            return exc.status == 404
+        return False
+
+    for _ in range(100):
+        if await asyncio.to_thread(gone):
+            break
+        await asyncio.sleep(0.1)
+    terminal = TerminalClient("/ws/terminal/", session=await session_cookie_async(client, me.user))
+    assert await terminal.connect()
+    ended = await terminal.wait_for_message("ended")
+    assert ended["reset"] is True
+    assert "Reset" in ended["reason"]
+
+
+async def test_an_idle_terminal_is_closed_and_says_so(cohort, client, settings):
+    settings.TERMINAL_IDLE_SECONDS = 1
+    _, students, _ = cohort
+    terminal = await ready_terminal("/ws/terminal/", session=await session_cookie_async(client, students[0].user))
+    ended = await terminal.wait_for_message("ended", timeout=20)
+    assert "without typing" in ended["reason"]
+    assert await terminal.wait_closed() == 4408
