@@ -56,6 +56,7 @@ class TerminalClient:
         self.socket = WebsocketCommunicator(application, path, headers=socket_headers(session=session, origin=origin))
         self.ack = ack
         self.output = b""
+        self.frames: list[bytes] = []  # output as it came, one entry per frame
         self.text = ""  # the output without escape sequences, for reading like a person
         self.messages: list[dict] = []
         self.closed_code: int | None = None
@@ -75,6 +76,7 @@ class TerminalClient:
             return False
         if message.get("bytes") is not None:
             self.output += message["bytes"]
+            self.frames.append(message["bytes"])
             self.text += plain(message["bytes"])
             if self.ack:
                 await self.socket.send_to(text_data=json.dumps({"type": "ack", "bytes": len(message["bytes"])}))

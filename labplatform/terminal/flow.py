@@ -52,7 +52,7 @@ def utf8_split(data: bytes) -> tuple[bytes, bytes]:
         byte = data[end - back]
         if byte & 0xC0 == 0x80:  # a continuation byte: keep looking for the lead
             continue
-        if byte >= 0xC0:
+        if 0xC0 <= byte < 0xF8:
             needed = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
             if needed > back:
                 return data[: end - back], data[end - back :]

@@ -1,0 +1,58 @@
+"""The consumer's framing above the gateway, with a stand-in exec stream that cuts its
+output where a real one may: a multibyte character split across two reads."""
+
+from contextlib import asynccontextmanager
+
+import pytest
+from channels.db import database_sync_to_async
+
+from labplatform.classroom.models import Cluster, Cohort, Enrollment, StudentEnvironment
+from labplatform.cluster.exec import ExecOutput
+from labplatform.terminal import consumers
+from tests.terminals import ready_terminal, session_cookie_async
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+
+class CuttingStream:
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+
+    async def read(self, timeout=None):
+        if self.chunks:
+            return ExecOutput(1, self.chunks.pop(0))
+        return None
+
+    async def write(self, data: bytes) -> None:
+        pass
+
+    async def resize(self, *, cols: int, rows: int) -> None:
+        pass
+
+
+def ready_student(django_user_model):
+    cluster = Cluster.objects.get_or_create(name="local", defaults={"is_local": True})[0]
+    cohort = Cohort.objects.create(name="Framing", slug="framing", cluster=cluster)
+    user = django_user_model.objects.create_user(username="framing-student")
+    enrollment = Enrollment.objects.create(user=user, cohort=cohort)
+    StudentEnvironment.objects.create(
+        enrollment=enrollment, namespace=f"lab-{enrollment.student_id}", state=StudentEnvironment.State.READY
+    )
+    return user
+
+
+async def test_a_character_split_across_reads_reaches_the_browser_whole(django_user_model, client, monkeypatch):
+    chunks = [b"caf\xc3", b"\xa9 \xe2\x82", b"\xac 5 \xf0\x9f", b"\x99\x82", b"\r\n"]
+
+    @asynccontextmanager
+    async def cutting_terminal(**kwargs):
+        yield CuttingStream(list(chunks))
+
+    monkeypatch.setattr(consumers, "workstation_terminal", cutting_terminal)
+    user = await database_sync_to_async(ready_student)(django_user_model)
+    terminal = await ready_terminal("/ws/terminal/", session=await session_cookie_async(client, user))
+    await terminal.wait_for_message("ended")
+    frames = []
+    for message in terminal.frames:
+        frames.append(message.decode("utf-8"))  # each frame is whole characters
+    assert "".join(frames) == "café € 5 🙂\r\n"
