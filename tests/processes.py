@@ -71,3 +71,31 @@ def stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=10)
+
+
+def start_web(*, port: int, name: str = "web") -> subprocess.Popen:
+    """daphne serving the project on 127.0.0.1:port, answering before this returns."""
+    import requests
+
+    log = Path(settings.RUN_DIR) / f"{name}-{port}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "labplatform.asgi:application"],
+        cwd=ROOT,
+        env=subprocess_environment(),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+    def answers():
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/login/", timeout=2).status_code == 200
+        except requests.RequestException:
+            return server.poll() is not None and _raise(f"daphne on port {port} exited; log: {log}")
+
+    wait_for(f"daphne on port {port} (log: {log})", answers, timeout=60)
+    return server
+
+
+def _raise(message: str):
+    raise RuntimeError(message)

@@ -8,6 +8,7 @@ import re
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.test import Client
 
 from labplatform.asgi import application
 from labplatform.classroom.environment_work import environment_provision_run
@@ -32,7 +33,10 @@ def provision_ready(cohort) -> list[Enrollment]:
     return students
 
 
-def session_cookie(client, user) -> str:
+def session_cookie(user) -> str:
+    """A session of the user's own (a shared test client would end the previous user's
+    session when it signs in the next)."""
+    client = Client()
     client.force_login(user)
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 

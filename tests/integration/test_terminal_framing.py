@@ -41,7 +41,7 @@ def ready_student(django_user_model):
     return user
 
 
-async def test_a_character_split_across_reads_reaches_the_browser_whole(django_user_model, client, monkeypatch):
+async def test_a_character_split_across_reads_reaches_the_browser_whole(django_user_model, monkeypatch):
     chunks = [b"caf\xc3", b"\xa9 \xe2\x82", b"\xac 5 \xf0\x9f", b"\x99\x82", b"\r\n"]
 
     @asynccontextmanager
@@ -50,7 +50,7 @@ async def test_a_character_split_across_reads_reaches_the_browser_whole(django_u
 
     monkeypatch.setattr(consumers, "workstation_terminal", cutting_terminal)
     user = await database_sync_to_async(ready_student)(django_user_model)
-    terminal = await ready_terminal("/ws/terminal/", session=await session_cookie_async(client, user))
+    terminal = await ready_terminal("/ws/terminal/", session=await session_cookie_async(user))
     await terminal.wait_for_message("ended")
     frames = []
     for message in terminal.frames:

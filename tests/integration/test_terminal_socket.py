@@ -52,10 +52,10 @@ async def screen_size(terminal: TerminalClient, tag: str, *, expect: tuple[int, 
 # Who may connect
 
 
-async def test_the_student_types_in_their_own_shell(cohort, client):
+async def test_the_student_types_in_their_own_shell(cohort):
     _, students, _ = cohort
     me = students[0]
-    terminal = await ready_terminal("/ws/terminal/", session=await session_cookie_async(client, me.user))
+    terminal = await ready_terminal("/ws/terminal/", session=await session_cookie_async(me.user))
     assert terminal.messages[0] == {"type": "status", "state": "connected", "read_only": False, "watchers": 0}
     await terminal.type("id -un; kubectl get pods\r")
     await terminal.wait_for_text(f"lab-{me.student_id}")
@@ -64,13 +64,11 @@ async def test_the_student_types_in_their_own_shell(cohort, client):
     assert await database_sync_to_async(TerminalActivity.objects.filter(enrollment=me).exists)()
 
 
-async def test_the_instructor_watches_read_only_and_the_student_sees_it(cohort, client):
+async def test_the_instructor_watches_read_only_and_the_student_sees_it(cohort):
     _, students, instructor = cohort
     me = students[0]
-    owner = await ready_terminal("/ws/terminal/", session=await session_cookie_async(client, me.user))
-    watcher = TerminalClient(
-        f"/ws/terminal/watch/{me.student_id}/", session=await session_cookie_async(client, instructor)
-    )
+    owner = await ready_terminal("/ws/terminal/", session=await session_cookie_async(me.user))
+    watcher = TerminalClient(f"/ws/terminal/watch/{me.student_id}/", session=await session_cookie_async(instructor))
     assert await watcher.connect()
     status = await watcher.wait_for_message("status")
     assert status["read_only"] is True
@@ -107,21 +105,21 @@ async def test_the_instructor_watches_read_only_and_the_student_sees_it(cohort, 
         ("instructor without a student enrollment", "own", 4403),
     ],
 )
-async def test_anyone_else_is_refused_before_an_exec(cohort, make_cohort, client, who, path, code):
+async def test_anyone_else_is_refused_before_an_exec(cohort, make_cohort, who, path, code):
     _, students, instructor = cohort
     me, other = students
     if who == "anonymous":
         session = None
     elif who == "other student":
-        session = await session_cookie_async(client, other.user)
+        session = await session_cookie_async(other.user)
     elif who == "student watching themselves":
-        session = await session_cookie_async(client, me.user)
+        session = await session_cookie_async(me.user)
     elif who == "another cohort's instructor":
         elsewhere = await database_sync_to_async(make_cohort)(students=0, instructors=1)
         stranger = await database_sync_to_async(lambda: elsewhere.enrollments.get().user)()
-        session = await session_cookie_async(client, stranger)
+        session = await session_cookie_async(stranger)
     else:
-        session = await session_cookie_async(client, instructor)
+        session = await session_cookie_async(instructor)
     url = "/ws/terminal/" if path == "own" else f"/ws/terminal/watch/{me.student_id}/"
     terminal = TerminalClient(url, session=session)
     assert await terminal.connect()
@@ -132,10 +130,10 @@ async def test_anyone_else_is_refused_before_an_exec(cohort, make_cohort, client
     assert not await database_sync_to_async(ShadowSession.objects.exists)()
 
 
-async def test_a_socket_from_another_origin_is_refused(cohort, client):
+async def test_a_socket_from_another_origin_is_refused(cohort):
     _, students, _ = cohort
     terminal = TerminalClient(
-        "/ws/terminal/", session=await session_cookie_async(client, students[0].user), origin="https://evil.example"
+        "/ws/terminal/", session=await session_cookie_async(students[0].user), origin="https://evil.example"
     )
     assert not await terminal.connect()
 
@@ -143,9 +141,9 @@ async def test_a_socket_from_another_origin_is_refused(cohort, client):
 # The shell
 
 
-async def test_resize_is_forwarded_clamped_and_coalesced(cohort, client):
+async def test_resize_is_forwarded_clamped_and_coalesced(cohort):
     _, students, _ = cohort
-    terminal = await ready_terminal("/ws/terminal/", session=await session_cookie_async(client, students[0].user))
+    terminal = await ready_terminal("/ws/terminal/", session=await session_cookie_async(students[0].user))
     await terminal.resize(132, 43)
     assert await screen_size(terminal, "a", expect=(132, 43)) == (132, 43)
     await terminal.resize(100000, 100000)
@@ -160,9 +158,9 @@ async def test_resize_is_forwarded_clamped_and_coalesced(cohort, client):
     await terminal.close()
 
 
-async def test_a_reload_reattaches_to_the_same_shell_with_its_screen(cohort, client):
+async def test_a_reload_reattaches_to_the_same_shell_with_its_screen(cohort):
     _, students, _ = cohort
-    session = await session_cookie_async(client, students[0].user)
+    session = await session_cookie_async(students[0].user)
     first = await ready_terminal("/ws/terminal/", session=session)
     pid = await shell_pid(first, "before")
     await first.type("sleep 300 &\r")
@@ -179,9 +177,9 @@ async def test_a_reload_reattaches_to_the_same_shell_with_its_screen(cohort, cli
     await second.close()
 
 
-async def test_a_second_tab_attaches_to_the_same_shell(cohort, client):
+async def test_a_second_tab_attaches_to_the_same_shell(cohort):
     _, students, _ = cohort
-    session = await session_cookie_async(client, students[0].user)
+    session = await session_cookie_async(students[0].user)
     one = await ready_terminal("/ws/terminal/", session=session)
     two = await ready_terminal("/ws/terminal/", session=session)
     pid = await shell_pid(one, "one")
@@ -191,9 +189,9 @@ async def test_a_second_tab_attaches_to_the_same_shell(cohort, client):
     await two.close()
 
 
-async def test_a_client_that_stops_acknowledging_stalls_the_stream(cohort, client):
+async def test_a_client_that_stops_acknowledging_stalls_the_stream(cohort):
     _, students, _ = cohort
-    terminal = await ready_terminal("/ws/terminal/", session=await session_cookie_async(client, students[0].user))
+    terminal = await ready_terminal("/ws/terminal/", session=await session_cookie_async(students[0].user))
     await terminal.type("clear\r")
     await terminal.wait_for_text("$")
     terminal.ack = False
@@ -220,9 +218,9 @@ async def test_a_client_that_stops_acknowledging_stalls_the_stream(cohort, clien
 # Bad input
 
 
-async def test_junk_and_oversized_frames_close_the_socket_with_a_reason(cohort, client):
+async def test_junk_and_oversized_frames_close_the_socket_with_a_reason(cohort):
     _, students, _ = cohort
-    session = await session_cookie_async(client, students[0].user)
+    session = await session_cookie_async(students[0].user)
     junk = await ready_terminal("/ws/terminal/", session=session)
     await junk.socket.send_to(text_data="{not json")
     assert "JSON" in (await junk.wait_for_message("ended"))["reason"]
@@ -244,7 +242,7 @@ async def test_junk_and_oversized_frames_close_the_socket_with_a_reason(cohort, 
     await again.close()
 
 
-async def test_a_gone_workstation_is_explained_and_the_reset_offered(cohort, client, kube):
+async def test_a_gone_workstation_is_explained_and_the_reset_offered(cohort, kube):
     _, students, _ = cohort
     me = students[0]
     core = k8s.CoreV1Api(kube)
@@ -263,17 +261,17 @@ async def test_a_gone_workstation_is_explained_and_the_reset_offered(cohort, cli
         if await asyncio.to_thread(gone):
             break
         await asyncio.sleep(0.1)
-    terminal = TerminalClient("/ws/terminal/", session=await session_cookie_async(client, me.user))
+    terminal = TerminalClient("/ws/terminal/", session=await session_cookie_async(me.user))
     assert await terminal.connect()
     ended = await terminal.wait_for_message("ended")
     assert ended["reset"] is True
     assert "Reset" in ended["reason"]
 
 
-async def test_an_idle_terminal_is_closed_and_says_so(cohort, client, settings):
+async def test_an_idle_terminal_is_closed_and_says_so(cohort, settings):
     settings.TERMINAL_IDLE_SECONDS = 1
     _, students, _ = cohort
-    terminal = await ready_terminal("/ws/terminal/", session=await session_cookie_async(client, students[0].user))
+    terminal = await ready_terminal("/ws/terminal/", session=await session_cookie_async(students[0].user))
     ended = await terminal.wait_for_message("ended", timeout=20)
     assert "without typing" in ended["reason"]
     assert await terminal.wait_closed() == 4408
