@@ -18,6 +18,7 @@
 #   labplatform-workstation watch STUDENT                  read-only, for an instructor
 #   labplatform-workstation end STUDENT                    ends the session (reset)
 set -euo pipefail
+umask 077
 
 relay_dir=@RELAY_DIR@
 admin_kubeconfig=@ADMIN_KUBECONFIG@
@@ -55,12 +56,20 @@ session_alive() { as_student tmux -S "$socket" has-session -t main 2>/dev/null; 
 write_tmux_conf() {
     # A plain terminal: no status bar, the mouse wheel scrolls history, right-click belongs
     # to the browser (copy/paste), and a copied selection goes to the browser's clipboard.
+    # The shell is not a login shell: /etc/profile would replace the PATH given above, and
+    # with it this cluster's kubectl.
+    # Two keys the terminal bridge sends: a keepalive every 30 s (it only marks the client
+    # active) and, when its socket closes, detach. KWOK leaves an exec'd process running
+    # when its stream closes, so a connection that vanished without a word (a web process
+    # killed) leaves a client here; the keeper detaches clients silent for longer than
+    # $stale_client_seconds, so they neither pile up nor keep the session from ending.
     cat >"$sessions/tmux.conf.new" <<'CONF'
 set -g status off
 set -g mouse on
 set -g history-limit 20000
 set -s escape-time 0
 set -g default-terminal tmux-256color
+set -g default-command "exec bash"
 set -s set-clipboard on
 set -g window-size latest
 set -g exit-empty on
@@ -69,33 +78,55 @@ unbind -n M-MouseDown3Pane
 unbind -n MouseDown3Status
 unbind -n MouseDown3StatusLeft
 unbind -n MouseDown3StatusRight
+set -s user-keys[0] "\e[9998~"
+set -s user-keys[1] "\e[9999~"
+bind -n User0 refresh-client -S
+bind -n User1 detach-client
 CONF
     chmod 644 "$sessions/tmux.conf.new"
     mv "$sessions/tmux.conf.new" "$sessions/tmux.conf"
 }
 
+stale_client_seconds=120
+
+detach_stale_clients() {
+    local now activity tty
+    now=$(date +%s)
+    as_student tmux -S "$socket" list-clients -F '#{client_activity} #{client_tty}' 2>/dev/null |
+        while read -r activity tty; do
+            if [ $((now - activity)) -gt "$stale_client_seconds" ]; then
+                as_student tmux -S "$socket" detach-client -t "$tty" 2>/dev/null || true
+            fi
+        done
+}
+
 keeper() {
     # PID 1 of a new PID, mount and network namespace (see session_start).
-    local grace=$1 api_port idle=0
+    local grace=$1 api_port idle=0 scratch hidden
     api_port=$(sed -n 's#^ *server: https://127\.0\.0\.1:\([0-9][0-9]*\).*#\1#p' "$admin_kubeconfig" | head -n 1)
     [ -n "$api_port" ] || die "no API server port in $admin_kubeconfig"
     ip link set lo up
+    # Folders anyone may write to are the session's own.
     mount -t tmpfs -o "size=$tmp_size,mode=1777,nosuid,nodev" tmpfs /tmp
-    mount -t tmpfs -o "size=64m,mode=1777,nosuid,nodev" tmpfs /dev/shm
-    local hidden
+    for scratch in /var/tmp /dev/shm /run/lock; do
+        if [ -d "$scratch" ]; then mount -t tmpfs -o "size=64m,mode=1777,nosuid,nodev" tmpfs "$scratch"; fi
+    done
     for hidden in /run/postgresql /var/run/postgresql /run/redis /var/run/redis /var/lib/postgresql /var/lib/redis; do
-        [ -d "$hidden" ] && mount -t tmpfs -o size=1m,mode=755 tmpfs "$hidden"
+        if [ -d "$hidden" ]; then mount -t tmpfs -o size=1m,mode=755 tmpfs "$hidden"; fi
     done
     # The relay runs as root; the student cannot reach its far end (a 0700 directory).
     socat "TCP-LISTEN:$api_port,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$relay_dir/api.sock" &
     ulimit -u "$max_processes" -n "$max_open_files" -f "$max_file_kb" -v "$max_virtual_kb"
     (cd "$home" && as_student tmux -S "$socket" -f "$sessions/tmux.conf" new-session -d -s main -x 120 -y 40)
+    echo "session of $user started (grace ${grace}s)"
     while session_alive; do
         sleep 5 &
         wait $! || true
+        detach_stale_clients
         if [ -z "$(as_student tmux -S "$socket" list-clients 2>/dev/null)" ]; then
             idle=$((idle + 5))
             if [ "$idle" -ge "$grace" ]; then
+                echo "no one attached for ${idle}s: ending the session of $user"
                 as_student tmux -S "$socket" kill-server 2>/dev/null || true
                 break
             fi
@@ -103,6 +134,7 @@ keeper() {
             idle=0
         fi
     done
+    rm -rf "$dir"
     # Leaving ends every process in this PID namespace: the relay and anything left behind.
 }
 
@@ -118,7 +150,7 @@ session_start() {
     rm -rf "$dir"
     install -d -m 700 -o "$uid" -g "$gid" "$dir"
     setsid unshare --pid --mount --net --fork --mount-proc --propagation private -- \
-        "$0" keeper "$student" "$grace" </dev/null >/dev/null 2>&1 9>&- &
+        "$0" keeper "$student" "$grace" </dev/null >"$sessions/$student.log" 2>&1 9>&- &
     for i in $(seq 1 100); do
         session_alive && return
         sleep 0.05
@@ -135,7 +167,9 @@ attach)
     exec setsid -w -c "$0" client "$student" attach-session -t main
     ;;
 watch)
-    session_alive || die "$user has no terminal session at the moment"
+    # The student's own connection may be starting the session at this moment.
+    for _ in $(seq 1 50); do session_alive && break; sleep 0.2; done
+    session_alive || die "this student has no terminal open at the moment"
     exec setsid -w -c "$0" client "$student" attach-session -t main -f read-only,ignore-size
     ;;
 client)

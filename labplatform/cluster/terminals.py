@@ -13,6 +13,13 @@ from labplatform.cluster.clients import close_async_clients
 from labplatform.cluster.exec import ExecStream, exec_stream
 
 SESSION_COMMAND = "/usr/local/libexec/labplatform-workstation"
+# Keys the session's tmux binds (see the launcher): KEEPALIVE marks the connection as alive
+# and does nothing else, DETACH ends this connection and leaves the shell running. An exec
+# whose stream closes is not ended by KWOK, so a connection says goodbye with DETACH, and
+# one that vanished is detached by the session once KEEPALIVE_SECONDS * 4 pass in silence.
+KEEPALIVE_KEY = b"\x1b[9998~"
+DETACH_KEY = b"\x1b[9999~"
+KEEPALIVE_SECONDS = 30
 
 
 def workstation_pod_name(student: str) -> str:

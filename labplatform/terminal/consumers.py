@@ -23,7 +23,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from labplatform.cluster.errors import ClusterError, PodMissing
-from labplatform.cluster.terminals import workstation_terminal
+from labplatform.cluster.terminals import DETACH_KEY, KEEPALIVE_KEY, KEEPALIVE_SECONDS, workstation_terminal
 from labplatform.terminal import access, sessions
 from labplatform.terminal.flow import OutputWindow, terminal_size, utf8_split
 
@@ -78,6 +78,11 @@ class TerminalConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
+        if self.stream is not None and not self.stream.closed:
+            try:  # the shell stays; only this connection to it goes
+                await asyncio.wait_for(self.stream.write(DETACH_KEY), timeout=2)
+            except (ClusterError, OSError, TimeoutError, ConnectionError):
+                pass
         for task in self.tasks:
             task.cancel()
         if self.target is None:
@@ -112,6 +117,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                     await stream.write(data)
                 self.early_input = []
                 self.tasks.append(asyncio.create_task(self._resizer()))
+                self.tasks.append(asyncio.create_task(self._keepalive()))
                 if not target.read_only:
                     self.tasks.append(asyncio.create_task(self._idle_watch()))
                 await self._pump(stream)
@@ -132,7 +138,9 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             )
             return
         if target.read_only:
-            await self._end("The student's terminal session has ended.", code=CLOSE_ENDED)
+            await self._end(
+                "The student's shell is not running: they have no terminal open, or it just ended.", code=CLOSE_ENDED
+            )
         else:
             await self._end("Your shell has ended. Reconnect to start a new one.", code=CLOSE_ENDED)
 
@@ -161,6 +169,11 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 applied = self.size
                 await self.stream.resize(cols=applied.cols, rows=applied.rows)
             await asyncio.sleep(RESIZE_INTERVAL_SECONDS)
+
+    async def _keepalive(self) -> None:
+        while True:
+            await asyncio.sleep(KEEPALIVE_SECONDS)
+            await self.stream.write(KEEPALIVE_KEY)
 
     async def _idle_watch(self) -> None:
         idle = settings.TERMINAL_IDLE_SECONDS

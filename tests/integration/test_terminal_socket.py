@@ -10,6 +10,7 @@ from channels.db import database_sync_to_async
 from kubernetes import client as k8s
 
 from labplatform.cluster.clients import close_async_clients
+from labplatform.cluster.terminals import KEEPALIVE_KEY
 from labplatform.terminal.flow import HIGH_WATERMARK
 from labplatform.terminal.models import ShadowSession, TerminalActivity
 from tests.terminals import TerminalClient, provision_ready_async, ready_terminal, session_cookie_async
@@ -28,8 +29,10 @@ async def cohort(make_cohort):
 
 
 async def shell_pid(terminal: TerminalClient, tag: str) -> str:
-    """The PID of the shell behind this terminal, printed between markers."""
-    await terminal.type(f"echo {tag}-$((1+1))-$$-end\r")
+    """An identity of the shell behind this terminal, printed between markers: a random
+    number the shell keeps once drawn (its PID would not do: each session has a PID
+    namespace of its own, so every new shell has the same PID)."""
+    await terminal.type(f"echo {tag}-$((1+1))-${{SHELL_ID:=$RANDOM$RANDOM}}-end\r")
     pattern = re.compile(rf"{tag}-2-(\d+)-end")
     await terminal.wait_for(lambda c: pattern.search(c.text), what=f"{tag} pid")
     return pattern.search(terminal.text).group(1)
@@ -60,6 +63,11 @@ async def test_the_student_types_in_their_own_shell(cohort):
     await terminal.type("id -un; kubectl get pods\r")
     await terminal.wait_for_text(f"lab-{me.student_id}")
     await terminal.wait_for_text("No resources found")
+    # The bridge's keepalive key is the session's business: nothing reaches the shell.
+    await terminal.socket.send_to(bytes_data=KEEPALIVE_KEY)
+    await terminal.type("echo typed-$((3+4))\r")
+    await terminal.wait_for_text("typed-7")
+    assert "9998" not in terminal.text
     await terminal.close()
     assert await database_sync_to_async(TerminalActivity.objects.filter(enrollment=me).exists)()
 
@@ -185,7 +193,12 @@ async def test_a_second_tab_attaches_to_the_same_shell(cohort):
     pid = await shell_pid(one, "one")
     await two.wait_for_text(f"one-2-{pid}-end")
     assert await shell_pid(two, "two") == pid
+    await two.type("echo clients-$((9+1))-$(tmux list-clients | wc -l)\r")
+    await two.wait_for_text("clients-10-2")
+    # A closed tab leaves the session: its client does not linger.
     await one.close()
+    await two.type("echo clients-$((9+2))-$(tmux list-clients | wc -l)\r")
+    await two.wait_for_text("clients-11-1")
     await two.close()
 
 
@@ -275,3 +288,39 @@ async def test_an_idle_terminal_is_closed_and_says_so(cohort, settings):
     ended = await terminal.wait_for_message("ended", timeout=20)
     assert "without typing" in ended["reason"]
     assert await terminal.wait_closed() == 4408
+
+
+async def test_a_watcher_that_stops_reading_never_holds_up_the_owner(cohort):
+    _, students, instructor = cohort
+    me = students[0]
+    owner = await ready_terminal("/ws/terminal/", session=await session_cookie_async(me.user))
+    watcher = TerminalClient(f"/ws/terminal/watch/{me.student_id}/", session=await session_cookie_async(instructor))
+    watcher.ack = False
+    assert await watcher.connect()
+    await watcher.wait_for_message("status")
+    await owner.type("yes slow-watcher\r")
+    await owner.wait_for_text("slow-watcher\r\nslow-watcher")
+    await owner.type("\x03")
+    await owner.type("echo owner-free-$((8*8))\r")
+    await owner.wait_for_text("owner-free-64", timeout=30)
+    assert watcher.closed_code is None
+    await watcher.close()
+    await owner.close()
+
+
+async def test_a_shell_left_alone_past_the_grace_period_ends(cohort, settings):
+    settings.TERMINAL_GRACE_SECONDS = 0
+    _, students, _ = cohort
+    session = await session_cookie_async(students[0].user)
+    first = await ready_terminal("/ws/terminal/", session=session)
+    pid = await shell_pid(first, "old")
+    await first.close()
+    # The session keeper looks every few seconds; afterwards a new shell starts.
+    for attempt in range(15):
+        again = await ready_terminal("/ws/terminal/", session=session)
+        new_pid = await shell_pid(again, f"new{attempt}")
+        await again.close()
+        if new_pid != pid:
+            break
+        await asyncio.sleep(2)
+    assert new_pid != pid
