@@ -77,12 +77,12 @@ def test_reattach_and_shadow_through_the_other_web_process(make_cohort, two_web_
 
     async def scenario():
         tab = await Tab.open(first, "/ws/terminal/", mine)
-        await tab.type("sleep 300 &\recho pid-$((1+1))-$$-end\r")
+        await tab.type("sleep 300 &\recho pid-$((1+1))-${SHELL_ID:=$RANDOM$RANDOM}-end\r")
         pid = (await tab.wait_for(r"pid-2-(\d+)-end")).group(1)
         await tab.close()
 
         again = await Tab.open(second, "/ws/terminal/", mine)
-        await again.type("echo pid-$((2+2))-$$-end; jobs\r")
+        await again.type("echo pid-$((2+2))-${SHELL_ID:=$RANDOM$RANDOM}-end; jobs\r")
         assert (await again.wait_for(r"pid-4-(\d+)-end")).group(1) == pid
         await again.wait_for(r"sleep 300 &")
 
