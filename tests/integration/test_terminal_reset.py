@@ -1,0 +1,53 @@
+"""Reset my environment: a Celery worker deletes what the student made and ends their
+shell, so the next connection gets a fresh shell in a fresh namespace."""
+
+import asyncio
+import re
+
+import pytest
+
+from labplatform.classroom import environments
+from labplatform.classroom.models import StudentEnvironment
+from labplatform.cluster.clients import close_async_clients
+from tests.cohorts import wait_for_environments
+from tests.terminals import TerminalClient, provision_ready, ready_terminal, session_cookie
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.local_cluster]
+
+
+async def shell_identity(terminal: TerminalClient, tag: str) -> str:
+    await terminal.type(f"echo {tag}-$((1+1))-${{SHELL_ID:=$RANDOM$RANDOM}}-end\r")
+    pattern = re.compile(rf"{tag}-2-(\d+)-end")
+    await terminal.wait_for(lambda c: pattern.search(c.text), what=f"{tag} identity")
+    return pattern.search(terminal.text).group(1)
+
+
+def test_a_reset_gives_a_fresh_shell_and_an_empty_namespace(make_cohort, celery_worker_process):
+    cohort = make_cohort(students=1)
+    (student,) = provision_ready(cohort)
+    session = session_cookie(student.user)
+
+    async def before() -> str:
+        terminal = await ready_terminal("/ws/terminal/", session=session)
+        await terminal.type("kubectl create configmap left-behind --from-literal=a=b\r")
+        await terminal.wait_for_text("configmap/left-behind created")
+        await terminal.type("sleep 600 &\r")
+        identity = await shell_identity(terminal, "before")
+        await terminal.close()
+        return identity
+
+    async def after() -> str:
+        terminal = await ready_terminal("/ws/terminal/", session=session)
+        identity = await shell_identity(terminal, "after")
+        await terminal.type("jobs; kubectl get configmap left-behind\r")
+        await terminal.wait_for_text("NotFound")
+        assert "sleep 600" not in terminal.text
+        await terminal.close()
+        await close_async_clients()
+        return identity
+
+    old = asyncio.run(before())
+    environment = StudentEnvironment.objects.get(enrollment=student)
+    assert environments.environment_reset(environment=environment)
+    wait_for_environments(cohort, StudentEnvironment.State.READY, 1, timeout=120)
+    assert asyncio.run(after()) != old
