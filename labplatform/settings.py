@@ -89,7 +89,9 @@ REDIS_URL = env_url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes={"redis", "
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        # A consumer waits on a blocking pop of 5 s; redis-py's default 5 s socket timeout
+        # would make the pop's empty answer, due at 5 s, time out and close the socket.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
     },
 }
 

@@ -80,7 +80,14 @@ async def _cached(name: str, kind: str, factory):
 
 async def websocket_client(name: str = LOCAL) -> WsApiClient:
     """The client for exec and attach, which speak WebSocket rather than plain HTTP."""
-    return await _cached(name, "ws", lambda configuration: WsApiClient(configuration, heartbeat=30))
+
+    def make(configuration: kubernetes_asyncio.client.Configuration) -> WsApiClient:
+        # Every open terminal holds one connection (its exec stream) for as long as it is
+        # open; aiohttp's default limit of 100 would make the 101st wait and time out.
+        configuration.connection_pool_maxsize = 0  # no limit
+        return WsApiClient(configuration, heartbeat=30)
+
+    return await _cached(name, "ws", make)
 
 
 async def close_async_clients() -> None:

@@ -4,6 +4,7 @@ stream, and containment of what KWOK runs on this host."""
 import asyncio
 import re
 import socket
+from contextlib import AsyncExitStack
 
 import pytest
 
@@ -166,3 +167,21 @@ def test_there_is_no_catch_all_exec_rule(custom):
         assert selector.get("matchNamespaces"), f"ClusterExec {rule['metadata']['name']} matches every namespace"
     namespaced = custom.list_cluster_custom_object(KWOK_GROUP, KWOK_VERSION, "execs")["items"]
     assert all(rule["metadata"]["namespace"] for rule in namespaced)
+
+
+@pytest.mark.asyncio
+async def test_more_exec_streams_than_a_connection_pool_holds_open_at_once(namespace, ready_pod):
+    """Every open terminal holds an exec stream; a pool limit (aiohttp's default is 100)
+    would make the next one wait and time out."""
+    count = 110
+    async with AsyncExitStack() as streams:
+        opened = await asyncio.gather(
+            *[
+                streams.enter_async_context(exec_stream(namespace=namespace, pod=ready_pod, command=["cat"], tty=False))
+                for _ in range(count)
+            ]
+        )
+        last = opened[-1]
+        await last.write(b"still-here\n")
+        assert (await last.read(timeout=15)).data == b"still-here\n"
+    assert len(opened) == count

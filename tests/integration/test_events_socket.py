@@ -51,3 +51,16 @@ async def test_a_socket_from_another_origin_is_refused(django_user_model, client
     )
     connected, _ = await socket.connect()
     assert not connected
+
+
+async def test_a_socket_idle_longer_than_the_layers_blocking_pop_stays_open(django_user_model, client):
+    """The channel layer waits on Redis in 5 s pops; a read timeout no longer than that
+    closed idle sockets (1011) about 5 s after they connected."""
+    user_id, session = await signed_in_session(django_user_model, client)
+    socket = WebsocketCommunicator(application, "/ws/events/", headers=headers(session=session))
+    connected, _ = await socket.connect()
+    assert connected
+    assert await socket.receive_nothing(timeout=7, interval=0.5)
+    await database_sync_to_async(push_to_user)(user_id, {"kind": "still", "n": 2})
+    assert await socket.receive_json_from(timeout=5) == {"kind": "still", "n": 2}
+    await socket.disconnect()
