@@ -63,7 +63,10 @@ write_tmux_conf() {
     # when its stream closes, so a connection that vanished without a word (a web process
     # killed) leaves a client here; the keeper detaches clients silent for longer than
     # $stale_client_seconds, so they neither pile up nor keep the session from ending.
-    cat >"$sessions/tmux.conf.new" <<'CONF'
+    local partial
+    # Sessions of different students start at once: each writes a file of its own.
+    partial=$(mktemp "$sessions/tmux.conf.XXXXXX")
+    cat >"$partial" <<'CONF'
 set -g status off
 set -g mouse on
 set -g history-limit 20000
@@ -83,8 +86,8 @@ set -s user-keys[1] "\e[9999~"
 bind -n User0 refresh-client -S
 bind -n User1 detach-client
 CONF
-    chmod 644 "$sessions/tmux.conf.new"
-    mv "$sessions/tmux.conf.new" "$sessions/tmux.conf"
+    chmod 644 "$partial"
+    mv "$partial" "$sessions/tmux.conf"
 }
 
 stale_client_seconds=120
