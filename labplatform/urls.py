@@ -12,4 +12,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("labplatform.classroom.urls")),
     path("", include("labplatform.classroom.invite_urls")),
+    path("", include("labplatform.terminal.urls")),
 ]

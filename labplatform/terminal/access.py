@@ -52,14 +52,20 @@ def _active(enrollments):
     return enrollments.filter(dropped_at__isnull=True).select_related("cohort__cluster", "environment", "user")
 
 
-def owner_target(user: AbstractBaseUser | AnonymousUser, *, cohort_slug: str | None = None) -> TerminalTarget:
-    """The signed-in student's own terminal (in the given cohort, else their latest)."""
-    if not user.is_authenticated:
-        raise TerminalRefused("Sign in to open your terminal.", code=4401)
+def own_enrollment(user: AbstractBaseUser, *, cohort_slug: str | None = None) -> Enrollment | None:
+    """The student enrollment behind the user's own terminal: in the given cohort, else
+    their latest."""
     enrollments = _active(Enrollment.objects.filter(user=user, role=Enrollment.Role.STUDENT))
     if cohort_slug:
         enrollments = enrollments.filter(cohort__slug=cohort_slug)
-    enrollment = enrollments.order_by("-cohort__starts_at", "-pk").first()
+    return enrollments.order_by("-cohort__starts_at", "-pk").first()
+
+
+def owner_target(user: AbstractBaseUser | AnonymousUser, *, cohort_slug: str | None = None) -> TerminalTarget:
+    """The signed-in student's own terminal."""
+    if not user.is_authenticated:
+        raise TerminalRefused("Sign in to open your terminal.", code=4401)
+    enrollment = own_enrollment(user, cohort_slug=cohort_slug)
     if enrollment is None:
         raise TerminalRefused("You have no student enrollment with a terminal.", code=4403)
     _require_ready(enrollment, whose="Your")
