@@ -91,7 +91,9 @@ CHANNEL_LAYERS = {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         # A consumer waits on a blocking pop of 5 s; redis-py's default 5 s socket timeout
         # would make the pop's empty answer, due at 5 s, time out and close the socket.
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
+        # redis-py's pool raises past 100 connections; hundreds of sockets closing at once
+        # each hold one for their group_discard.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15, "max_connections": 2000}]},
     },
 }
 

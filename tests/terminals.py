@@ -5,6 +5,7 @@ import asyncio
 import json
 import re
 
+import pyte
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
@@ -136,12 +137,21 @@ class TerminalClient:
 
 
 async def ready_terminal(path: str, *, session: str, cols: int = 100, rows: int = 30) -> TerminalClient:
+    """A connected terminal that has told its size first, as the browser does."""
     terminal = TerminalClient(path, session=session)
     assert await terminal.connect()
+    await terminal.resize(cols, rows)
     status = await terminal.wait_for_message("status")
     assert status["state"] == "connected", status
-    await terminal.resize(cols, rows)
     return terminal
+
+
+def screen(data: bytes, *, cols: int = 100, rows: int = 30) -> list[str]:
+    """The screen a terminal shows after this output: its lines, as a person sees them."""
+    emulator = pyte.Screen(cols, rows)
+    stream = pyte.ByteStream(emulator)
+    stream.feed(data)
+    return [line.rstrip() for line in emulator.display]
 
 
 session_cookie_async = database_sync_to_async(session_cookie)

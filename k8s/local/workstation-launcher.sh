@@ -105,7 +105,7 @@ detach_stale_clients() {
 
 keeper() {
     # PID 1 of a new PID, mount and network namespace (see session_start).
-    local grace=$1 api_port idle=0 scratch hidden
+    local grace=$1 api_port idle=0 scratch hidden server
     api_port=$(sed -n 's#^ *server: https://127\.0\.0\.1:\([0-9][0-9]*\).*#\1#p' "$admin_kubeconfig" | head -n 1)
     [ -n "$api_port" ] || die "no API server port in $admin_kubeconfig"
     ip link set lo up
@@ -121,10 +121,14 @@ keeper() {
     socat "TCP-LISTEN:$api_port,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$relay_dir/api.sock" &
     ulimit -u "$max_processes" -n "$max_open_files" -f "$max_file_kb" -v "$max_virtual_kb"
     (cd "$home" && as_student tmux -S "$socket" -f "$sessions/tmux.conf" new-session -d -s main -x 120 -y 40)
-    echo "session of $user started (grace ${grace}s)"
-    while session_alive; do
+    # This keeper watches its own tmux server (a PID in this namespace), not whatever
+    # answers on the socket's path: after a reset a new session may be there already.
+    server=$(as_student tmux -S "$socket" display-message -p '#{pid}')
+    echo "session of $user started (tmux server $server, grace ${grace}s)"
+    while kill -0 "$server" 2>/dev/null; do
         sleep 5 &
         wait $! || true
+        kill -0 "$server" 2>/dev/null || break
         detach_stale_clients
         if [ -z "$(as_student tmux -S "$socket" list-clients 2>/dev/null)" ]; then
             idle=$((idle + 5))
@@ -137,8 +141,8 @@ keeper() {
             idle=0
         fi
     done
-    rm -rf "$dir"
     # Leaving ends every process in this PID namespace: the relay and anything left behind.
+    # The socket's folder stays: a newer session may be using it (session_start clears it).
 }
 
 session_start() {

@@ -4,6 +4,7 @@ another student. Used only for clusters marked local; requires root."""
 
 import os
 import pwd
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ from pathlib import Path
 from labplatform.cluster.errors import ClusterError
 
 HOMES = Path("/home/labplatform")
+# Where the workstation launcher keeps each student's terminal session (k8s/local).
+TERMINAL_SESSIONS = Path("/run/labplatform-terminal")
 _LOCK_RETRIES = 20
 
 
@@ -60,6 +63,11 @@ def local_user_remove(student: str) -> None:
     name = local_user_name(student)
     # Whatever the student left running goes with the user.
     subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True, timeout=30, check=False)
+    for leftover in TERMINAL_SESSIONS.glob(f"{student}*"):  # the folder, lock and log
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
     result = _run(["userdel", "--remove", "--force", name])
     if result.returncode not in (0, 6):  # 6: no such user
         raise ClusterError(f"could not remove Unix user {name}: {result.stderr.strip()}")

@@ -18,6 +18,7 @@ import logging
 import time
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 64 * 1024
 RESIZE_INTERVAL_SECONDS = 0.05
+FIRST_SIZE_WAIT_SECONDS = 1
 ACTIVITY_CHECK_SECONDS = 60
 CLOSE_BAD_FRAME = 4400
 CLOSE_TOO_BIG = 1009
@@ -40,6 +42,17 @@ CLOSE_UNAVAILABLE = 4503
 
 
 class TerminalConsumer(AsyncWebsocketConsumer):
+    async def dispatch(self, message: dict) -> None:
+        """As Channels does, without closing old database connections before every
+        message: that runs on the one thread all consumers share, so each keystroke and
+        each ack would wait its turn behind every other terminal's (38 % of the web
+        process's main thread under load, bench/terminal). The database work here goes
+        through database_sync_to_async, which closes old connections itself."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self) -> None:
         self.target: access.TerminalTarget | None = None
         self.stream = None
@@ -60,9 +73,10 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         self.shadow_id = None
         if self.target.read_only:
             user = self.scope["user"]
-            self.shadow_id = await database_sync_to_async(sessions.shadow_start)(
-                watcher_id=user.pk, enrollment_id=self.target.enrollment_id, student=self.target.student
+            self.shadow_id, watchers = await database_sync_to_async(sessions.shadow_start)(
+                watcher_id=user.pk, enrollment_id=self.target.enrollment_id
             )
+            await self.channel_layer.group_send(sessions.terminal_group(self.target.student), watchers)
         else:
             await self.channel_layer.group_add(sessions.terminal_group(self.target.student), self.channel_name)
         self.tasks.append(asyncio.create_task(self._bridge()))
@@ -88,9 +102,10 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         if self.target is None:
             return
         if self.shadow_id is not None:
-            await database_sync_to_async(sessions.shadow_end)(
-                session_id=self.shadow_id, enrollment_id=self.target.enrollment_id, student=self.target.student
+            watchers = await database_sync_to_async(sessions.shadow_end)(
+                session_id=self.shadow_id, enrollment_id=self.target.enrollment_id
             )
+            await self.channel_layer.group_send(sessions.terminal_group(self.target.student), watchers)
         else:
             await self.channel_layer.group_discard(sessions.terminal_group(self.target.student), self.channel_name)
 
@@ -98,6 +113,11 @@ class TerminalConsumer(AsyncWebsocketConsumer):
 
     async def _bridge(self) -> None:
         target = self.target
+        # The browser says its size first thing; tmux then draws the screen once, at that size.
+        try:
+            await asyncio.wait_for(self.size_changed.wait(), timeout=FIRST_SIZE_WAIT_SECONDS)
+        except TimeoutError:
+            pass
         try:
             async with workstation_terminal(
                 cluster=target.cluster,
@@ -107,6 +127,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 grace_seconds=settings.TERMINAL_GRACE_SECONDS,
             ) as stream:
                 self.stream = stream
+                if self.size is not None:
+                    await stream.resize(cols=self.size.cols, rows=self.size.rows)
                 watchers = 0
                 if not target.read_only:
                     watchers = await database_sync_to_async(sessions.watchers_count)(enrollment_id=target.enrollment_id)
@@ -215,7 +237,9 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 self.window.acknowledged(count)
         elif kind == "resize":
             size = terminal_size(message.get("cols"), message.get("rows"))
-            if size is not None and not self.target.read_only:
+            # A watcher's size is its own view's: tmux attaches it with ignore-size, so the
+            # student's screen keeps the student's size.
+            if size is not None:
                 self.size = size
                 self.size_changed.set()
         elif kind == "input" and isinstance(message.get("data"), str):
@@ -234,7 +258,10 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self.stream.write(data)
         if self.last_input - self.last_activity_write >= ACTIVITY_CHECK_SECONDS:
             self.last_activity_write = self.last_input
-            await database_sync_to_async(sessions.activity_record)(enrollment_id=self.target.enrollment_id)
+            # In the background: a keystroke never waits for the database.
+            self.activity_write = asyncio.create_task(
+                database_sync_to_async(sessions.activity_record)(enrollment_id=self.target.enrollment_id)
+            )
 
     # To the browser
 

@@ -1,10 +1,10 @@
 """Terminal bookkeeping: the student's last activity (throttled) and instructors' shadow
-sessions, whose count the student's own terminal shows."""
+sessions, whose count the student's own terminal shows. Database work only: the consumer
+sends the messages these return (sending from a worker thread could hang a shutting-down
+event loop)."""
 
 from datetime import timedelta
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db.models import Q
 from django.utils import timezone
 
@@ -34,18 +34,18 @@ def watchers_count(*, enrollment_id: int) -> int:
     return ShadowSession.objects.filter(enrollment_id=enrollment_id, ended_at__isnull=True).count()
 
 
-def _announce_watchers(*, enrollment_id: int, student: str) -> None:
-    count = watchers_count(enrollment_id=enrollment_id)
-    message = {"type": "terminal.watchers", "count": count}
-    async_to_sync(get_channel_layer().group_send)(terminal_group(student), message)
+def watchers_message(*, enrollment_id: int) -> dict:
+    """What the student's terminal is told about who watches it, sent to terminal_group."""
+    return {"type": "terminal.watchers", "count": watchers_count(enrollment_id=enrollment_id)}
 
 
-def shadow_start(*, watcher_id: int, enrollment_id: int, student: str) -> int:
+def shadow_start(*, watcher_id: int, enrollment_id: int) -> tuple[int, dict]:
+    """Logs a watch beginning; returns its id and the message for the student's terminal."""
     session = ShadowSession.objects.create(watcher_id=watcher_id, enrollment_id=enrollment_id)
-    _announce_watchers(enrollment_id=enrollment_id, student=student)
-    return session.pk
+    return session.pk, watchers_message(enrollment_id=enrollment_id)
 
 
-def shadow_end(*, session_id: int, enrollment_id: int, student: str) -> None:
+def shadow_end(*, session_id: int, enrollment_id: int) -> dict:
+    """Logs a watch ending; returns the message for the student's terminal."""
     ShadowSession.objects.filter(pk=session_id, ended_at__isnull=True).update(ended_at=timezone.now())
-    _announce_watchers(enrollment_id=enrollment_id, student=student)
+    return watchers_message(enrollment_id=enrollment_id)

@@ -13,7 +13,7 @@ from labplatform.cluster.clients import close_async_clients
 from labplatform.cluster.terminals import KEEPALIVE_KEY
 from labplatform.terminal.flow import HIGH_WATERMARK
 from labplatform.terminal.models import ShadowSession, TerminalActivity
-from tests.terminals import TerminalClient, provision_ready_async, ready_terminal, session_cookie_async
+from tests.terminals import TerminalClient, provision_ready_async, ready_terminal, screen, session_cookie_async
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio, pytest.mark.local_cluster]
 
@@ -69,7 +69,12 @@ async def test_the_student_types_in_their_own_shell(cohort):
     await terminal.wait_for_text("typed-7")
     assert "9998" not in terminal.text
     await terminal.close()
-    assert await database_sync_to_async(TerminalActivity.objects.filter(enrollment=me).exists)()
+    recorded = database_sync_to_async(TerminalActivity.objects.filter(enrollment=me).exists)
+    for _ in range(50):  # written in the background
+        if await recorded():
+            break
+        await asyncio.sleep(0.1)
+    assert await recorded()
 
 
 async def test_the_instructor_watches_read_only_and_the_student_sees_it(cohort):
@@ -84,6 +89,10 @@ async def test_the_instructor_watches_read_only_and_the_student_sees_it(cohort):
 
     await owner.type("echo owner-$((40+2))\r")
     await watcher.wait_for_text("owner-42")
+    # The watcher's window size is its own: the student's screen keeps the student's.
+    await watcher.resize(150, 50)
+    await owner.type("echo size-$((1+1)) $(stty size)\r")
+    await owner.wait_for_text("size-2 30 100")
     # The watcher's keys go nowhere: neither typed into the shell nor run.
     await watcher.type("echo watcher-$((50+5))\r")
     await owner.type("echo after-$((60+6))\r")
@@ -178,7 +187,8 @@ async def test_a_reload_reattaches_to_the_same_shell_with_its_screen(cohort):
     second = await ready_terminal("/ws/terminal/", session=session)
     # The screen comes back from tmux's state: what was on it, once.
     await second.wait_for_text(f"before-2-{pid}-end")
-    assert second.text.count(f"before-2-{pid}-end") == 1
+    shown = screen(second.output)
+    assert shown.count(f"before-2-{pid}-end") == 1, shown
     assert await shell_pid(second, "after") == pid
     await second.type("jobs\r")
     await second.wait_for_text("sleep 300 &")

@@ -1,0 +1,3 @@
+from bench.terminal.run import main
+
+raise SystemExit(main())

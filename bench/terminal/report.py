@@ -1,0 +1,198 @@
+"""Percentiles, ratios against the baseline measured in the same run, and the table."""
+
+import os
+import statistics
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    """Nearest-rank percentile of sorted values."""
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def summary(seconds: list[float]) -> dict:
+    """count and mean/p50/p90/p99/max in ms of durations in seconds."""
+    if not seconds:
+        return {"count": 0}
+    ordered = sorted(seconds)
+    return {
+        "count": len(ordered),
+        "mean_ms": ms(statistics.fmean(ordered)),
+        "p50_ms": ms(percentile(ordered, 0.50)),
+        "p90_ms": ms(percentile(ordered, 0.90)),
+        "p99_ms": ms(percentile(ordered, 0.99)),
+        "max_ms": ms(ordered[-1]),
+    }
+
+
+def ratio(value: float | None, baseline: float | None) -> float | None:
+    return round(value / baseline, 2) if value is not None and baseline else None
+
+
+def added(value: float | None, baseline: float | None) -> float | None:
+    return round(value - baseline, 2) if value is not None and baseline is not None else None
+
+
+def _cell(value, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _met(flag: bool | None) -> str:
+    return "-" if flag is None else ("met" if flag else "NOT met")
+
+
+def _row(name: str, direct, browser, add, rat, goal: str = "", digits: int = 1) -> str:
+    sign = "+" if isinstance(add, float | int) and add >= 0 else ""
+    return (
+        f"{name:<34} {_cell(direct, digits):>11} {_cell(browser, digits):>11} "
+        f"{sign + _cell(add, digits) if add is not None else '-':>9} {_cell(rat, 2) + 'x' if rat else '-':>7}  {goal}"
+    )
+
+
+def _cores(cores: dict) -> str:
+    return ", ".join(f"{k} {v:.2f}" for k, v in cores.items() if v >= 0.01 and k != "machine") + (
+        f" (machine {cores.get('machine', 0):.2f} of {os.cpu_count()})" if cores else ""
+    )
+
+
+def _get(data: dict | None, *keys: str):
+    """data[k1][k2]..., or None where a phase was lost."""
+    for key in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def _compare(name: str, phase: dict, keys: tuple[str, ...], goal: float | None = None, digits: int = 1) -> str:
+    direct, browser = _get(phase, "direct", *keys), _get(phase, "browser", *keys)
+    check = f"<= {goal:g} ms: {_met(browser <= goal if browser is not None else None)}" if goal else ""
+    return _row(name, direct, browser, added(browser, direct), ratio(browser, direct), check, digits)
+
+
+def table(results: dict) -> str:
+    echo, flood, marked, stall = results["echo"], results["flood"], results["marked_flood"], results["stall"]
+    e = echo["comparison"]
+    lines = [
+        f"terminal benchmark {results['meta']['started']}: {results['meta']['command']}",
+        "direct = the bridge's own exec stream (workstation_terminal) from the benchmark process;",
+        "browser = /ws/terminal/ over a real WebSocket to daphne, which opens that same exec.",
+    ]
+    if results["meta"].get("experiment"):
+        lines.append(f"EXPERIMENT {results['meta']['experiment']}: daphne does NOT run the platform as it is")
+    lines += [
+        "",
+        f"{'':<34} {'direct':>11} {'browser':>11} {'added':>9} {'ratio':>7}  goal",
+        _row("keystroke echo p50 ms", e["direct_p50_ms"], e["browser_p50_ms"], e["added_p50_ms"], e["ratio_p50"],
+             f"<= +2 ms: {_met(e['goal_p50_met'])}", 2),
+        _row("keystroke echo p99 ms", e["direct_p99_ms"], e["browser_p99_ms"], e["added_p99_ms"], e["ratio_p99"],
+             f"<= +10 ms: {_met(e['goal_p99_met'])}", 2),
+        _compare("keystroke echo max ms", echo, ("max_ms",), digits=2),
+        _row("flood (yes) delivered KB/s", _kb(_get(flood, "direct", "bytes_per_s")),
+             _kb(_get(flood, "browser", "bytes_per_s")), None, flood.get("ratio_bytes_per_s"), "", 0),
+        _compare("flood: mean frame bytes", flood, ("mean_frame_bytes",), digits=0),
+        _compare("Ctrl-C to prompt ms (yes)", flood, ("prompt_back_ms",), goal=300),
+        _compare("Ctrl-C to prompt ms (timestamps)", marked, ("prompt_back_ms",), goal=300),
+        _compare("screen lag p50 ms (timestamps)", marked, ("screen_lag", "p50_ms")),
+        _compare("screen lag p99 ms (timestamps)", marked, ("screen_lag", "p99_ms")),
+        _row("timestamps seen / printed", _seen(marked.get("direct")), _seen(marked.get("browser")), None, None),
+    ]  # fmt: skip
+    lines += [
+        "",
+        f"echo: {_get(echo, 'browser', 'count')} keys per path in {echo['rounds']} alternating rounds, one client "
+        f"attached at a time, {echo['gap_ms']:.0f} ms between keys.",
+        "flood: tmux keeps the screen and redraws it for a client that falls behind, so the bytes delivered are tmux's "
+        "redraws, not all that `yes` wrote; screen lag is how long after a timestamp was printed (among 2000-line "
+        "bursts of y) it reached the client; only timestamps on screen when tmux drew are seen.",
+    ]
+    memory = results.get("flood_memory")
+    if memory:
+        web, store = memory["daphne"], memory["redis-server"]
+        before, after = memory["redis_before"]["used_memory_mb"], memory["redis_after"]["used_memory_mb"]
+        lines.append(
+            f"memory during the floods: daphne RSS {web['rss_start_mb']} -> peak {web['rss_peak_mb']} MB (VmHWM "
+            f"{memory['daphne_vmhwm_mb']} MB); redis-server RSS peak {store['rss_peak_mb']} MB (growth "
+            f"{store['rss_growth_mb']} MB), used_memory {before} -> {after} MB (Redis is shared with others; terminal "
+            "output does not go through it)."
+        )
+    if stall:
+        lines.append(
+            f"stalled client ({stall['seconds']:g} s of yes, no acks): {stall['bytes_beyond_last_ack'] / 1024:.0f} KiB "
+            f"beyond the last ack (limit 256 KiB + largest frame {stall['largest_frame_bytes'] / 1024:.0f} KiB: "
+            f"{'within' if stall['within_limit'] else 'OVER'}), nothing more after {stall['held_back_after_s']} s; "
+            f"daphne RSS peak {_get(stall, 'memory', 'daphne', 'rss_peak_mb')} MB; prompt back "
+            f"{stall['prompt_back_ms']} ms after acking and Ctrl-C."
+        )
+    else:
+        lines.append("stalled client: LOST on every attempt (see below)")
+    if results.get("connections_lost"):
+        lines.append(
+            f"CONNECTIONS LOST mid-phase, {len(results['connections_lost'])} times (the phase is tried up to 3 times, "
+            "then left out): " + "; ".join(results["connections_lost"])
+        )
+    if results.get("application_errors"):
+        lines.append(f"daphne logged exceptions that ended connections: {results['application_errors']}")
+    lines += _concurrency_lines(results.get("concurrency"), echo)
+    lines.append("")
+    lines.append("cores used per phase (others = everything not on the terminal path, e.g. someone's tests):")
+    for phase, cores in results["cores"].items():
+        lines.append(f"  {phase:<28} {_cores(cores)}")
+    return "\n".join(lines)
+
+
+def _kb(value: float | None) -> float | None:
+    return value / 1000 if value is not None else None
+
+
+def _seen(flood: dict | None) -> str | None:
+    return f"{flood['markers_seen']}/{flood['markers_printed_at_least']}" if flood else None
+
+
+def _concurrency_lines(c: dict | None, echo: dict) -> list[str]:
+    if not c:
+        return []
+    lines = [
+        "",
+        f"concurrency: {c['terminals_asked']} terminals on one fresh daphne ({c['students']} students, up to "
+        f"{c['per_student']} each, all of a student's terminals attached to the same tmux session, so each echo is "
+        f"drawn in all of them); opened {c['opened']} in {c['open_seconds']} s "
+        f"(open p50 {c['open_time'].get('p50_ms')} ms, p99 {c['open_time'].get('p99_ms')} ms)",
+    ]
+    if c["failures"]:
+        lines.append(
+            f"  FAILED to open ({sum(c['failures'].values())} attempts; each terminal is tried twice): {c['failures']}"
+        )
+    if c.get("closed_while_typing"):
+        lines.append(f"  CLOSED while typing: {c['closed_while_typing']}")
+    if c.get("application_errors"):
+        lines.append(f"  daphne logged exceptions that ended connections: {c['application_errors']}")
+    per = c["rss_per_terminal_kib"]
+    lines += [
+        f"  daphne RSS with 0 terminals {c['rss_idle_mb']} MB, with {c['opened']} open {c['rss_open_mb']} MB: "
+        f"{per} KiB per terminal (goal <= 1024 KiB: {_met(per is not None and per <= 1024)}); "
+        f"peak while typing {c['typing_memory']['daphne']['rss_peak_mb']} MB; after closing all "
+        f"{c['rss_after_close_mb']} MB",
+        f"  echo while every terminal types a key every {c['key_interval_s']} s for {c['typing_seconds']} s: "
+        f"{c['echo']['count']} keys, p50 {c['echo'].get('p50_ms')} ms, p99 {c['echo'].get('p99_ms')} ms, "
+        f"max {c['echo'].get('max_ms')} ms; {c['echo_timeouts']} timed out; slowest (ms @ s into the typing): "
+        + ", ".join(f"{s['ms']:.0f}@{s['at_s']:g}" for s in c.get("slowest_echo", [])),
+        f"  baseline under the same load, one more shell typed into every {c['probe_interval_s']} s through each "
+        f"path in turn: direct p50 {_get(c, 'probe', 'direct', 'p50_ms')} ms, p99 "
+        f"{_get(c, 'probe', 'direct', 'p99_ms')} ms; browser p50 {_get(c, 'probe', 'browser', 'p50_ms')} ms, p99 "
+        f"{_get(c, 'probe', 'browser', 'p99_ms')} ms (browser/direct p50 "
+        f"{_cell(ratio(_get(c, 'probe', 'browser', 'p50_ms'), _get(c, 'probe', 'direct', 'p50_ms')), 2)}x, p99 "
+        f"{_cell(ratio(_get(c, 'probe', 'browser', 'p99_ms'), _get(c, 'probe', 'direct', 'p99_ms')), 2)}x)",
+        f"  ratio to the unloaded browser echo of this run: p50 "
+        f"{_cell(ratio(c['echo'].get('p50_ms'), echo['browser'].get('p50_ms')), 2)}x, p99 "
+        f"{_cell(ratio(c['echo'].get('p99_ms'), echo['browser'].get('p99_ms')), 2)}x; to the direct exec: p50 "
+        f"{_cell(ratio(c['echo'].get('p50_ms'), echo['direct'].get('p50_ms')), 2)}x, p99 "
+        f"{_cell(ratio(c['echo'].get('p99_ms'), echo['direct'].get('p99_ms')), 2)}x",
+    ]
+    return lines

@@ -1,0 +1,178 @@
+"""Terminal benchmark: the browser terminal's added latency over the exec stream it
+bridges, its behaviour under output floods and a stalled client, and its memory with many
+terminals open, against a real daphne process on the local cluster.
+
+    .venv/bin/python -m bench.terminal [--terminals 300] [--flood-seconds 5] [--quick]
+
+Run it as root (provisioning makes a Unix user per student). In one run, on one student's
+shell, alternating between the two paths so that both see the same machine:
+  direct   the bridge's own exec (`workstation_terminal`) opened from this process
+  browser  /ws/terminal/ over a real WebSocket to a daphne subprocess (Redis channel layer),
+           signed in by a session cookie, acking every output frame as xterm.js does
+phases: keystroke echo (one character at the prompt, timed until it comes back), a `yes`
+flood (bytes delivered, Ctrl-C until the prompt is back, daphne and redis-server RSS), a
+flood with timestamps (how late the screen is), a browser client that stops acking (bytes
+beyond the last ack), then --terminals terminals over --students students on a fresh
+daphne (RSS per terminal beyond none open, echo p99 while every terminal types, and
+one more shell typed into through both paths: the baseline under that load).
+
+Its own stores: PostgreSQL database `bench_terminal` (created and migrated here) and Redis
+database 6 (flushed). Its students are a cohort `bench-term-<time>` provisioned with the
+workers' own function and removed afterwards (also what an aborted run left, or with
+--cleanup-only). The table is printed and written, with every detail, to
+bench/results/terminal-<time>.txt and .json; daphne's logs go to bench/results/terminal-<time>/.
+--experiment runs daphne with changes the report recommends (experiment_settings.py).
+"""
+
+import argparse
+import asyncio
+import fcntl
+import json
+import logging
+import os
+import platform as host_platform
+import pwd
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.terminal import config
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.terminal", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--keys", type=int, default=1000, help="keystrokes per path for the echo (1000)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds the keys are split into (5)")
+    parser.add_argument("--key-gap", type=float, default=0.01, help="seconds between keystrokes (0.01)")
+    parser.add_argument("--flood-seconds", type=float, default=5.0, help="seconds of each flood (5)")
+    parser.add_argument("--stall-seconds", type=float, default=4.0, help="seconds without acks during yes (4)")
+    parser.add_argument("--terminals", type=int, default=300, help="terminals open at once on one daphne (300)")
+    parser.add_argument("--students", type=int, default=30, help="students the terminals are spread over (30)")
+    parser.add_argument("--open-at-once", type=int, default=10, help="terminals being opened at a time (10)")
+    parser.add_argument(
+        "--key-interval", type=float, default=1.0, help="seconds between keys in each terminal under load (1.0)"
+    )
+    parser.add_argument("--typing-seconds", type=float, default=30.0, help="seconds of typing under load (30)")
+    parser.add_argument(
+        "--experiment",
+        default="",
+        metavar="NAMES",
+        help=f"run daphne with changes the report recommends: {', '.join(config.EXPERIMENTS)} "
+        "(comma-separated; see experiment_settings.py); labelled as experiments",
+    )
+    parser.add_argument("--quick", action="store_true", help="a short smoke run: few keys, short floods, 20 terminals")
+    parser.add_argument("--cleanup-only", action="store_true", help="remove what an aborted run left, then stop")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.keys, args.rounds, args.flood_seconds, args.stall_seconds = 100, 2, 1.5, 2.0
+        args.terminals, args.students, args.typing_seconds = 20, 4, 5.0
+    unknown = set(filter(None, args.experiment.split(","))) - set(config.EXPERIMENTS)
+    if unknown:
+        parser.error(f"unknown experiments {sorted(unknown)}")
+    args.per_student = -(-args.terminals // args.students) if args.terminals else 0
+    if args.per_student > 50:
+        parser.error("more than 50 terminals per student: the session allows 256 processes per student")
+    if args.keys < args.rounds or args.rounds < 1:
+        parser.error("--keys must be at least --rounds, and --rounds at least 1")
+    return args
+
+
+def _database(env: dict[str, str]) -> None:
+    """Creates the benchmark's database if needed and migrates it."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(config.MAINTENANCE_DATABASE_URL, autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config.DATABASE_NAME]).fetchone()
+        if not exists:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config.DATABASE_NAME)))
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"], cwd=config.REPO, env=env, check=True
+    )
+
+
+def say(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    config.RESULTS.mkdir(parents=True, exist_ok=True)
+    # One run at a time: a run removes whatever an earlier one left, by cohort prefix.
+    lock = (config.RESULTS / ".terminal.lock").open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print("another terminal benchmark is running; wait for it to finish", file=sys.stderr)
+        return 3
+    env = config.configure()
+    _database(env)
+    daphne_env = dict(env)
+    if args.experiment:
+        daphne_env["DJANGO_SETTINGS_MODULE"] = "bench.terminal.experiment_settings"
+        daphne_env["BENCH_EXPERIMENTS"] = args.experiment
+
+    import django
+
+    django.setup()
+    # Provisioning threads share the API client's pool of 10; its warnings are noise here.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+
+    import redis
+
+    from bench.terminal import students
+    from bench.terminal.measure import measure
+    from bench.terminal.report import table
+    from labplatform.cluster.local_users import local_user_name
+
+    for slug in students.leftover_cohorts():
+        say(f"removing what an earlier run left: {slug}")
+        students.cohort_remove(slug)
+    if args.cleanup_only:
+        return 0
+    redis.Redis.from_url(config.REDIS_URL).flushdb()  # the benchmark's own database (6)
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    logs = config.RESULTS / f"terminal-{stamp}"
+    logs.mkdir()
+    meta = {
+        "command": " ".join([".venv/bin/python -m bench.terminal", *(argv if argv is not None else sys.argv[1:])]),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "arguments": {k: v for k, v in vars(args).items() if k != "cleanup_only"},
+        "machine": {"cpus": os.cpu_count(), "python": host_platform.python_version(), "load": os.getloadavg()},
+        "database": config.DATABASE_URL.replace("labplatform:labplatform@", "labplatform:***@"),
+        "redis": config.REDIS_URL,
+        "code": config.code_identity(),
+        "experiment": args.experiment or None,
+        "logs": str(logs),
+    }
+    slug = f"{config.COHORT_PREFIX}{stamp.replace('-', '')}"
+    # The first student's shell is measured alone, then probed under the others' load.
+    cohort = students.cohort_make(slug=slug, students=1 + (args.students if args.terminals else 0))
+    try:
+        say(f"provisioning {cohort.enrollments.count()} students ({slug}) with the platform's own code")
+        meta["provision_seconds"] = round(students.cohort_provision_here(cohort), 1)
+        enrollments = students.students_of(cohort)
+        uids = frozenset(pwd.getpwnam(local_user_name(e.student_id)).pw_uid for e in enrollments)
+        results = asyncio.run(
+            measure(
+                args=args,
+                env=daphne_env,
+                logs=logs,
+                students=[e.student_id for e in enrollments],
+                cookies=students.session_cookies(enrollments),
+                student_uids=uids,
+                say=say,
+            )
+        )
+    finally:
+        say(f"removing {slug}")
+        students.cohort_remove(slug)
+    results = {"meta": meta, **results}
+    text = table(results)
+    Path(config.RESULTS / f"terminal-{stamp}.json").write_text(json.dumps(results, indent=2))
+    Path(config.RESULTS / f"terminal-{stamp}.txt").write_text(text + "\n")
+    print(text)
+    say(f"written to {config.RESULTS}/terminal-{stamp}.txt and .json")
+    return 0

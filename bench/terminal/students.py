@@ -1,0 +1,94 @@
+"""The benchmark's students: a cohort provisioned by the platform's own code (as a Celery
+worker would run it), their session cookies, and their removal afterwards."""
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.db import connection
+from django.test import Client
+
+from bench.terminal.config import COHORT_PREFIX
+from labplatform.classroom.environment_work import environment_provision_run, environment_spec
+from labplatform.classroom.models import Cluster, Cohort, Enrollment, StudentEnvironment
+from labplatform.cluster.local_users import local_user_remove
+from labplatform.cluster.manifests import student_namespace_name
+from labplatform.cluster.students import student_environment_delete
+
+State = StudentEnvironment.State
+# Provisioning is mostly waiting on the API server and useradd; a few at a time is enough.
+PROVISION_THREADS = 8
+
+
+def cohort_make(*, slug: str, students: int) -> Cohort:
+    cohort = Cohort.objects.create(name=slug, slug=slug, cluster=Cluster.objects.get(name="local"))
+    user_model = get_user_model()
+    password = make_password(None)
+    users = user_model.objects.bulk_create(
+        [user_model(username=f"{slug}-{i:03d}", password=password) for i in range(students)]
+    )
+    Enrollment.objects.bulk_create([Enrollment(user=user, cohort=cohort) for user in users])
+    return cohort
+
+
+def _provision_one(environment_id: int) -> None:
+    try:
+        environment_provision_run(environment_id=environment_id)
+    finally:
+        connection.close()  # this thread's own connection
+
+
+def cohort_provision_here(cohort: Cohort) -> float:
+    """Provisions every student now, in this process, with the workers' own function;
+    returns the seconds it took. Raises if any environment did not become ready."""
+    started = time.monotonic()
+    environments = [
+        StudentEnvironment.objects.create(
+            enrollment=enrollment,
+            namespace=student_namespace_name(enrollment.student_id),
+            state=State.PROVISIONING,
+        )
+        for enrollment in cohort.enrollments.order_by("pk")
+    ]
+    with ThreadPoolExecutor(PROVISION_THREADS) as pool:
+        list(pool.map(_provision_one, [e.pk for e in environments]))
+    failed = StudentEnvironment.objects.filter(enrollment__cohort=cohort).exclude(state=State.READY)
+    if failed.exists():
+        details = "; ".join(f"{e.namespace}: {e.state} {e.last_error}" for e in failed[:5])
+        raise RuntimeError(f"{failed.count()} of {len(environments)} environments not ready: {details}")
+    return time.monotonic() - started
+
+
+def students_of(cohort: Cohort) -> list[Enrollment]:
+    return list(cohort.enrollments.order_by("pk").select_related("user"))
+
+
+def session_cookies(enrollments: list[Enrollment]) -> list[str]:
+    """Each student's session cookie value, as signing in gives it to the browser."""
+    cookies = []
+    for enrollment in enrollments:
+        client = Client()
+        client.force_login(enrollment.user)
+        cookies.append(client.cookies[settings.SESSION_COOKIE_NAME].value)
+    return cookies
+
+
+def cohort_remove(slug: str) -> None:
+    """Everything provisioning made for the cohort (namespace, bindings, workstation, Unix
+    user with its processes), then its rows."""
+    cohort = Cohort.objects.filter(slug=slug).first()
+    if cohort is not None:
+        for environment in StudentEnvironment.objects.filter(enrollment__cohort=cohort).select_related(
+            "enrollment__cohort__cluster"
+        ):
+            student_environment_delete(environment_spec(environment))
+        for student in cohort.enrollments.values_list("student_id", flat=True):
+            local_user_remove(student)  # also those whose provisioning never started
+        cohort.delete()
+    get_user_model().objects.filter(username__startswith=f"{slug}-").delete()
+
+
+def leftover_cohorts() -> list[str]:
+    return list(Cohort.objects.filter(slug__startswith=COHORT_PREFIX).values_list("slug", flat=True))
