@@ -57,6 +57,7 @@ render() {
         -e "s#@MAX_PROCESSES@#512#" \
         -e "s#@MAX_OPEN_FILES@#8192#" \
         -e "s#@MAX_VIRTUAL_KB@#$((4 * 1024 * 1024))#" \
+        -e "s#@MAX_FILE_KB@#$((512 * 1024))#" \
         "$here/kwok-contained.sh" >"$state/kwok-contained.new"
     chmod 755 "$state/kwok-contained.new"
     mv "$state/kwok-contained.new" "$state/kwok-contained"

@@ -8,7 +8,8 @@
 # server for exec and logs. Inside, an nftables rule refuses every connection by a
 # non-root user except to the API server, so an exec'd process cannot reach etcd,
 # KWOK's own unauthenticated server, or anything else. The relays die with kwok.
-# Limits set here are inherited by every exec'd process.
+# Limits set here (processes, open files, address space, file size) are inherited by
+# every exec'd process.
 set -euo pipefail
 
 kwok=@KWOK_BINARY@
@@ -82,6 +83,10 @@ if ! $inside; then
     ulimit -u @MAX_PROCESSES@
     ulimit -n @MAX_OPEN_FILES@
     ulimit -v @MAX_VIRTUAL_KB@
+    # The file size limit is for what kwok runs. kwok's own log goes through a pipe to a
+    # writer started before the limit (a log grown past it would stop kwok).
+    exec > >(exec cat) 2>&1
+    ulimit -f @MAX_FILE_KB@
     exec unshare --net --mount --propagation private -- "$0" --inside-netns "$@"
 fi
 
@@ -89,6 +94,11 @@ ip link set lo up
 # A /proc of our own in which a user other than root sees only their own processes: a
 # student's shell cannot see other students' processes, kwok or the relays.
 mount -t proc -o hidepid=invisible proc /proc
+# The host's folders that everyone may write to are not the execs': they get their own.
+# Students share these, so what one makes is private unless they say otherwise (umask).
+for scratch in /tmp /var/tmp /dev/shm /run/lock; do
+    if [ -d "$scratch" ]; then mount -t tmpfs -o size=256m,mode=1777,nosuid,nodev tmpfs "$scratch"; fi
+done
 # Replies the kernel makes for us (a TCP reset, an ICMP error) belong to no socket, so
 # `meta skuid` matches neither way on them and they pass: a refused connection fails at
 # once instead of hanging.
@@ -106,4 +116,5 @@ NFT
 relay "TCP-LISTEN:$api_port,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$relay_dir/api.sock"
 relay "UNIX-LISTEN:$relay_dir/kwok.sock,fork,unlink-early,mode=600" "TCP:127.0.0.1:$kwok_port"
 wait_for_socket "$relay_dir/kwok.sock"
+umask 077
 exec "$kwok" "$@"

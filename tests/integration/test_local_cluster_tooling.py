@@ -89,6 +89,7 @@ def test_the_relays_die_with_kwok_however_it_dies(tmp_path):
         "@MAX_PROCESSES@": "512",
         "@MAX_OPEN_FILES@": "1024",
         "@MAX_VIRTUAL_KB@": "unlimited",
+        "@MAX_FILE_KB@": "unlimited",
     }.items():
         text = text.replace(placeholder, value)
     wrapper.write_text(text)
