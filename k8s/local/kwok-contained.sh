@@ -30,6 +30,14 @@ arg() {
     exit 2
 }
 
+case $relay_dir/ in
+/tmp/* | /var/tmp/* | /dev/shm/* | /run/lock/*)
+    # Those folders are replaced inside kwok's namespace (see below).
+    echo "kwok-contained: the relay directory $relay_dir must not be in a scratch folder" >&2
+    exit 2
+    ;;
+esac
+
 inside=false
 if [ "${1:-}" = "--inside-netns" ]; then
     inside=true

@@ -75,17 +75,21 @@ def relays_of(parent_pid: int) -> list[int]:
 def test_the_relays_die_with_kwok_however_it_dies(tmp_path):
     """kwok-contained.sh with a stand-in for kwok: killing it with SIGKILL, as a crash or
     a `kwokctl delete` might, takes its relays along."""
-    kubeconfig = tmp_path / "kubeconfig"
+    # Not under /tmp: kwok's namespace has a /tmp of its own, where these would vanish.
+    work = Path.home() / ".local" / "state" / "labplatform" / f"test-kwok-contained-{tmp_path.name}"
+    work.mkdir(parents=True, exist_ok=True)
+    relay_dir = work / "relay"
+    kubeconfig = work / "kubeconfig"
     kubeconfig.write_text("clusters:\n- cluster:\n    server: https://127.0.0.1:1\n")
-    stand_in = tmp_path / "kwok"
+    stand_in = work / "kwok"
     stand_in.write_text("#!/bin/sh\nexec sleep 300\n")
     stand_in.chmod(0o755)
-    wrapper = tmp_path / "kwok-contained"
+    wrapper = work / "kwok-contained"
     text = (ROOT / "k8s" / "local" / "kwok-contained.sh").read_text()
     for placeholder, value in {
         "@KWOK_BINARY@": str(stand_in),
         "@KUBECTL_BINARY@": "/bin/true",
-        "@RELAY_DIR@": str(tmp_path / "relay"),
+        "@RELAY_DIR@": str(relay_dir),
         "@MAX_PROCESSES@": "512",
         "@MAX_OPEN_FILES@": "1024",
         "@MAX_VIRTUAL_KB@": "unlimited",
@@ -100,7 +104,7 @@ def test_the_relays_die_with_kwok_however_it_dies(tmp_path):
     )
     try:
         relays = wait_for("four relays", lambda: len(relays_of(kwok.pid)) == 4 and relays_of(kwok.pid), timeout=30)
-        assert (tmp_path / "relay").stat().st_mode & 0o777 == 0o700
+        assert relay_dir.stat().st_mode & 0o777 == 0o700
     finally:
         kwok.kill()
         kwok.wait(timeout=10)
@@ -112,3 +116,4 @@ def test_the_relays_die_with_kwok_however_it_dies(tmp_path):
             return True
 
     assert wait_for("the relays to exit", lambda: all(exited(pid) for pid in relays), timeout=10)
+    shutil.rmtree(work, ignore_errors=True)
