@@ -133,6 +133,8 @@ class TerminalClient:
         await self.send_json({"type": "resize", "cols": cols, "rows": rows})
 
     async def close(self) -> None:
+        """The browser leaving: the consumer is told and finishes, whether or not it had
+        closed the socket itself."""
         await self.socket.disconnect()
 
 

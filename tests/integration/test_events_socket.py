@@ -42,6 +42,7 @@ async def test_an_anonymous_socket_is_refused():
     connected, code = await socket.connect()
     assert not connected
     assert code == 4401
+    await socket.disconnect()
 
 
 async def test_a_socket_from_another_origin_is_refused(django_user_model, client):

@@ -52,6 +52,7 @@ async def test_a_character_split_across_reads_reaches_the_browser_whole(django_u
     user = await database_sync_to_async(ready_student)(django_user_model)
     terminal = await ready_terminal("/ws/terminal/", session=await session_cookie_async(user))
     await terminal.wait_for_message("ended")
+    await terminal.close()
     frames = []
     for message in terminal.frames:
         frames.append(message.decode("utf-8"))  # each frame is whole characters

@@ -145,6 +145,7 @@ async def test_anyone_else_is_refused_before_an_exec(cohort, make_cohort, who, p
     assert not [m for m in terminal.messages if m["type"] == "status"], "no shell is opened"
     assert ended["reason"]
     assert not await database_sync_to_async(ShadowSession.objects.exists)()
+    await terminal.close()
 
 
 async def test_a_socket_from_another_origin_is_refused(cohort):
@@ -248,14 +249,17 @@ async def test_junk_and_oversized_frames_close_the_socket_with_a_reason(cohort):
     await junk.socket.send_to(text_data="{not json")
     assert "JSON" in (await junk.wait_for_message("ended"))["reason"]
     assert await junk.wait_closed() == 4400
+    await junk.close()
 
     unknown = await ready_terminal("/ws/terminal/", session=session)
     await unknown.send_json({"type": "format-disk"})
     assert "format-disk" in (await unknown.wait_for_message("ended"))["reason"]
+    await unknown.close()
 
     big = await ready_terminal("/ws/terminal/", session=session)
     await big.type("x" * (65 * 1024))
     assert await big.wait_closed() == 1009
+    await big.close()
 
     # The shell is unharmed, and bytes that are not UTF-8 do not break it.
     again = await ready_terminal("/ws/terminal/", session=session)
@@ -289,6 +293,7 @@ async def test_a_gone_workstation_is_explained_and_the_reset_offered(cohort, kub
     ended = await terminal.wait_for_message("ended")
     assert ended["reset"] is True
     assert "Reset" in ended["reason"]
+    await terminal.close()
 
 
 async def test_an_idle_terminal_is_closed_and_says_so(cohort, settings):
@@ -298,6 +303,7 @@ async def test_an_idle_terminal_is_closed_and_says_so(cohort, settings):
     ended = await terminal.wait_for_message("ended", timeout=20)
     assert "without typing" in ended["reason"]
     assert await terminal.wait_closed() == 4408
+    await terminal.close()
 
 
 async def test_a_watcher_that_stops_reading_never_holds_up_the_owner(cohort):

@@ -122,7 +122,7 @@
     }
 
     function sendSize() {
-      if (size && socket && socket.readyState === WebSocket.OPEN && root.dataset.state === "connected") {
+      if (size && socket && socket.readyState === WebSocket.OPEN) {
         socket.send(JSON.stringify({ type: "resize", cols: size.cols, rows: size.rows }));
       }
     }
@@ -229,6 +229,14 @@
       const write = outputSink(ws);
       let ended = null;
       if (root.dataset.state === "ended") setState("connecting", "Connecting…");
+
+      // The size goes first: the server waits for it, so the shell's screen is drawn
+      // once, at this panel's size.
+      ws.onopen = function () {
+        if (ws !== socket) return;
+        resizeToPanel();
+        sendSize();
+      };
 
       ws.onmessage = function (event) {
         if (ws !== socket) return;
