@@ -49,3 +49,24 @@ def wait_for_environments(cohort, state: str, count: int, *, timeout: float = 12
         if time.monotonic() > deadline:
             raise AssertionError(f"after {timeout}s, {count} environments of {cohort.slug} are not {state}: {rows}")
         time.sleep(0.2)
+
+
+def local_student_spec(student: str, *, cohort: str):
+    """A student's environment on the local cluster, as the platform would specify it,
+    for tests that provision with the gateway directly (no database rows)."""
+    from labplatform.classroom.presets import PRESETS
+    from labplatform.cluster.students import StudentEnvironmentSpec
+
+    preset = PRESETS["standard"]
+    return StudentEnvironmentSpec(
+        cluster="local",
+        cohort=cohort,
+        student=student,
+        ingress_domain="labs.example.test",
+        quota_hard=preset.hard,
+        default_request=preset.default_request,
+        default_limit=preset.default_limit,
+        workstation_namespace="labplatform-workstations",
+        workstation_image="labplatform/workstation:test",
+        local=True,
+    )

@@ -3,17 +3,13 @@
 import os
 import shutil
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import requests
 from django.conf import settings
 from playwright.sync_api import sync_playwright
 
-from tests.kube import wait_for
-from tests.processes import subprocess_environment
+from tests.processes import start_web, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,29 +44,9 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def live_server_url(django_db_setup, django_db_blocker) -> str:
     port = free_port()
-    log = Path(settings.RUN_DIR) / "e2e-web.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "labplatform.asgi:application"],
-        cwd=ROOT,
-        env=subprocess_environment(),
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def answers():
-        try:
-            return requests.get(f"{base}/login/", timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
-
-    try:
-        wait_for(f"daphne on {base} (log: {log})", answers, timeout=60)
-        yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    server = start_web(port=port, name="e2e-web")
+    yield f"http://127.0.0.1:{port}"
+    stop(server)
 
 
 # Module scope: Playwright's sync API keeps an event loop running in this thread while

@@ -5,20 +5,16 @@ paste through the clipboard."""
 
 import re
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
-import requests
-from django.conf import settings
 from django.db import connections
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ROOT, free_port
+from tests.e2e.conftest import free_port
 from tests.kube import wait_for
-from tests.processes import stop, subprocess_environment
+from tests.processes import start_web, stop
 from tests.terminals import provision_ready
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.local_cluster]
@@ -45,26 +41,10 @@ class WebServer:
     def __init__(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = Path(settings.RUN_DIR) / "e2e-terminal-web.log"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "labplatform.asgi:application"],
-            cwd=ROOT,
-            env=subprocess_environment(),
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-
-        def answers():
-            try:
-                return requests.get(f"{self.url}/login/", timeout=2).status_code == 200
-            except requests.RequestException:
-                return False
-
-        wait_for(f"daphne on {self.url} (log: {self.log})", answers, timeout=60)
+        self.process = start_web(port=self.port, name="e2e-terminal-web")
 
     def stop(self) -> None:
         stop(self.process)

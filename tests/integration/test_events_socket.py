@@ -52,6 +52,7 @@ async def test_a_socket_from_another_origin_is_refused(django_user_model, client
     )
     connected, _ = await socket.connect()
     assert not connected
+    await socket.disconnect()  # the refusing consumer waits on the channel layer until then
 
 
 async def test_a_socket_idle_longer_than_the_layers_blocking_pop_stays_open(django_user_model, client):

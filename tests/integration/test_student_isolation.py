@@ -12,7 +12,6 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from labplatform.classroom.presets import PRESETS
 from labplatform.cluster.students import (
     StudentEnvironmentSpec,
     student_environment_apply,
@@ -21,6 +20,7 @@ from labplatform.cluster.students import (
     student_token,
     workstation_ready,
 )
+from tests.cohorts import local_student_spec
 from tests.kube import pods_ready, wait_for
 
 pytestmark = pytest.mark.local_cluster
@@ -30,19 +30,7 @@ DOMAIN = "labs.example.test"
 
 
 def spec_for(student: str) -> StudentEnvironmentSpec:
-    preset = PRESETS["standard"]
-    return StudentEnvironmentSpec(
-        cluster="local",
-        cohort="isolation",
-        student=student,
-        ingress_domain=DOMAIN,
-        quota_hard=preset.hard,
-        default_request=preset.default_request,
-        default_limit=preset.default_limit,
-        workstation_namespace=WORKSTATIONS,
-        workstation_image="labplatform/workstation:test",
-        local=True,
-    )
+    return local_student_spec(student, cohort="isolation")
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ import yaml
 from django.conf import settings
 from kubernetes import client
 
-from labplatform.classroom.presets import PRESETS
 from labplatform.cluster.students import (
     StudentEnvironmentSpec,
     student_environment_apply,
@@ -25,6 +24,7 @@ from labplatform.cluster.students import (
     workstation_ready,
 )
 from labplatform.cluster.terminals import SESSION_COMMAND
+from tests.cohorts import local_student_spec
 from tests.containment import (
     SHELLS,
     ExecShell,
@@ -49,19 +49,7 @@ SIGXFSZ_STATUS = 128 + signal.SIGXFSZ
 
 
 def spec_for(student: str) -> StudentEnvironmentSpec:
-    preset = PRESETS["standard"]
-    return StudentEnvironmentSpec(
-        cluster="local",
-        cohort="containment",
-        student=student,
-        ingress_domain="labs.example.test",
-        quota_hard=preset.hard,
-        default_request=preset.default_request,
-        default_limit=preset.default_limit,
-        workstation_namespace=WORKSTATIONS,
-        workstation_image="labplatform/workstation:test",
-        local=True,
-    )
+    return local_student_spec(student, cohort="containment")
 
 
 @pytest.fixture(scope="module")

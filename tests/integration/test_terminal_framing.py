@@ -15,6 +15,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 
 class CuttingStream:
+    closed = False
+
     def __init__(self, chunks: list[bytes]) -> None:
         self.chunks = chunks
 

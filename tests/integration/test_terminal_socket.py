@@ -154,6 +154,7 @@ async def test_a_socket_from_another_origin_is_refused(cohort):
         "/ws/terminal/", session=await session_cookie_async(students[0].user), origin="https://evil.example"
     )
     assert not await terminal.connect()
+    await terminal.close()  # the refusing consumer waits on the channel layer until then
 
 
 # The shell
