@@ -75,6 +75,8 @@ set -g default-terminal tmux-256color
 set -g default-command "exec bash"
 set -s set-clipboard on
 set -g window-size latest
+# A watcher's view larger than the student's window shows blank space, not dots.
+set -g fill-character " "
 set -g exit-empty on
 unbind -n MouseDown3Pane
 unbind -n M-MouseDown3Pane
