@@ -196,6 +196,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         while True:
             await asyncio.sleep(KEEPALIVE_SECONDS)
             await self.stream.write(KEEPALIVE_KEY)
+            if self.shadow_id is not None:
+                await database_sync_to_async(sessions.shadow_seen)(session_id=self.shadow_id)
 
     async def _idle_watch(self) -> None:
         idle = settings.TERMINAL_IDLE_SECONDS

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from labplatform.classroom.models import Enrollment
 
@@ -11,6 +12,9 @@ class ShadowSession(models.Model):
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="shadow_sessions")
     started_at = models.DateTimeField(auto_now_add=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    # Renewed while the watch is open: a web process that dies cannot record the end, and
+    # a watch not seen for a while no longer counts as watching.
+    last_seen_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         indexes = [models.Index(fields=["enrollment", "ended_at"])]

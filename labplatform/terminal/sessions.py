@@ -30,8 +30,19 @@ def activity_record(*, enrollment_id: int) -> bool:
     return created
 
 
+# A watch renews last_seen_at every KEEPALIVE_SECONDS (30); three missed renewals and it
+# no longer counts (its web process died without recording the end).
+WATCH_STALE_AFTER = timedelta(seconds=90)
+
+
 def watchers_count(*, enrollment_id: int) -> int:
-    return ShadowSession.objects.filter(enrollment_id=enrollment_id, ended_at__isnull=True).count()
+    return ShadowSession.objects.filter(
+        enrollment_id=enrollment_id, ended_at__isnull=True, last_seen_at__gte=timezone.now() - WATCH_STALE_AFTER
+    ).count()
+
+
+def shadow_seen(*, session_id: int) -> None:
+    ShadowSession.objects.filter(pk=session_id, ended_at__isnull=True).update(last_seen_at=timezone.now())
 
 
 def watchers_message(*, enrollment_id: int) -> dict:

@@ -89,3 +89,25 @@ def test_the_home_page_has_the_students_own_terminal_and_no_one_elses(client, co
     client.force_login(teacher.user)
     page = client.get("/").content.decode()
     assert "Reset my environment" not in page
+
+
+def test_a_watch_whose_web_process_died_stops_counting(cohort):
+    """A web process that dies cannot record a watch's end; the count leaves it out once
+    it has not been renewed for a while, so the student is not told of a ghost."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from labplatform.terminal.models import ShadowSession
+    from labplatform.terminal.sessions import shadow_end, shadow_seen, shadow_start, watchers_count
+
+    _, enrol = cohort
+    student = enrol("hal", Enrollment.Role.STUDENT)
+    teacher = enrol("ivy", Enrollment.Role.INSTRUCTOR)
+    live, message = shadow_start(watcher_id=teacher.user_id, enrollment_id=student.pk)
+    assert message["count"] == 1
+    ghost, _ = shadow_start(watcher_id=teacher.user_id, enrollment_id=student.pk)
+    ShadowSession.objects.filter(pk=ghost).update(last_seen_at=timezone.now() - timedelta(minutes=10))
+    shadow_seen(session_id=live)
+    assert watchers_count(enrollment_id=student.pk) == 1
+    assert shadow_end(session_id=live, enrollment_id=student.pk)["count"] == 0
