@@ -49,6 +49,8 @@ def _recording(applied: list[dict]):
         replaced = {
             "object_apply": lambda obj, *, cluster=None: applied.append(obj) or obj,
             "local_user_ensure": lambda student: BASELINE_USER,
+            # The shell's kubeconfig file on this host: not a cluster write.
+            "local_user_kubeconfig_write": lambda student, kubeconfig_yaml: None,
             "student_token": lambda spec, **_: config.PLACEHOLDER_TOKEN,
         }
         if hasattr(students, "api_server_peers"):
