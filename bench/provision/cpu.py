@@ -5,9 +5,9 @@ benchmark itself. On a 2-core machine they all compete, so this shows who is bus
 import os
 import resource
 import time
-from pathlib import Path
 
-_TICK = os.sysconf("SC_CLK_TCK")
+from bench.common import machine_cpu, process_cpu
+
 # comm (truncated to 15 characters by the kernel) -> component
 _COMPONENTS = {
     "kube-apiserver": "kube-apiserver",
@@ -20,34 +20,11 @@ _COMPONENTS = {
 }
 
 
-def _stat(pid: int) -> tuple[str, int, float, float] | None:
-    """(comm, ppid, own CPU seconds, waited-for children's CPU seconds)"""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    comm = raw[raw.index("(") + 1 : raw.rindex(")")]
-    fields = raw[raw.rindex(")") + 2 :].split()
-    # fields[0] is state (field 3); utime is field 14, stime 15, cutime 16, cstime 17.
-    ppid = int(fields[1])
-    own = (int(fields[11]) + int(fields[12])) / _TICK
-    children = (int(fields[13]) + int(fields[14])) / _TICK
-    return comm, ppid, own, children
-
-
-def _system_busy() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine since boot."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]
-    total = sum(values[:8])
-    return (total - idle) / _TICK, total / _TICK
-
-
 def descendants(pids: list[int]) -> set[int]:
     """`pids` and every process below them."""
     parents = {}
     for entry in os.listdir("/proc"):
-        if entry.isdigit() and (stat := _stat(int(entry))) is not None:
+        if entry.isdigit() and (stat := process_cpu(int(entry))) is not None:
             parents[int(entry)] = stat[1]
     found = set(pids)
     changed = True
@@ -63,7 +40,7 @@ def descendants(pids: list[int]) -> set[int]:
 def snapshot(worker_pids: list[int] | tuple[int, ...] = ()) -> dict[str, float]:
     processes = {}
     for entry in os.listdir("/proc"):
-        if entry.isdigit() and (stat := _stat(int(entry))) is not None:
+        if entry.isdigit() and (stat := process_cpu(int(entry))) is not None:
             processes[int(entry)] = stat
     totals: dict[str, float] = dict.fromkeys([*_COMPONENTS.values(), "celery workers", "workers' children"], 0.0)
     workers = set(worker_pids)
@@ -87,7 +64,7 @@ def snapshot(worker_pids: list[int] | tuple[int, ...] = ()) -> dict[str, float]:
     totals["benchmark process"] = me.ru_utime + me.ru_stime
     # Children the benchmark waited for: kubectl (and finished Celery workers, subtracted in delta()).
     totals["waited children"] = kids.ru_utime + kids.ru_stime
-    busy, total = _system_busy()
+    busy, total = machine_cpu()
     totals["machine busy"] = busy
     totals["machine total"] = total
     return totals

@@ -17,9 +17,9 @@ import aiohttp
 import yaml
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import make_password
 from django.db.models import Max, Min
 
+from bench.common import cohort_with_students
 from bench.provision import config, cpu, stats
 from bench.provision.kube import Kube, ReadyWatcher, cleanup, credentials
 from bench.provision.objects import baseline_spec, student_objects
@@ -164,18 +164,6 @@ class PySpy:
         return self.outputs
 
 
-def _make_cohort(cohort_slug: str, students: int) -> Cohort:
-    cluster = Cluster.objects.get(name="local")
-    cohort = Cohort.objects.create(name=cohort_slug, slug=cohort_slug, cluster=cluster)
-    user_model = get_user_model()
-    password = make_password(None)
-    users = user_model.objects.bulk_create(
-        [user_model(username=f"{cohort_slug}-{i:05d}", password=password) for i in range(students)]
-    )
-    Enrollment.objects.bulk_create([Enrollment(user=user, cohort=cohort) for user in users])
-    return cohort
-
-
 def cohort_student_ids(cohort_slug: str) -> list[str]:
     return list(Enrollment.objects.filter(cohort__slug=cohort_slug).values_list("student_id", flat=True))
 
@@ -231,7 +219,7 @@ def run_platform(
     started = 0.0
     try:
         began = time.monotonic()
-        cohort = _make_cohort(cohort_slug, students)
+        cohort = cohort_with_students(slug=cohort_slug, students=students)
         result["db_setup_s"] = round(time.monotonic() - began, 2)
         say(f"platform [{setting}]: {students} students in cohort {cohort_slug}; starting workers")
         result["code"] = config.code_identity()  # what the workers import now

@@ -18,10 +18,10 @@ import fcntl
 import json
 import os
 import platform as host_platform
-import subprocess
 import sys
 import time
 
+from bench.common import database_ensure
 from bench.provision import config
 
 DEFAULT_STUDENTS = 200
@@ -83,20 +83,6 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     if args.timeout is None:
         args.timeout = 120 + 2 * args.students
     return args
-
-
-def _database(env: dict[str, str]) -> None:
-    """Creates the benchmark's database if needed and migrates it."""
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(config.MAINTENANCE_DATABASE_URL, autocommit=True) as connection:
-        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config.DATABASE_NAME]).fetchone()
-        if not exists:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config.DATABASE_NAME)))
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"], cwd=config.REPO, env=env, check=True
-    )
 
 
 def _capacity(admin, students: int, workstation_namespace: str) -> dict:
@@ -256,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     env = config.configure(ready_delay=args.ready_delay)
     if args.experiment:
         env["BENCH_EXPERIMENTS"] = args.experiment
-    _database(env)
+    database_ensure(env, maintenance_url=config.MAINTENANCE_DATABASE_URL, name=config.DATABASE_NAME)
 
     import django
 

@@ -4,9 +4,9 @@ machine they compete, and other people's work (a test suite) shows up as `others
 import os
 import resource
 import time
-from pathlib import Path
 
-_TICK = os.sysconf("SC_CLK_TCK")
+from bench.common import machine_cpu, process_cpu
+
 # comm (as the kernel truncates it) -> part of the terminal path
 _PARTS = {
     "kube-apiserver": "kube-apiserver",
@@ -17,26 +17,11 @@ _PARTS = {
 }
 
 
-def _cpu_seconds(pid: int) -> tuple[str, float] | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    comm = raw[raw.index("(") + 1 : raw.rindex(")")]
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return comm, (int(fields[11]) + int(fields[12])) / _TICK
-
-
 def _owner(pid: str) -> int | None:
     try:
         return os.stat(f"/proc/{pid}").st_uid
     except OSError:
         return None
-
-
-def _machine_busy() -> float:
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(values[:8]) - values[3] - values[4]) / _TICK
 
 
 def snapshot(*, daphne_pids: tuple[int, ...], student_uids: frozenset[int]) -> dict[str, float]:
@@ -46,10 +31,10 @@ def snapshot(*, daphne_pids: tuple[int, ...], student_uids: frozenset[int]) -> d
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
-        found = _cpu_seconds(int(entry))
+        found = process_cpu(int(entry))
         if found is None:
             continue
-        comm, seconds = found
+        comm, _, seconds, _ = found
         if int(entry) in daphne_pids:
             totals["daphne"] += seconds
         elif _owner(entry) in student_uids:
@@ -58,7 +43,7 @@ def snapshot(*, daphne_pids: tuple[int, ...], student_uids: frozenset[int]) -> d
             totals[_PARTS[comm]] += seconds
     me = resource.getrusage(resource.RUSAGE_SELF)
     totals["benchmark client"] = me.ru_utime + me.ru_stime
-    totals["machine busy"] = _machine_busy()
+    totals["machine busy"] = machine_cpu()[0]
     return totals
 
 

@@ -32,11 +32,11 @@ import logging
 import os
 import platform as host_platform
 import pwd
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from bench.common import cohort_with_students, database_ensure
 from bench.terminal import config
 
 
@@ -78,20 +78,6 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _database(env: dict[str, str]) -> None:
-    """Creates the benchmark's database if needed and migrates it."""
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(config.MAINTENANCE_DATABASE_URL, autocommit=True) as connection:
-        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config.DATABASE_NAME]).fetchone()
-        if not exists:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config.DATABASE_NAME)))
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"], cwd=config.REPO, env=env, check=True
-    )
-
-
 def say(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
@@ -107,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         print("another terminal benchmark is running; wait for it to finish", file=sys.stderr)
         return 3
     env = config.configure()
-    _database(env)
+    database_ensure(env, maintenance_url=config.MAINTENANCE_DATABASE_URL, name=config.DATABASE_NAME)
     daphne_env = dict(env)
     if args.experiment:
         daphne_env["DJANGO_SETTINGS_MODULE"] = "bench.terminal.experiment_settings"
@@ -149,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     slug = f"{config.COHORT_PREFIX}{stamp.replace('-', '')}"
     # The first student's shell is measured alone, then probed under the others' load.
-    cohort = students.cohort_make(slug=slug, students=1 + (args.students if args.terminals else 0))
+    cohort = cohort_with_students(slug=slug, students=1 + (args.students if args.terminals else 0))
     try:
         say(f"provisioning {cohort.enrollments.count()} students ({slug}) with the platform's own code")
         meta["provision_seconds"] = round(students.cohort_provision_here(cohort), 1)

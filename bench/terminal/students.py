@@ -6,13 +6,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import make_password
 from django.db import connection
 from django.test import Client
 
 from bench.terminal.config import COHORT_PREFIX
 from labplatform.classroom.environment_work import environment_provision_run, environment_spec
-from labplatform.classroom.models import Cluster, Cohort, Enrollment, StudentEnvironment
+from labplatform.classroom.models import Cohort, Enrollment, StudentEnvironment
 from labplatform.cluster.local_users import local_user_remove
 from labplatform.cluster.manifests import student_namespace_name
 from labplatform.cluster.students import student_environment_delete
@@ -20,17 +19,6 @@ from labplatform.cluster.students import student_environment_delete
 State = StudentEnvironment.State
 # Provisioning is mostly waiting on the API server and useradd; a few at a time is enough.
 PROVISION_THREADS = 8
-
-
-def cohort_make(*, slug: str, students: int) -> Cohort:
-    cohort = Cohort.objects.create(name=slug, slug=slug, cluster=Cluster.objects.get(name="local"))
-    user_model = get_user_model()
-    password = make_password(None)
-    users = user_model.objects.bulk_create(
-        [user_model(username=f"{slug}-{i:03d}", password=password) for i in range(students)]
-    )
-    Enrollment.objects.bulk_create([Enrollment(user=user, cohort=cohort) for user in users])
-    return cohort
 
 
 def _provision_one(environment_id: int) -> None:
