@@ -54,6 +54,12 @@ def student_namespace_name(student: str) -> str:
     return name
 
 
+def workstation_pod_name(student: str) -> str:
+    """The student's workstation pod (and its NetworkPolicy) in the workstation namespace."""
+    _check_student(student)
+    return f"ws-{student}"
+
+
 def labels(*, cohort: str, student: str) -> dict[str, str]:
     """The labels every managed object carries; a selector on them finds all of a student's objects."""
     if not isinstance(cohort, str) or not cohort or len(cohort) > 63 or not _LABEL_VALUE.fullmatch(cohort):
@@ -265,7 +271,7 @@ def workstation_network_policy(
     if not api_server:
         raise ValueError(f"workstation of {student!r}: no API server address to allow")
     return _network_policy(
-        name=f"ws-{student}",
+        name=workstation_pod_name(student),
         namespace=workstation_namespace,
         cohort=cohort,
         student=student,
@@ -398,7 +404,7 @@ def workstation_pod(
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": _workstation_metadata(
-            name=f"ws-{student}",
+            name=workstation_pod_name(student),
             workstation_namespace=workstation_namespace,
             student_namespace=student_namespace,
             cohort=cohort,

@@ -75,13 +75,14 @@ def student_namespace_objects(spec: StudentEnvironmentSpec, *, exec_user: LocalU
 
 def _workstation_refs(spec: StudentEnvironmentSpec) -> list[dict]:
     metadata = {"namespace": spec.workstation_namespace}
+    pod = manifests.workstation_pod_name(spec.student)
     return [
-        {"apiVersion": "v1", "kind": "Pod", "metadata": {**metadata, "name": f"ws-{spec.student}"}},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {**metadata, "name": pod}},
         {"apiVersion": "v1", "kind": "Secret", "metadata": {**metadata, "name": f"ws-{spec.student}-kubeconfig"}},
         {
             "apiVersion": "networking.k8s.io/v1",
             "kind": "NetworkPolicy",
-            "metadata": {**metadata, "name": f"ws-{spec.student}"},
+            "metadata": {**metadata, "name": pod},
         },
     ]
 

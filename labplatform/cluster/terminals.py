@@ -22,12 +22,8 @@ DETACH_KEY = b"\x1b[9999~"
 KEEPALIVE_SECONDS = 30
 
 
-def workstation_pod_name(student: str) -> str:
-    return f"ws-{student}"
-
-
 def session_command(mode: str, student: str, *, grace_seconds: int | None = None) -> list[str]:
-    manifests.student_namespace_name(student)  # validates the id
+    manifests.workstation_pod_name(student)  # validates the id
     if mode == "attach":
         if grace_seconds is None or grace_seconds < 0:
             raise ValueError(f"attach for {student!r} needs a grace period in seconds, not {grace_seconds!r}")
@@ -47,7 +43,7 @@ async def workstation_terminal(
     else:
         command = session_command("attach", student, grace_seconds=grace_seconds)
     async with exec_stream(
-        namespace=namespace, pod=workstation_pod_name(student), command=command, tty=True, cluster=cluster
+        namespace=namespace, pod=manifests.workstation_pod_name(student), command=command, tty=True, cluster=cluster
     ) as stream:
         yield stream
 
@@ -56,7 +52,7 @@ async def _session_end(*, cluster: str, namespace: str, student: str) -> None:
     try:
         async with exec_stream(
             namespace=namespace,
-            pod=workstation_pod_name(student),
+            pod=manifests.workstation_pod_name(student),
             command=session_command("end", student),
             tty=False,
             cluster=cluster,
