@@ -1,5 +1,4 @@
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -19,15 +18,23 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    teaching = Enrollment.objects.filter(role=Enrollment.Role.STUDENT, dropped_at__isnull=True).select_related(
-        "user", "environment"
-    )
-    enrollments = (
+    enrollments = list(
         request.user.enrollments.filter(dropped_at__isnull=True)
         .select_related("cohort", "environment")
-        .prefetch_related(Prefetch("cohort__enrollments", queryset=teaching, to_attr="students"))
         .order_by("-cohort__starts_at")
     )
+    # An instructor's cohorts list their students (to watch); a student's do not, so a
+    # student's page never loads the roster.
+    taught = [e.cohort_id for e in enrollments if e.role == Enrollment.Role.INSTRUCTOR]
+    students: dict[int, list[Enrollment]] = {}
+    for student in (
+        Enrollment.objects.filter(cohort_id__in=taught, role=Enrollment.Role.STUDENT, dropped_at__isnull=True)
+        .select_related("user", "environment")
+        .order_by("user__username")
+    ):
+        students.setdefault(student.cohort_id, []).append(student)
+    for enrollment in enrollments:
+        enrollment.students = students.get(enrollment.cohort_id, [])
     return render(
         request,
         "home.html",
