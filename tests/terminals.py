@@ -148,6 +148,16 @@ async def ready_terminal(path: str, *, session: str, cols: int = 100, rows: int 
     return terminal
 
 
+async def shell_identity(terminal: TerminalClient, tag: str) -> str:
+    """An identity of the shell behind this terminal, printed between markers: a random
+    number the shell keeps once drawn (its PID would not do: each session has a PID
+    namespace of its own, so every new shell has the same PID)."""
+    await terminal.type(f"echo {tag}-$((1+1))-${{SHELL_ID:=$RANDOM$RANDOM}}-end\r")
+    pattern = re.compile(rf"{tag}-2-(\d+)-end")
+    await terminal.wait_for(lambda c: pattern.search(c.text), what=f"{tag} shell identity")
+    return pattern.search(terminal.text).group(1)
+
+
 def screen(data: bytes, *, cols: int = 100, rows: int = 30) -> list[str]:
     """The screen a terminal shows after this output: its lines, as a person sees them."""
     emulator = pyte.Screen(cols, rows)

@@ -2,7 +2,6 @@
 shell, so the next connection gets a fresh shell in a fresh namespace."""
 
 import asyncio
-import re
 
 import pytest
 
@@ -10,16 +9,9 @@ from labplatform.classroom import environments
 from labplatform.classroom.models import StudentEnvironment
 from labplatform.cluster.clients import close_async_clients
 from tests.cohorts import wait_for_environments
-from tests.terminals import TerminalClient, provision_ready, ready_terminal, session_cookie
+from tests.terminals import provision_ready, ready_terminal, session_cookie, shell_identity
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.local_cluster]
-
-
-async def shell_identity(terminal: TerminalClient, tag: str) -> str:
-    await terminal.type(f"echo {tag}-$((1+1))-${{SHELL_ID:=$RANDOM$RANDOM}}-end\r")
-    pattern = re.compile(rf"{tag}-2-(\d+)-end")
-    await terminal.wait_for(lambda c: pattern.search(c.text), what=f"{tag} identity")
-    return pattern.search(terminal.text).group(1)
 
 
 def test_a_reset_gives_a_fresh_shell_and_an_empty_namespace(make_cohort, celery_worker_process):

@@ -13,7 +13,14 @@ from labplatform.cluster.clients import close_async_clients
 from labplatform.cluster.terminals import KEEPALIVE_KEY
 from labplatform.terminal.flow import HIGH_WATERMARK
 from labplatform.terminal.models import ShadowSession, TerminalActivity
-from tests.terminals import TerminalClient, provision_ready_async, ready_terminal, screen, session_cookie_async
+from tests.terminals import (
+    TerminalClient,
+    provision_ready_async,
+    ready_terminal,
+    screen,
+    session_cookie_async,
+    shell_identity,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio, pytest.mark.local_cluster]
 
@@ -26,16 +33,6 @@ async def cohort(make_cohort):
     instructor = await database_sync_to_async(lambda: cohort.enrollments.get(role="instructor").user)()
     yield cohort, students, instructor
     await close_async_clients()
-
-
-async def shell_pid(terminal: TerminalClient, tag: str) -> str:
-    """An identity of the shell behind this terminal, printed between markers: a random
-    number the shell keeps once drawn (its PID would not do: each session has a PID
-    namespace of its own, so every new shell has the same PID)."""
-    await terminal.type(f"echo {tag}-$((1+1))-${{SHELL_ID:=$RANDOM$RANDOM}}-end\r")
-    pattern = re.compile(rf"{tag}-2-(\d+)-end")
-    await terminal.wait_for(lambda c: pattern.search(c.text), what=f"{tag} pid")
-    return pattern.search(terminal.text).group(1)
 
 
 async def screen_size(terminal: TerminalClient, tag: str, *, expect: tuple[int, int]) -> tuple[int, int]:
@@ -181,7 +178,7 @@ async def test_a_reload_reattaches_to_the_same_shell_with_its_screen(cohort):
     _, students, _ = cohort
     session = await session_cookie_async(students[0].user)
     first = await ready_terminal("/ws/terminal/", session=session)
-    pid = await shell_pid(first, "before")
+    pid = await shell_identity(first, "before")
     await first.type("sleep 300 &\r")
     await first.wait_for_text("[1]")
     await first.close()
@@ -191,7 +188,7 @@ async def test_a_reload_reattaches_to_the_same_shell_with_its_screen(cohort):
     await second.wait_for_text(f"before-2-{pid}-end")
     shown = screen(second.output)
     assert shown.count(f"before-2-{pid}-end") == 1, shown
-    assert await shell_pid(second, "after") == pid
+    assert await shell_identity(second, "after") == pid
     await second.type("jobs\r")
     await second.wait_for_text("sleep 300 &")
     await second.close()
@@ -202,9 +199,9 @@ async def test_a_second_tab_attaches_to_the_same_shell(cohort):
     session = await session_cookie_async(students[0].user)
     one = await ready_terminal("/ws/terminal/", session=session)
     two = await ready_terminal("/ws/terminal/", session=session)
-    pid = await shell_pid(one, "one")
+    pid = await shell_identity(one, "one")
     await two.wait_for_text(f"one-2-{pid}-end")
-    assert await shell_pid(two, "two") == pid
+    assert await shell_identity(two, "two") == pid
     await two.type("echo clients-$((9+1))-$(tmux list-clients | wc -l)\r")
     await two.wait_for_text("clients-10-2")
     # A closed tab leaves the session: its client does not linger.
@@ -330,12 +327,12 @@ async def test_a_shell_left_alone_past_the_grace_period_ends(cohort, settings):
     _, students, _ = cohort
     session = await session_cookie_async(students[0].user)
     first = await ready_terminal("/ws/terminal/", session=session)
-    pid = await shell_pid(first, "old")
+    pid = await shell_identity(first, "old")
     await first.close()
     # The session keeper looks every few seconds; afterwards a new shell starts.
     for attempt in range(15):
         again = await ready_terminal("/ws/terminal/", session=session)
-        new_pid = await shell_pid(again, f"new{attempt}")
+        new_pid = await shell_identity(again, f"new{attempt}")
         await again.close()
         if new_pid != pid:
             break
