@@ -174,14 +174,19 @@ async def test_more_exec_streams_than_a_connection_pool_holds_open_at_once(names
     """Every open terminal holds an exec stream; a pool limit (aiohttp's default is 100)
     would make the next one wait and time out."""
     count = 110
+    # `head -n 1` ends after its line: KWOK leaves an exec'd process running when its
+    # stream closes, and 110 leftover processes a run would soon reach the process limit.
     async with AsyncExitStack() as streams:
         opened = await asyncio.gather(
             *[
-                streams.enter_async_context(exec_stream(namespace=namespace, pod=ready_pod, command=["cat"], tty=False))
+                streams.enter_async_context(
+                    exec_stream(namespace=namespace, pod=ready_pod, command=["head", "-n", "1"], tty=False)
+                )
                 for _ in range(count)
             ]
         )
-        last = opened[-1]
-        await last.write(b"still-here\n")
-        assert (await last.read(timeout=15)).data == b"still-here\n"
+        for stream in opened:
+            await stream.write(b"still-here\n")
+        for stream in opened:
+            assert (await stream.read(timeout=15)).data == b"still-here\n"
     assert len(opened) == count
