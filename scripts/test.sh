@@ -28,6 +28,10 @@ export SECRET_KEY=test-only-not-secret DEBUG=false
 # Test databases are dropped at the end; connections kept open by worker threads would block that.
 export DATABASE_CONN_MAX_AGE=0
 export LABPLATFORM_RUN_DIR=${LABPLATFORM_RUN_DIR:-$PWD/.run/test}
+# The platform's sockets and files live here: only root may look in, whatever the umask
+# and wherever the checkout is (students' shells see the host's file tree).
+mkdir -p "$LABPLATFORM_RUN_DIR"
+chmod 700 "$LABPLATFORM_RUN_DIR"
 status=0
 .venv/bin/python -m pytest "$@" || status=$?
 echo "make test: $((SECONDS - started))s in all"
