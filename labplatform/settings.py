@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "labplatform",
     "labplatform.classroom",
     "labplatform.terminal",
+    "lessons",
 ]
 
 MIDDLEWARE = [

@@ -48,6 +48,9 @@ class Cohort(models.Model):
     starts_at = models.DateTimeField(default=timezone.now)
     ends_at = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
+    lessons_gated = models.BooleanField(
+        default=False, help_text="A lesson opens only when every task of the lesson before it has passed."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -59,6 +62,11 @@ class Cohort(models.Model):
     @property
     def progress_group(self) -> str:
         return f"cohort.{self.pk}.progress"
+
+    @property
+    def grades_group(self) -> str:
+        """Where graded attempts are pushed for the cohort's instructors."""
+        return f"cohort.{self.pk}.grades"
 
 
 class Enrollment(models.Model):
