@@ -122,6 +122,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "labplatform.classroom.tasks.workstation_tokens_refresh_task",
         "schedule": 6 * 3600.0,
     },
+    "attempts-stalled": {"task": "lessons.tasks.attempts_stalled_requeue", "schedule": 60.0},
 }
 
 # The Kubernetes clusters the platform can place cohorts on. "local" is the default:
@@ -147,6 +148,11 @@ WORKSTATION_POD_ANNOTATIONS = env_json_object("WORKSTATION_POD_ANNOTATIONS", {})
 TERMINAL_GRACE_SECONDS = env_int("TERMINAL_GRACE_SECONDS", 600, minimum=0)
 # A student's terminal connection closes after this long without a keystroke.
 TERMINAL_IDLE_SECONDS = env_int("TERMINAL_IDLE_SECONDS", 1800, minimum=1)
+# Check: a student may press it once per this many seconds (across tasks).
+LESSONS_CHECK_INTERVAL_SECONDS = env_int("LESSONS_CHECK_INTERVAL_SECONDS", 3, minimum=0)
+# How long a check that waits on the cluster (pods becoming Ready) may stay pending
+# before it fails, saying what it waited for.
+LESSONS_PENDING_SECONDS = env_int("LESSONS_PENDING_SECONDS", 45, minimum=1)
 INVITE_VALID_DAYS = env_int("INVITE_VALID_DAYS", 14, minimum=1)
 
 AUTH_PASSWORD_VALIDATORS = [

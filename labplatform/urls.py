@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("labplatform.classroom.urls")),
     path("", include("labplatform.classroom.invite_urls")),
     path("", include("labplatform.terminal.urls")),
+    path("", include("lessons.urls")),
 ]

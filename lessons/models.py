@@ -81,6 +81,9 @@ class QuizQuestion(models.Model):
         ordering = ["lesson", "order"]
         constraints = [models.UniqueConstraint(fields=["lesson", "slug"], name="question_slug_per_lesson")]
 
+    def __str__(self) -> str:
+        return f"{self.lesson.number} quiz: {self.slug}"
+
 
 class TaskProgress(models.Model):
     """One student's work on one task: created when they open it."""
@@ -120,6 +123,9 @@ class HintReveal(models.Model):
         ordering = ["progress", "index"]
         constraints = [models.UniqueConstraint(fields=["progress", "index"], name="one_reveal_per_hint")]
 
+    def __str__(self) -> str:
+        return f"hint {self.index + 1} of {self.progress}"
+
 
 class Attempt(models.Model):
     class State(models.TextChoices):
@@ -138,6 +144,7 @@ class Attempt(models.Model):
     # by the first worker to finish it, so a redelivered task changes nothing.
     round = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -159,3 +166,6 @@ class QuizSubmission(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.enrollment.student_id} {self.lesson.number} quiz: {self.score}/{self.max_score}"

@@ -132,7 +132,7 @@ wait_ready() {
 # (Chained with &&: callers test the result, and set -e does not apply in a condition.)
 pods_become_ready() {
     local canary=labplatform-canary-$RANDOM$RANDOM
-    kubectl -n kube-system run "$canary" --image=registry.invalid/canary --restart=Never >/dev/null &&
+    kubectl -n kube-system run "$canary" --image=labplatform/canary --restart=Never >/dev/null &&
         kubectl -n kube-system wait --for=condition=Ready "pod/$canary" --timeout=120s --request-timeout=130s >/dev/null &&
         kubectl -n kube-system delete pod "$canary" --wait=false >/dev/null
 }

@@ -1,0 +1,207 @@
+"""Check → Attempt → a real Celery worker grades it against the real cluster → the result
+is stored once and pushed to the student's page."""
+
+import time
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.utils import timezone
+from kubernetes import client
+
+from labplatform.events import user_group
+from lessons.grading_flow import attempt_grade
+from lessons.models import Attempt, TaskProgress
+from lessons.services import LessonRefused, attempt_create, hint_reveal, task_open
+from tests.kube import wait_for
+from tests.lessons_rows import course_with_task, deployment
+from tests.terminals import provision_ready
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.local_cluster]
+
+
+@pytest.fixture
+def student(make_cohort):
+    cohort = make_cohort(students=1)
+    (enrollment,) = provision_ready(cohort)
+    enrollment.refresh_from_db()
+    return enrollment
+
+
+@pytest.fixture
+def apps_api(kube) -> client.AppsV1Api:
+    return client.AppsV1Api(kube)
+
+
+@pytest.fixture
+def no_rate_limit(settings):
+    settings.LESSONS_CHECK_INTERVAL_SECONDS = 0
+
+
+def finished(attempt: Attempt, timeout: float = 60) -> Attempt:
+    def done():
+        attempt.refresh_from_db()
+        return attempt if attempt.state != Attempt.State.PENDING else None
+
+    return wait_for(f"attempt {attempt.pk} graded", done, timeout=timeout)
+
+
+def grade_here(attempt: Attempt) -> None:
+    """Runs every round of the attempt in this process, as the worker would (no countdowns)."""
+    round = 0
+    while attempt_grade(attempt_id=attempt.pk, round=round) is not None:
+        round += 1
+        time.sleep(0.5)
+
+
+@pytest.mark.usefixtures("celery_worker_process")
+def test_a_check_is_graded_by_the_worker_and_pushed_to_the_students_page(student, apps_api):
+    task = course_with_task()
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(user_group(student.user_id), channel)
+
+    task_open(enrollment=student, task=task)
+    failing = finished(attempt_create(enrollment=student, task=task, answers=[]))
+    assert failing.state == Attempt.State.FAILED
+    assert failing.results[0]["message"] == "Deployment web: not found in namespace " + student.environment.namespace
+
+    apps_api.create_namespaced_deployment(student.environment.namespace, deployment(replicas=3))
+    time.sleep(3)  # the rate limit
+    passing = finished(attempt_create(enrollment=student, task=task, answers=[]))
+    assert passing.state == Attempt.State.PASSED, passing.results
+
+    pushed = []
+    while len(pushed) < 2:
+        message = async_to_sync(layer.receive)(channel)
+        pushed.append(message["event"])
+    assert [(e["id"], e["state"]) for e in pushed] == [(failing.pk, "failed"), (passing.pk, "passed")]
+    assert pushed[1]["progress"]["state"] == "passed"
+    progress = TaskProgress.objects.get(enrollment=student, task=task)
+    assert (progress.state, progress.attempts_count) == (TaskProgress.State.PASSED, 2)
+    assert progress.first_passed_at == passing.finished_at
+
+
+@pytest.mark.usefixtures("no_rate_limit")
+def test_a_redelivered_round_changes_nothing(student, apps_api):
+    task = course_with_task()
+    apps_api.create_namespaced_deployment(student.environment.namespace, deployment(replicas=2))
+    task_open(enrollment=student, task=task)
+    attempt = attempt_create(enrollment=student, task=task, answers=[])
+    assert attempt_grade(attempt_id=attempt.pk, round=0) is None
+    attempt.refresh_from_db()
+    stored = (attempt.state, attempt.results, attempt.finished_at)
+    assert attempt.state == Attempt.State.FAILED
+    assert "expected spec.replicas == 3, found 2" in attempt.results[0]["message"]
+
+    # The same message delivered again, after the cluster changed: the stored grade stands.
+    apps_api.patch_namespaced_deployment("web", student.environment.namespace, {"spec": {"replicas": 3}})
+    assert attempt_grade(attempt_id=attempt.pk, round=0) is None
+    attempt.refresh_from_db()
+    assert (attempt.state, attempt.results, attempt.finished_at) == stored
+    assert TaskProgress.objects.get(enrollment=student, task=task).attempts_count == 1
+
+
+@pytest.mark.usefixtures("no_rate_limit")
+def test_a_rollout_in_progress_is_pending_then_passes(student, apps_api):
+    task = course_with_task()
+    namespace = student.environment.namespace
+    apps_api.create_namespaced_deployment(
+        namespace, deployment(replicas=3, annotations={"labplatform.io/ready-delay": "4s"})
+    )
+    task_open(enrollment=student, task=task)
+    attempt = attempt_create(enrollment=student, task=task, answers=[])
+    countdown = attempt_grade(attempt_id=attempt.pk, round=0)
+    attempt.refresh_from_db()
+    assert countdown is not None and attempt.state == Attempt.State.PENDING
+    assert "waiting for" in attempt.results[0]["message"], attempt.results
+    grade_here_from = 1
+    while attempt_grade(attempt_id=attempt.pk, round=grade_here_from) is not None:
+        grade_here_from += 1
+        time.sleep(0.5)
+    attempt.refresh_from_db()
+    assert attempt.state == Attempt.State.PASSED, attempt.results
+
+
+@pytest.mark.usefixtures("no_rate_limit")
+def test_waiting_too_long_fails_and_says_what_it_waited_for(student, apps_api, settings):
+    settings.LESSONS_PENDING_SECONDS = 2
+    task = course_with_task()
+    apps_api.create_namespaced_deployment(
+        student.environment.namespace, deployment(replicas=3, annotations={"labplatform.io/ready-delay": "300s"})
+    )
+    task_open(enrollment=student, task=task)
+    attempt = attempt_create(enrollment=student, task=task, answers=[])
+    grade_here(attempt)
+    attempt.refresh_from_db()
+    assert attempt.state == Attempt.State.FAILED
+    assert attempt.results[0]["message"].startswith("Still not ready after 2 s: waiting for"), attempt.results
+
+
+@pytest.mark.usefixtures("no_rate_limit")
+def test_an_unreachable_cluster_is_an_error_not_a_failure(student, settings, tmp_path):
+    task = course_with_task()
+    task_open(enrollment=student, task=task)
+    dead = tmp_path / "kubeconfig"
+    dead.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: dead\n"
+        "clusters: [{name: dead, cluster: {server: 'https://127.0.0.1:9'}}]\n"
+        "users: [{name: dead, user: {token: x}}]\n"
+        "contexts: [{name: dead, context: {cluster: dead, user: dead}}]\n"
+    )
+    settings.LABPLATFORM_KUBECONFIG = dead
+    attempt = attempt_create(enrollment=student, task=task, answers=[])
+    assert attempt_grade(attempt_id=attempt.pk, round=0) is None
+    attempt.refresh_from_db()
+    assert attempt.state == Attempt.State.ERROR
+    assert "could not reach the cluster" in attempt.message
+    assert TaskProgress.objects.get(enrollment=student, task=task).state == TaskProgress.State.OPEN
+
+
+@pytest.mark.usefixtures("no_rate_limit")
+def test_a_passed_task_stays_passed_when_the_cluster_changes(student, apps_api):
+    task = course_with_task()
+    namespace = student.environment.namespace
+    apps_api.create_namespaced_deployment(namespace, deployment(replicas=3))
+    task_open(enrollment=student, task=task)
+    wait_for("3 ready", lambda: apps_api.read_namespaced_deployment("web", namespace).status.ready_replicas == 3)
+    grade_here(first := attempt_create(enrollment=student, task=task, answers=[]))
+    first.refresh_from_db()
+    assert first.state == Attempt.State.PASSED, first.results
+
+    # The next task scales the same Deployment: checking this one again fails, but the pass stays.
+    apps_api.patch_namespaced_deployment("web", namespace, {"spec": {"replicas": 5}})
+    grade_here(second := attempt_create(enrollment=student, task=task, answers=[]))
+    second.refresh_from_db()
+    assert second.state == Attempt.State.FAILED
+    progress = TaskProgress.objects.get(enrollment=student, task=task)
+    assert progress.state == TaskProgress.State.PASSED
+    assert progress.first_passed_at == first.finished_at
+
+
+def test_check_is_rate_limited_per_student_with_a_clear_message(student, settings):
+    settings.LESSONS_CHECK_INTERVAL_SECONDS = 30
+    first_task, second_task = course_with_task(), course_with_task()
+    task_open(enrollment=student, task=first_task)
+    task_open(enrollment=student, task=second_task)
+    attempt_create(enrollment=student, task=first_task, answers=[])
+    with pytest.raises(LessonRefused) as refused:
+        attempt_create(enrollment=student, task=second_task, answers=[])
+    assert refused.value.status == 429
+    assert refused.value.message.startswith("You just checked; wait ")
+    assert Attempt.objects.filter(progress__enrollment=student).count() == 1
+
+
+def test_a_task_must_be_opened_before_it_is_checked_and_hints_come_one_at_a_time(student):
+    task = course_with_task()
+    with pytest.raises(LessonRefused, match="Start the task first"):
+        attempt_create(enrollment=student, task=task, answers=[])
+    opened = task_open(enrollment=student, task=task)
+    assert opened.setup_done_at is not None and opened.opened_at <= timezone.now()
+    assert task_open(enrollment=student, task=task).opened_at == opened.opened_at
+    assert hint_reveal(enrollment=student, task=task).hints_used == 1
+    progress = hint_reveal(enrollment=student, task=task)
+    assert progress.hints_used == 2
+    assert list(progress.hint_reveals.values_list("index", flat=True)) == [0, 1]
+    with pytest.raises(LessonRefused, match="no more hints"):
+        hint_reveal(enrollment=student, task=task)
