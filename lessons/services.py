@@ -1,0 +1,171 @@
+"""What a student does in a lesson: open a task (its setup runs), reveal a hint, press
+Check, submit a quiz. Grading itself is in lessons/grading_flow.py, run by the worker."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from labplatform.classroom.models import Enrollment, StudentEnvironment
+from labplatform.cluster.errors import ClusterError
+from lessons.grading.setup import task_setup_run
+from lessons.models import Attempt, HintReveal, Lesson, QuizSubmission, Task, TaskProgress
+from lessons.selectors import lesson_locked_reason
+
+
+class LessonRefused(Exception):
+    """What a student may not do now, in words for them, with the HTTP status that fits."""
+
+    def __init__(self, message: str, *, status: int = 409) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def _require_lesson_open(enrollment: Enrollment, lesson: Lesson) -> None:
+    reason = lesson_locked_reason(enrollment=enrollment, lesson=lesson)
+    if reason:
+        raise LessonRefused(reason, status=403)
+
+
+def _require_environment_ready(enrollment: Enrollment) -> StudentEnvironment:
+    environment = getattr(enrollment, "environment", None)
+    if environment is None or environment.state != StudentEnvironment.State.READY:
+        raise LessonRefused("Your Kubernetes environment is not ready yet; try again when it is.", status=409)
+    return environment
+
+
+def _require_active_task(task: Task) -> None:
+    if task.retired_at is not None or task.lesson.retired_at is not None:
+        raise LessonRefused("This task is no longer part of the course.", status=404)
+
+
+def task_open(*, enrollment: Enrollment, task: Task) -> TaskProgress:
+    """Records that the student opened the task and runs its setup once (baselines,
+    per-student values, pre-created objects). Opening again changes nothing; a setup that
+    failed (cluster unreachable) runs again."""
+    _require_active_task(task)
+    _require_lesson_open(enrollment, task.lesson)
+    progress, _ = TaskProgress.objects.get_or_create(enrollment=enrollment, task=task)
+    if progress.setup_done_at is not None:
+        return progress
+    environment = _require_environment_ready(enrollment)
+    with transaction.atomic():
+        # Two tabs opening at once: the second waits here and finds the setup done.
+        progress = TaskProgress.objects.select_for_update().get(pk=progress.pk)
+        if progress.setup_done_at is not None:
+            return progress
+        setup = task.spec.get("setup") or {}
+        try:
+            progress.setup_data = (
+                task_setup_run(
+                    setup=setup,
+                    cluster=enrollment.cohort.cluster.name,
+                    namespace=environment.namespace,
+                    local_kwok=enrollment.cohort.cluster.is_local,
+                )
+                if setup
+                else {}
+            )
+        except ClusterError as exc:
+            progress.setup_error = f"The task could not be prepared: {exc}. Press Start task again."
+            progress.save(update_fields=["setup_error", "updated_at"])
+            return progress
+        progress.setup_done_at = timezone.now()
+        progress.setup_error = ""
+        progress.save(update_fields=["setup_data", "setup_done_at", "setup_error", "updated_at"])
+    return progress
+
+
+def _opened_progress(enrollment: Enrollment, task: Task, *, for_update: bool = False) -> TaskProgress:
+    rows = TaskProgress.objects.select_for_update() if for_update else TaskProgress.objects
+    progress = rows.filter(enrollment=enrollment, task=task).first()
+    if progress is None or progress.setup_done_at is None:
+        message = progress.setup_error if progress and progress.setup_error else "Start the task first."
+        raise LessonRefused(message, status=409)
+    return progress
+
+
+def hint_reveal(*, enrollment: Enrollment, task: Task) -> TaskProgress:
+    """Reveals the task's next hint, and records when."""
+    _require_active_task(task)
+    with transaction.atomic():
+        progress = _opened_progress(enrollment, task, for_update=True)
+        if progress.hints_used >= len(task.hints_html):
+            raise LessonRefused("This task has no more hints.", status=409)
+        HintReveal.objects.create(progress=progress, index=progress.hints_used)
+        progress.hints_used += 1
+        progress.save(update_fields=["hints_used", "updated_at"])
+    return progress
+
+
+def _answers_clean(task: Task, answers: list[str]) -> list[str]:
+    prompts = task.answer_prompts
+    answers = [str(answer).strip() for answer in answers]
+    for index, prompt in enumerate(prompts):
+        if index >= len(answers) or not answers[index]:
+            raise LessonRefused(f"Type your answer first: {prompt}", status=400)
+    if len(answers) > len(prompts):
+        raise LessonRefused("This task takes no typed answer.", status=400)
+    if any(len(answer) > 500 for answer in answers):
+        raise LessonRefused("That answer is too long (500 characters at most).", status=400)
+    return answers
+
+
+def attempt_create(*, enrollment: Enrollment, task: Task, answers: list[str]) -> Attempt:
+    """Check: records a pending attempt and queues its grading once the row is committed."""
+    from lessons.tasks import grade_attempt
+
+    _require_active_task(task)
+    _require_lesson_open(enrollment, task.lesson)
+    _require_environment_ready(enrollment)
+    answers = _answers_clean(task, answers)
+    with transaction.atomic():
+        # One Check at a time per student: the enrollment row serialises their clicks.
+        Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+        progress = _opened_progress(enrollment, task, for_update=True)
+        interval = timedelta(seconds=settings.LESSONS_CHECK_INTERVAL_SECONDS)
+        latest = Attempt.objects.filter(progress__enrollment=enrollment).order_by("-created_at").first()
+        now = timezone.now()
+        if latest is not None and now - latest.created_at < interval:
+            wait = (interval - (now - latest.created_at)).total_seconds()
+            raise LessonRefused(f"You just checked; wait {max(1, round(wait))} s before checking again.", status=429)
+        if progress.attempts.filter(state=Attempt.State.PENDING).exists():
+            raise LessonRefused("This task is still being checked; its result is on its way.", status=409)
+        attempt = Attempt.objects.create(progress=progress, answers=answers, created_at=now)
+        progress.attempts_count += 1
+        if progress.state != TaskProgress.State.PASSED:
+            progress.state = TaskProgress.State.PENDING
+        progress.save(update_fields=["attempts_count", "state", "updated_at"])
+        transaction.on_commit(lambda: grade_attempt.delay(attempt.pk, 0))
+    return attempt
+
+
+def quiz_submit(*, enrollment: Enrollment, lesson: Lesson, answers: dict[str, list[str]]) -> QuizSubmission:
+    """Grades a quiz on the server: a question is right when the chosen set is exactly
+    the correct set."""
+    _require_lesson_open(enrollment, lesson)
+    questions = list(lesson.questions.filter(retired_at__isnull=True).order_by("order"))
+    if not questions:
+        raise LessonRefused("This lesson has no quiz.", status=404)
+    chosen: dict[str, list[str]] = {}
+    for number, question in enumerate(questions, start=1):
+        picked = sorted(set(answers.get(question.slug, [])))
+        valid = {choice["id"] for choice in question.choices}
+        if not picked:
+            raise LessonRefused(f"Answer question {number} first.", status=400)
+        if not set(picked) <= valid:
+            raise LessonRefused(f"Question {number}: that choice does not exist.", status=400)
+        if question.kind == question.Kind.SINGLE and len(picked) != 1:
+            raise LessonRefused(f"Question {number}: choose one answer.", status=400)
+        chosen[question.slug] = picked
+    results = {q.slug: chosen[q.slug] == sorted(q.correct) for q in questions}
+    return QuizSubmission.objects.create(
+        enrollment=enrollment,
+        lesson=lesson,
+        answers=chosen,
+        results=results,
+        score=sum(results.values()),
+        max_score=len(questions),
+    )
