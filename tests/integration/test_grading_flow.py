@@ -1,6 +1,7 @@
 """Check → Attempt → a real Celery worker grades it against the real cluster → the result
 is stored once and pushed to the student's page."""
 
+import asyncio
 import time
 
 import pytest
@@ -46,6 +47,12 @@ def finished(attempt: Attempt, timeout: float = 60) -> Attempt:
     return wait_for(f"attempt {attempt.pk} graded", done, timeout=timeout)
 
 
+async def received(layer, channel: str, count: int) -> list[dict]:
+    """The next `count` events pushed to the channel (one event loop for all: the layer
+    buffers per loop)."""
+    return [(await asyncio.wait_for(layer.receive(channel), 30))["event"] for _ in range(count)]
+
+
 def grade_here(attempt: Attempt) -> None:
     """Runs every round of the attempt in this process, as the worker would (no countdowns)."""
     round = 0
@@ -71,10 +78,7 @@ def test_a_check_is_graded_by_the_worker_and_pushed_to_the_students_page(student
     passing = finished(attempt_create(enrollment=student, task=task, answers=[]))
     assert passing.state == Attempt.State.PASSED, passing.results
 
-    pushed = []
-    while len(pushed) < 2:
-        message = async_to_sync(layer.receive)(channel)
-        pushed.append(message["event"])
+    pushed = async_to_sync(received)(layer, channel, 2)
     assert [(e["id"], e["state"]) for e in pushed] == [(failing.pk, "failed"), (passing.pk, "passed")]
     assert pushed[1]["progress"]["state"] == "passed"
     progress = TaskProgress.objects.get(enrollment=student, task=task)
@@ -135,7 +139,9 @@ def test_waiting_too_long_fails_and_says_what_it_waited_for(student, apps_api, s
     grade_here(attempt)
     attempt.refresh_from_db()
     assert attempt.state == Attempt.State.FAILED
-    assert attempt.results[0]["message"].startswith("Still not ready after 2 s: waiting for"), attempt.results
+    assert attempt.results[0]["message"].== (
+        "Still not ready after 2 s: Deployment web: waiting for 3 of 3 pods to become Ready"
+    ), attempt.results
 
 
 @pytest.mark.usefixtures("no_rate_limit")
