@@ -139,7 +139,7 @@ def test_waiting_too_long_fails_and_says_what_it_waited_for(student, apps_api, s
     grade_here(attempt)
     attempt.refresh_from_db()
     assert attempt.state == Attempt.State.FAILED
-    assert attempt.results[0]["message"].== (
+    assert attempt.results[0]["message"] == (
         "Still not ready after 2 s: Deployment web: waiting for 3 of 3 pods to become Ready"
     ), attempt.results
 
