@@ -7,8 +7,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from labplatform.classroom.environment_work import environment_spec
 from labplatform.classroom.models import Enrollment, StudentEnvironment
 from labplatform.cluster.errors import ClusterError
+from labplatform.cluster.students import student_token
 from lessons.grading.setup import task_setup_run
 from lessons.models import Attempt, HintReveal, Lesson, QuizSubmission, Task, TaskProgress
 from lessons.selectors import lesson_locked_reason
@@ -64,6 +66,10 @@ def task_open(*, enrollment: Enrollment, task: Task) -> TaskProgress:
                     cluster=enrollment.cohort.cluster.name,
                     namespace=environment.namespace,
                     local_kwok=enrollment.cohort.cluster.is_local,
+                    # Objects a task starts with are made as the student (the shortest token there is).
+                    student_token=student_token(environment_spec(environment), seconds=600)
+                    if setup.get("objects")
+                    else None,
                 )
                 if setup
                 else {}

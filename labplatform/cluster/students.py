@@ -23,6 +23,7 @@ from labplatform.cluster.local_users import (
     local_user_kubeconfig_write,
     local_user_remove,
 )
+from labplatform.cluster.objects import pod_logs_remove
 
 # Objects in a new namespace are independent of each other, so they go in together.
 _PARALLEL_WRITES = 8
@@ -197,4 +198,5 @@ def student_environment_delete(spec: StudentEnvironmentSpec) -> None:
             "metadata": {"name": manifests.student_exec_rule_name(spec.namespace)},
         }
         object_delete(exec_rule, cluster=spec.cluster)
+        pod_logs_remove(namespace=spec.namespace)
         local_user_remove(spec.student)

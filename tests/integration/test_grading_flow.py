@@ -211,3 +211,51 @@ def test_a_task_must_be_opened_before_it_is_checked_and_hints_come_one_at_a_time
     assert list(progress.hint_reveals.values_list("index", flat=True)) == [0, 1]
     with pytest.raises(LessonRefused, match="no more hints"):
         hint_reveal(enrollment=student, task=task)
+
+
+def test_opening_a_task_runs_its_setup_as_the_student_with_the_platforms_rights(student, kube):
+    """The platform only reads students' namespaces: setup's objects go in with the
+    student's own token, and the pod's log through KWOK's Logs, which the platform may write."""
+    task = course_with_task(
+        setup={
+            "values": {"code": {"generate": "word"}},
+            "objects": [
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {"name": "logger", "labels": {"app": "logger"}},
+                    "spec": {"containers": [{"name": "logger", "image": "busybox:1.36"}]},
+                },
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": {"name": "broken"},
+                    "spec": {"selector": {"app": "{{ values.code }}"}, "ports": [{"port": 80}]},
+                },
+            ],
+            "pod_logs": [{"pod": "logger", "text": "your code is {{ values.code }}\n"}],
+        }
+    )
+    progress = task_open(enrollment=student, task=task)
+    assert progress.setup_error == "" and progress.setup_done_at is not None
+    code = progress.setup_data["values"]["code"]
+    core = client.CoreV1Api(kube)
+    namespace = student.environment.namespace
+    service = core.read_namespaced_service("broken", namespace)
+    assert service.spec.selector == {"app": code}
+    assert service.metadata.managed_fields[0].manager == "labplatform"
+    # The platform itself could not have made it.
+    review = client.AuthorizationV1Api(kube).create_subject_access_review(
+        {
+            "spec": {
+                "user": "system:serviceaccount:labplatform-system:labplatform",
+                "resourceAttributes": {"namespace": namespace, "verb": "create", "resource": "services"},
+            }
+        }
+    )
+    assert not review.status.allowed
+    assert wait_for("the pod's log", lambda: core.read_namespaced_pod_log("logger", namespace)) == (
+        f"your code is {code}\n"
+    )
+    # Opening again changes nothing.
+    assert task_open(enrollment=student, task=task).setup_data == progress.setup_data

@@ -1,0 +1,2 @@
+"""The grading engine: evaluates a task's checks (lessons/content/FORMAT.md) against a
+student's namespace, through the cluster gateway, and runs tasks' setup."""

@@ -1,0 +1,170 @@
+"""Assertions on one object: a JMESPath, an operator, an expected value (FORMAT.md).
+Pure: no cluster, no templates (values arrive already rendered)."""
+
+import functools
+import json
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import jmespath
+from jmespath.exceptions import JMESPathError, JMESPathTypeError
+
+OPERATORS = ("==", "!=", "<", "<=", ">", ">=", "in", "contains", "matches", "exists", "absent")
+UNARY_OPERATORS = ("exists", "absent")
+REDACTED = "<redacted>"
+DEFAULT_MESSAGE = "{kind} {name}: expected {path} {op} {expected}, found {actual}"
+_MESSAGE_FIELDS = re.compile(r"\{(kind|name|path|op|expected|actual)\}")
+_SHOWN_CHARACTERS = 120
+# Kubernetes quantities ("250m", "128Mi", "1.5G"), so limits compare as amounts.
+_QUANTITY = re.compile(r"([+-]?[0-9.]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?")
+_SUFFIXES = {
+    None: Decimal(1), "m": Decimal("0.001"),
+    "k": Decimal(10) ** 3, "M": Decimal(10) ** 6, "G": Decimal(10) ** 9,
+    "T": Decimal(10) ** 12, "P": Decimal(10) ** 15, "E": Decimal(10) ** 18,
+    "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30,
+    "Ti": Decimal(2) ** 40, "Pi": Decimal(2) ** 50, "Ei": Decimal(2) ** 60,
+}  # fmt: skip
+
+
+class InvalidAssertion(ValueError):
+    """An assertion that cannot be evaluated as written (bad path, operator or regex)."""
+
+
+@dataclass(frozen=True)
+class AssertionOutcome:
+    passed: bool
+    path: str
+    actual: Any
+    message: str  # empty when passed
+
+
+@functools.lru_cache(maxsize=1024)
+def path_compile(path: str) -> jmespath.parser.ParsedResult:
+    try:
+        return jmespath.compile(path)
+    except JMESPathError as exc:
+        raise InvalidAssertion(f"path {path!r} is not a JMESPath expression: {exc}") from exc
+
+
+def path_search(path: str, data: Any) -> Any:
+    """The value at `path`, or None when it is missing or of the wrong type for a function."""
+    try:
+        return path_compile(path).search(data)
+    except JMESPathTypeError:
+        return None
+
+
+def is_absent(value: Any) -> bool:
+    """Missing, null, or an empty projection (a filter that matched nothing)."""
+    return value is None or value == []
+
+
+def _number(value: Any) -> Decimal | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return Decimal(str(value))
+    if isinstance(value, str):
+        match = _QUANTITY.fullmatch(value.strip())
+        if match:
+            try:
+                return Decimal(match.group(1)) * _SUFFIXES[match.group(2)]
+            except InvalidOperation:
+                return None
+    return None
+
+
+def _equal(actual: Any, expected: Any) -> bool:
+    if isinstance(actual, bool) or isinstance(expected, bool):
+        return type(actual) is type(expected) and actual == expected
+    if isinstance(actual, int | float) and isinstance(expected, int | float):
+        return actual == expected
+    return actual == expected
+
+
+def value_compare(op: str, actual: Any, expected: Any = None) -> bool:
+    """Whether `actual op expected` holds; a comparison of things that do not compare is False."""
+    if op == "exists":
+        return not is_absent(actual)
+    if op == "absent":
+        return is_absent(actual)
+    if op == "==":
+        return _equal(actual, expected)
+    if op == "!=":
+        return not _equal(actual, expected)
+    if op in ("<", "<=", ">", ">="):
+        left, right = _number(actual), _number(expected)
+        if left is None or right is None:
+            return False
+        return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
+    if op == "in":
+        return isinstance(expected, list) and any(_equal(actual, item) for item in expected)
+    if op == "contains":
+        if isinstance(actual, str):
+            return isinstance(expected, str) and expected in actual
+        if isinstance(actual, list):
+            return any(_equal(item, expected) for item in actual)
+        if isinstance(actual, dict):
+            return expected in actual
+        return False
+    if op == "matches":
+        if actual is None or isinstance(actual, dict | list):
+            return False
+        try:
+            return re.search(str(expected), str(actual)) is not None
+        except re.error as exc:
+            raise InvalidAssertion(f"matches {expected!r}: not a regular expression: {exc}") from exc
+    raise InvalidAssertion(f"operator {op!r} is not one of {' '.join(OPERATORS)}")
+
+
+def value_show(value: Any) -> str:
+    """A value as messages show it: JSON, shortened; nothing for a missing one."""
+    if value is None:
+        return "nothing"
+    shown = json.dumps(value, separators=(", ", ": "), sort_keys=True, default=str)
+    return shown if len(shown) <= _SHOWN_CHARACTERS else shown[: _SHOWN_CHARACTERS - 3] + "..."
+
+
+def message_render(
+    template: str | None, *, kind: str, name: str, path: str, op: str, expected: Any, actual: Any
+) -> str:
+    """Fills {kind} {name} {path} {op} {expected} {actual}; other braces are left as written."""
+    if template is None:
+        template = {
+            "exists": "{kind} {name}: expected {path} to exist, found nothing",
+            "absent": "{kind} {name}: expected {path} to be absent, found {actual}",
+        }.get(op, DEFAULT_MESSAGE)
+    fields = {
+        "kind": kind,
+        "name": name,
+        "path": path,
+        "op": op,
+        "expected": value_show(expected),
+        "actual": actual if actual == REDACTED else value_show(actual),
+    }
+    return _MESSAGE_FIELDS.sub(lambda match: fields[match.group(1)], template)
+
+
+def assertion_evaluate(assertion: dict, obj: dict, *, redact: bool = False) -> AssertionOutcome:
+    """Evaluates one rendered assertion ({path, op, value?, message?}) on one object.
+    With `redact` (a Secret), the actual value never appears in the outcome."""
+    path, op = assertion["path"], assertion.get("op", "==")
+    expected = assertion.get("value")
+    actual = path_search(path, obj)
+    passed = value_compare(op, actual, expected)
+    shown = REDACTED if redact and actual is not None else actual
+    message = ""
+    if not passed:
+        metadata = obj.get("metadata") or {}
+        message = message_render(
+            assertion.get("message"),
+            kind=obj.get("kind", "Object"),
+            name=metadata.get("name", "?"),
+            path=path,
+            op=op,
+            expected=expected,
+            actual=shown,
+        )
+    return AssertionOutcome(passed=passed, path=path, actual=shown, message=message)

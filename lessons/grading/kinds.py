@@ -1,0 +1,164 @@
+"""The check kinds a task may use (FORMAT.md, "checks"): the declarative `objects` form,
+`answer`, and Python kinds for what assertions on one object cannot say."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from lessons.grading import deployments
+from lessons.grading.assertions import assertion_evaluate, path_search, value_compare, value_show
+from lessons.grading.readiness import Broken, Waiting, rollout_state
+from lessons.grading.reads import describe_target
+from lessons.grading.results import CheckContext, CheckError, CheckResult
+from lessons.grading.templates import template_render
+
+MATCH_MODES = ("all", "any", "count")
+NORMALIZATIONS = ("trim", "lower", "number")
+
+
+@dataclass(frozen=True)
+class CheckKind:
+    name: str
+    # The check's YAML keys besides `kind` and `title`, with their types; the content
+    # loader validates tasks.yaml with these.
+    required: dict[str, type]
+    optional: dict[str, type]
+    evaluate: Callable[[dict, CheckContext], CheckResult]
+    default_title: Callable[[dict], str]
+
+
+def _object_label(obj: dict) -> str:
+    return f"{obj.get('kind', 'Object')} {obj['metadata']['name']}"
+
+
+def _not_found(target: dict, namespace: str) -> str:
+    if target.get("name"):
+        return f"{target['kind']} {target['name']}: not found in namespace {namespace}"
+    return f"no {describe_target(target)} found in namespace {namespace}"
+
+
+def objects_evaluate(check: dict, context: CheckContext) -> CheckResult:
+    target = template_render(check["target"], context.templates)
+    title = check.get("title") or describe_target(target)
+    found = context.reads.matching(target)
+    assertions = template_render(check.get("assert") or [], context.templates)
+    redact = target["kind"] == "Secret"
+    evidence: dict[str, Any] = {}
+    failures: list[str] = []
+    # Waiting can make status fields true; it never changes what the student declared.
+    only_status_failed = True
+    passing = 0
+    for obj in found:
+        outcomes = [assertion_evaluate(assertion, obj, redact=redact) for assertion in assertions]
+        evidence[_object_label(obj)] = {outcome.path: outcome.actual for outcome in outcomes}
+        failures += [outcome.message for outcome in outcomes if not outcome.passed][:1]
+        only_status_failed &= all(outcome.passed or _is_status(outcome.path) for outcome in outcomes)
+        passing += all(outcome.passed for outcome in outcomes)
+    match = check.get("match", "all")
+    if match == "count":
+        count = template_render(check["count"], context.templates)
+        evidence["count"] = passing
+        passed = value_compare(count.get("op", "=="), passing, count["value"])
+        noun = describe_target(target) + (" passing every assertion" if assertions else "")
+        message = f"expected {count.get('op', '==')} {value_show(count['value'])} {noun}, found {passing}"
+        if failures:
+            message += f" ({failures[0]})"
+    elif not found:
+        passed, message = False, _not_found(target, context.namespace)
+    elif match == "any":
+        passed = passing > 0
+        message = f"none of the {len(found)} {describe_target(target)} passes: {failures[0]}" if failures else ""
+    else:
+        passed, message = passing == len(found), failures[0] if failures else ""
+    if check.get("wait") == "rollout" and found:
+        state = rollout_state(found, context.reads)
+        evidence["rollout"] = state.message or "ready"
+        if isinstance(state, Broken):
+            return CheckResult(title, "failed", state.message, evidence)
+        if isinstance(state, Waiting) and (passed or only_status_failed):
+            return CheckResult(title, "pending", state.message, evidence)
+    return CheckResult(title, "passed" if passed else "failed", "" if passed else message, evidence)
+
+
+def _is_status(path: str) -> bool:
+    return path == "status" or path.startswith(("status.", "status["))
+
+
+def _normalized(value: Any, how: str) -> Any:
+    text = str(value).strip()
+    if how == "lower":
+        return text.lower()
+    if how == "number":
+        try:
+            return Decimal(text)
+        except InvalidOperation:
+            return None
+    return text
+
+
+def answer_evaluate(check: dict, context: CheckContext) -> CheckResult:
+    title = check.get("title") or check["prompt"]
+    given = (context.answer or "").strip()
+    if not given:
+        return CheckResult(title, "failed", "no answer given", {"answer": ""})
+    if "expected_from" in check:
+        source = template_render(check["expected_from"], context.templates)
+        expected = path_search(source["select"], context.reads.matching(source["target"]))
+        if expected is None:
+            raise CheckError(f"expected_from {source['select']!r} found nothing in namespace {context.namespace}")
+    elif "expected" in check:
+        expected = template_render(check["expected"], context.templates)
+    else:
+        raise CheckError("an answer check needs expected or expected_from")
+    how = check.get("normalize", "trim")
+    answer, wanted = _normalized(given, how), _normalized(expected, how)
+    # The evidence keeps what the student typed, never the expected answer.
+    evidence = {"answer": given}
+    if how == "number" and answer is None:
+        return CheckResult(title, "failed", f"{given!r} is not a number", evidence)
+    if answer != wanted:
+        return CheckResult(title, "failed", f"{given!r} is not the right answer", evidence)
+    return CheckResult(title, "passed", "", evidence)
+
+
+KINDS: dict[str, CheckKind] = {
+    kind.name: kind
+    for kind in [
+        CheckKind(
+            name="objects",
+            required={"target": dict},
+            optional={"match": str, "count": dict, "wait": str, "assert": list},
+            evaluate=objects_evaluate,
+            default_title=lambda check: describe_target(check["target"]),
+        ),
+        CheckKind(
+            name="answer",
+            required={"prompt": str},
+            optional={"expected": str, "expected_from": dict, "normalize": str},
+            evaluate=answer_evaluate,
+            default_title=lambda check: check["prompt"],
+        ),
+        CheckKind(
+            name="pod_replaced",
+            required={"deployment": str, "baseline": str},
+            optional={},
+            evaluate=deployments.pod_replaced_evaluate,
+            default_title=lambda check: f"A pod of Deployment {check['deployment']} was replaced",
+        ),
+        CheckKind(
+            name="rollout_to_image",
+            required={"deployment": str, "image": str},
+            optional={},
+            evaluate=deployments.rollout_to_image_evaluate,
+            default_title=lambda check: f"Deployment {check['deployment']} rolled out to {check['image']}",
+        ),
+        CheckKind(
+            name="rolled_back",
+            required={"deployment": str, "image": str},
+            optional={},
+            evaluate=deployments.rolled_back_evaluate,
+            default_title=lambda check: f"Deployment {check['deployment']} rolled back to {check['image']}",
+        ),
+    ]
+}

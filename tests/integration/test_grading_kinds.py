@@ -1,0 +1,145 @@
+"""The Python check kinds on the real local cluster: a rollout to an image, a rollback
+with `kubectl rollout undo`, and a pod deleted and replaced after the task opened."""
+
+import datetime
+
+import pytest
+
+from lessons.grading.engine import checks_evaluate
+from lessons.grading.kinds import KINDS
+from lessons.grading.setup import task_setup_run
+from tests.containment import kubectl
+from tests.kube import admin_kubeconfig, pods_ready, wait_for
+
+pytestmark = pytest.mark.usefixtures("gateway_as_admin")
+
+ROLLOUT = {"kind": "rollout_to_image", "deployment": "web", "image": "nginx:1.27"}
+ROLLBACK = {"kind": "rolled_back", "deployment": "web", "image": "nginx:1.26"}
+
+
+def deployment(image: str, replicas: int = 2) -> dict:
+    return {
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": image}]},
+            },
+        },
+    }
+
+
+def evaluate(namespace: str, check: dict, *, setup_data=None, opened_at=None):
+    evaluation = checks_evaluate(
+        checks=[check],
+        cluster="local",
+        namespace=namespace,
+        setup_data=setup_data or {},
+        answers=[],
+        opened_at=opened_at or datetime.datetime.now(datetime.UTC),
+    )
+    return evaluation.results[0]
+
+
+def settled(namespace: str, check: dict, **kwargs):
+    """The result once the controllers and KWOK have acted: not pending any more."""
+
+    def probe():
+        result = evaluate(namespace, check, **kwargs)
+        return result if result.status != "pending" else None
+
+    return wait_for("a settled result", probe)
+
+
+def run(namespace: str, *args: str) -> None:
+    result = kubectl(admin_kubeconfig(), "-n", namespace, *args)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture
+def web(apps, core, namespace) -> str:
+    apps.create_namespaced_deployment(namespace, deployment("nginx:1.26"))
+    wait_for("2 Ready pods of web", lambda: pods_ready(core, namespace, "app=web", 2))
+    return "web"
+
+
+def test_each_kind_declares_its_keys():
+    assert {name: (kind.required, kind.optional) for name, kind in KINDS.items()} == {
+        "objects": ({"target": dict}, {"match": str, "count": dict, "wait": str, "assert": list}),
+        "answer": ({"prompt": str}, {"expected": str, "expected_from": dict, "normalize": str}),
+        "pod_replaced": ({"deployment": str, "baseline": str}, {}),
+        "rollout_to_image": ({"deployment": str, "image": str}, {}),
+        "rolled_back": ({"deployment": str, "image": str}, {}),
+    }
+
+
+def test_rollout_to_image_fails_before_and_passes_after_the_rollout(namespace, web):
+    before = evaluate(namespace, ROLLOUT)
+    assert (before.status, before.message) == ("failed", "Deployment web: expected image nginx:1.27, found nginx:1.26")
+    run(namespace, "set", "image", "deployment/web", "web=nginx:1.27")
+    after = settled(namespace, ROLLOUT)
+    assert (after.status, after.title) == ("passed", "Deployment web rolled out to nginx:1.27")
+    assert after.evidence == {
+        "Deployment web": {
+            "spec.template.spec.containers[].image": ["nginx:1.27"],
+            'metadata.annotations."deployment.kubernetes.io/revision"': 2,
+        }
+    }
+
+
+def test_rollout_to_image_wants_a_rollout_not_a_new_deployment(apps, namespace):
+    apps.create_namespaced_deployment(namespace, deployment("nginx:1.27"))
+    result = settled(namespace, ROLLOUT)
+    assert (result.status, result.message) == (
+        "failed",
+        "Deployment web: runs nginx:1.27 but has not rolled out (revision 1); "
+        "change the image of the existing Deployment",
+    )
+
+
+def test_rolled_back_passes_after_rollout_undo(namespace, web):
+    run(namespace, "set", "image", "deployment/web", "web=nginx:1.27")
+    assert settled(namespace, ROLLOUT).status == "passed"
+    not_yet = evaluate(namespace, ROLLBACK)
+    assert (not_yet.status, not_yet.message) == (
+        "failed",
+        "Deployment web: expected image nginx:1.26 after the rollback, found nginx:1.27",
+    )
+    run(namespace, "rollout", "undo", "deployment/web")
+    result = settled(namespace, ROLLBACK)
+    assert result.status == "passed"
+    replica_set = next(key for key in result.evidence if key.startswith("ReplicaSet "))
+    assert result.evidence[replica_set] == {
+        'metadata.annotations."deployment.kubernetes.io/revision"': "3",
+        'metadata.annotations."deployment.kubernetes.io/revision-history"': "1",
+    }
+
+
+def test_rolled_back_is_not_fooled_by_a_deployment_that_never_changed(namespace, web):
+    result = evaluate(namespace, ROLLBACK)
+    assert (result.status, result.message) == (
+        "failed",
+        "Deployment web: runs nginx:1.26, but not by bringing back an earlier ReplicaSet; "
+        "roll out another image, then use kubectl rollout undo",
+    )
+
+
+def test_pod_replaced_after_a_pod_is_deleted(core, namespace, web):
+    opened_at = datetime.datetime.now(datetime.UTC)
+    baseline = {"pod_uids": {"target": {"kind": "Pod", "selector": {"app": "web"}}, "select": "[].metadata.uid"}}
+    setup_data = task_setup_run(setup={"baseline": baseline}, cluster="local", namespace=namespace, local_kwok=True)
+    assert len(setup_data["baseline"]["pod_uids"]) == 2
+    check = {"kind": "pod_replaced", "deployment": "web", "baseline": "pod_uids"}
+    before = evaluate(namespace, check, setup_data=setup_data, opened_at=opened_at)
+    assert (before.status, before.message) == (
+        "failed",
+        "Deployment web: every pod it had when the task opened is still there; delete one",
+    )
+    victim = core.list_namespaced_pod(namespace, label_selector="app=web").items[0]
+    core.delete_namespaced_pod(victim.metadata.name, namespace)
+    after = settled(namespace, check, setup_data=setup_data, opened_at=opened_at)
+    assert after.status == "passed"
+    assert after.evidence["deleted pod uids"] == [victim.metadata.uid]
+    assert len(after.evidence["replacement pods"]) == 1
