@@ -405,3 +405,27 @@ def test_the_platform_cannot_write_a_catch_all_or_root_exec_rule(managed_namespa
     assert refused.returncode != 0
     assert "ValidatingAdmissionPolicy 'labplatform-kwok-exec-rules'" in refused.stderr
     assert message in refused.stderr
+
+
+def kwok_logs(namespace: str, logs_file: str) -> dict:
+    return {
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "kind": "Logs",
+        "metadata": {"name": "logger", "namespace": namespace},
+        "spec": {"logs": [{"containers": ["logger"], "logsFile": logs_file}]},
+    }
+
+
+def test_the_platform_may_name_a_pod_log_file_only_under_the_namespaces_own_folder(managed_namespace):
+    ok(dry_run_as_platform(kwok_logs(managed_namespace, f"/state/pod-logs/{managed_namespace}/logger.log")))
+    for logs_file in ["/etc/shadow", f"/state/pod-logs/{managed_namespace}/../other/logger.log"]:
+        refused = dry_run_as_platform(kwok_logs(managed_namespace, logs_file))
+        assert refused.returncode != 0
+        assert "ValidatingAdmissionPolicy 'labplatform-kwok-exec-rules'" in refused.stderr
+        assert f"naming files under pod-logs/{managed_namespace}/" in refused.stderr
+
+
+def test_the_platform_may_not_write_pod_logs_outside_student_namespaces(unmanaged_namespace):
+    refused = dry_run_as_platform(kwok_logs(unmanaged_namespace, f"/state/pod-logs/{unmanaged_namespace}/x.log"))
+    assert refused.returncode != 0
+    assert "only in a managed namespace" in refused.stderr
