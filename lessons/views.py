@@ -73,9 +73,7 @@ def task_action(view: Callable) -> Callable:
         if enrollment is None:
             return _not_found(request, NOT_ENROLLED, json=json)
         task_row = (
-            Task.objects.filter(
-                lesson__course__slug=course, lesson__slug=lesson, slug=task, retired_at__isnull=True
-            )
+            Task.objects.filter(lesson__course__slug=course, lesson__slug=lesson, slug=task, retired_at__isnull=True)
             .select_related("lesson__course")
             .first()
         )
@@ -90,7 +88,7 @@ def task_action(view: Callable) -> Callable:
             status, message = 500, "Something went wrong on our side; nothing you did was lost. Try again in a moment."
         else:
             if json:
-                return JsonResponse(answer, status=202 if "attempt" in answer else 200)
+                return JsonResponse(answer)
             return redirect(_lesson_url(task_row.lesson, f"task-{task_row.slug}"))
         if json:
             return JsonResponse({"error": message}, status=status)
@@ -118,6 +116,7 @@ def lesson_detail(request: HttpRequest, *, enrollment: Enrollment, course: Cours
     page = selectors.lesson_page(enrollment=enrollment, lesson=lesson)
     lessons = selectors.course_lessons(course_slug=course.slug)
     index = next(i for i, row in enumerate(lessons) if row.pk == lesson.pk)
+    quiz_done = page.quiz is not None and page.quiz.submission is not None
     context = {
         "course": course,
         "enrollment": enrollment,
@@ -125,7 +124,7 @@ def lesson_detail(request: HttpRequest, *, enrollment: Enrollment, course: Cours
         "previous": lessons[index - 1] if index > 0 else None,
         "next": lessons[index + 1] if index + 1 < len(lessons) else None,
         # Each question beside its feedback, once the quiz is submitted.
-        "quiz_feedback": list(zip(page.quiz.questions, page.quiz.feedback)) if page.quiz else [],
+        "quiz_feedback": list(zip(page.quiz.questions, page.quiz.feedback, strict=True)) if quiz_done else [],
     }
     return render(request, "lessons/lesson.html", context, status=403 if page.locked else 200)
 
@@ -146,8 +145,9 @@ def quiz_submit(request: HttpRequest, *, enrollment: Enrollment, course: Course,
 def _task_card(request: HttpRequest, *, enrollment: Enrollment, task: Task) -> dict:
     """The task's card as the lesson page draws it, to replace the one on the page."""
     page = selectors.lesson_page(enrollment=enrollment, lesson=task.lesson)
-    view = next(t for t in page.tasks if t.task.pk == task.pk)
-    html = render_to_string("lessons/_task.html", {"item": view, "lesson": task.lesson}, request=request)
+    number, view = next((n, t) for n, t in enumerate(page.tasks, start=1) if t.task.pk == task.pk)
+    context = {"item": view, "lesson": task.lesson, "number": number}
+    html = render_to_string("lessons/_task.html", context, request=request)
     return {"task": task.slug, "state": view.state, "html": html}
 
 
