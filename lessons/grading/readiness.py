@@ -4,6 +4,7 @@ a quota refused pods, an image cannot be pulled, a container keeps crashing)."""
 
 from dataclasses import dataclass
 
+from labplatform.cluster.objects import event_time
 from lessons.grading.reads import ClusterReads
 
 REVISION = "deployment.kubernetes.io/revision"
@@ -66,7 +67,8 @@ def pod_broken(pod: dict) -> Broken | None:
 
 def replica_set_refused(replica_set: dict, reads: ClusterReads) -> Broken | None:
     """A ReplicaSet short of pods because the API server refused them (a quota, an
-    admission policy): its ReplicaFailure condition, else its latest FailedCreate event."""
+    admission policy): its ReplicaFailure condition, else a FailedCreate event newer than
+    its last created pod."""
     name = replica_set["metadata"]["name"]
     wanted = replica_set.get("spec", {}).get("replicas", 1)
     if (replica_set.get("status") or {}).get("replicas", 0) >= wanted:
@@ -74,7 +76,11 @@ def replica_set_refused(replica_set: dict, reads: ClusterReads) -> Broken | None
     for condition in (replica_set.get("status") or {}).get("conditions") or []:
         if condition.get("type") == "ReplicaFailure" and condition.get("status") == "True":
             return Broken(f"ReplicaSet {name} cannot create pods: {condition.get('message', condition.get('reason'))}")
-    refusals = [e for e in reads.events_about(replica_set) if e.get("reason") == "FailedCreate"]
+    # Events outlive what they tell (about an hour): a refusal during an earlier surge is
+    # news only if no pod has been created since.
+    events = reads.events_about(replica_set)
+    created = max((event_time(e) for e in events if e.get("reason") == "SuccessfulCreate"), default="")
+    refusals = [e for e in events if e.get("reason") == "FailedCreate" and event_time(e) > created]
     if refusals:
         return Broken(f"ReplicaSet {name} cannot create pods: {refusals[-1].get('message', '')}")
     return None
