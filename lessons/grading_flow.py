@@ -86,6 +86,8 @@ def _progress_record(attempt: Attempt, state: str) -> None:
             Attempt.State.FAILED: TaskProgress.State.FAILED,
         }.get(state, TaskProgress.State.OPEN)
     progress.save(update_fields=["state", "first_passed_at", "updated_at"])
+    # The attempt's own progress (with its task and student loaded) is what gets pushed.
+    attempt.progress.state, attempt.progress.first_passed_at = progress.state, progress.first_passed_at
 
 
 def attempt_grade(*, attempt_id: int, round: int) -> float | None:
@@ -117,10 +119,11 @@ def attempt_grade(*, attempt_id: int, round: int) -> float | None:
         )
         if not stored:
             return None
-        attempt.refresh_from_db()
+        attempt.state, attempt.results, attempt.message = outcome.state, outcome.results, outcome.message
+        attempt.round, attempt.finished_at, attempt.updated_at = round + 1, now if finished else None, now
         if finished:
             _progress_record(attempt, outcome.state)
-        transaction.on_commit(lambda: attempt_push(attempt_id=attempt.pk))
+        transaction.on_commit(lambda: attempt_push(attempt=attempt))
     if finished:
         return None
     return PENDING_BACKOFF[min(round, len(PENDING_BACKOFF) - 1)]

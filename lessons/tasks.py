@@ -9,7 +9,7 @@ from lessons.grading_flow import attempt_grade, attempts_stalled
 STALLED_SECONDS = 60
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, ignore_result=True)
 def grade_attempt(attempt_id: int, round: int = 0) -> None:
     countdown = attempt_grade(attempt_id=attempt_id, round=round)
     if countdown is not None:

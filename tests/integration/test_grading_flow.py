@@ -1,16 +1,13 @@
-"""Check → Attempt → a real Celery worker grades it against the real cluster → the result
-is stored once and pushed to the student's page."""
+"""Grading rounds run here, in the test, against the real cluster: stored once, pending
+while pods start, an error when the cluster is unreachable, a pass kept. (A real worker
+and the push to the page: test_grading_worker.py.)"""
 
-import asyncio
 import time
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.utils import timezone
 from kubernetes import client
 
-from labplatform.events import user_group
 from lessons.grading_flow import attempt_grade
 from lessons.models import Attempt, TaskProgress
 from lessons.services import LessonRefused, attempt_create, hint_reveal, task_open
@@ -39,51 +36,14 @@ def no_rate_limit(settings):
     settings.LESSONS_CHECK_INTERVAL_SECONDS = 0
 
 
-def finished(attempt: Attempt, timeout: float = 60) -> Attempt:
-    def done():
-        attempt.refresh_from_db()
-        return attempt if attempt.state != Attempt.State.PENDING else None
-
-    return wait_for(f"attempt {attempt.pk} graded", done, timeout=timeout)
-
-
-async def received(layer, channel: str, count: int) -> list[dict]:
-    """The next `count` events pushed to the channel (one event loop for all: the layer
-    buffers per loop)."""
-    return [(await asyncio.wait_for(layer.receive(channel), 30))["event"] for _ in range(count)]
-
-
 def grade_here(attempt: Attempt) -> None:
     """Runs every round of the attempt in this process, as the worker would (no countdowns)."""
-    round = 0
-    while attempt_grade(attempt_id=attempt.pk, round=round) is not None:
-        round += 1
+    while True:
+        attempt.refresh_from_db()
+        if attempt.state != Attempt.State.PENDING:
+            return
+        attempt_grade(attempt_id=attempt.pk, round=attempt.round)
         time.sleep(0.5)
-
-
-@pytest.mark.usefixtures("celery_worker_process")
-def test_a_check_is_graded_by_the_worker_and_pushed_to_the_students_page(student, apps_api):
-    task = course_with_task()
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(user_group(student.user_id), channel)
-
-    task_open(enrollment=student, task=task)
-    failing = finished(attempt_create(enrollment=student, task=task, answers=[]))
-    assert failing.state == Attempt.State.FAILED
-    assert failing.results[0]["message"] == "Deployment web: not found in namespace " + student.environment.namespace
-
-    apps_api.create_namespaced_deployment(student.environment.namespace, deployment(replicas=3))
-    time.sleep(3)  # the rate limit
-    passing = finished(attempt_create(enrollment=student, task=task, answers=[]))
-    assert passing.state == Attempt.State.PASSED, passing.results
-
-    pushed = async_to_sync(received)(layer, channel, 2)
-    assert [(e["id"], e["state"]) for e in pushed] == [(failing.pk, "failed"), (passing.pk, "passed")]
-    assert pushed[1]["progress"]["state"] == "passed"
-    progress = TaskProgress.objects.get(enrollment=student, task=task)
-    assert (progress.state, progress.attempts_count) == (TaskProgress.State.PASSED, 2)
-    assert progress.first_passed_at == passing.finished_at
 
 
 @pytest.mark.usefixtures("no_rate_limit")
