@@ -116,11 +116,24 @@ def deployment_replica_sets(deployment: dict, reads: ClusterReads) -> tuple[dict
     return current, [rs for rs in replica_sets if rs is not current]
 
 
+def _rolled_out(deployment: dict) -> bool:
+    """The Deployment controller's own verdict: every replica updated, ready and available,
+    and none left over from an older template."""
+    status = deployment.get("status") or {}
+    wanted = deployment.get("spec", {}).get("replicas", 1)
+    counts = ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas")
+    return all(status.get(count, 0) == wanted for count in counts) and not status.get("unavailableReplicas")
+
+
 def deployment_state(deployment: dict, reads: ClusterReads) -> RolloutState:
     name = deployment["metadata"]["name"]
     status = deployment.get("status") or {}
     if status.get("observedGeneration", 0) < deployment["metadata"].get("generation", 1):
         return Waiting(f"Deployment {name}: waiting for the Deployment controller to see the change")
+    # The usual case at Check: settled. The Deployment says so; its ReplicaSets and pods
+    # need not be read (two requests of three).
+    if _rolled_out(deployment):
+        return Ready()
     current, old = deployment_replica_sets(deployment, reads)
     wanted = deployment.get("spec", {}).get("replicas", 1)
     if current is None:

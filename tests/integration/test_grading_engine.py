@@ -130,7 +130,7 @@ def test_each_kind_is_read_once_per_evaluation(monkeypatch, namespace, web):
     assert evaluation.status == "passed"
     # Events are read too when a ReplicaSet's status still lags its pods (to find a refusal).
     assert len(calls) == len(set(calls)), calls
-    assert {("Deployment", namespace), ("Pod", namespace), ("ReplicaSet", namespace)} <= set(calls)
+    assert {("Deployment", namespace), ("Pod", namespace)} <= set(calls)
 
 
 def test_values_read_from_secrets_are_redacted(core, namespace):

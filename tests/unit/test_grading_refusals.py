@@ -1,7 +1,9 @@
 """Whether a ReplicaSet short of pods was refused them, from its events (no cluster:
 the reads are given)."""
 
-from lessons.grading.readiness import Broken, replica_set_refused
+import pytest
+
+from lessons.grading.readiness import Broken, Ready, Waiting, deployment_state, replica_set_refused
 
 
 class GivenEvents:
@@ -39,3 +41,39 @@ def test_a_refusal_from_an_earlier_surge_is_old_news_once_pods_were_created_sinc
 def test_a_replica_set_with_all_its_pods_was_not_refused():
     full = short_replica_set() | {"status": {"replicas": 3}}
     assert replica_set_refused(full, GivenEvents([event("FailedCreate", "2026-11-30T10:05:00Z")])) is None
+
+
+class NoReads:
+    """Fails the test if the cluster would be read."""
+
+    def __getattr__(self, name: str):
+        raise AssertionError(f"the cluster was read ({name})")
+
+
+def deployment_with(status: dict) -> dict:
+    return {"metadata": {"name": "web", "generation": 2}, "spec": {"replicas": 3}, "status": status}
+
+
+ROLLED_OUT = {"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 3, "availableReplicas": 3}
+
+
+def test_a_deployment_that_says_it_rolled_out_is_ready_without_reading_its_pods():
+    assert isinstance(deployment_state(deployment_with(ROLLED_OUT), NoReads()), Ready)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"replicas": 4},  # an old pod is still there
+        {"updatedReplicas": 2},  # mid-rollout
+        {"readyReplicas": 2},
+        {"unavailableReplicas": 1},
+    ],
+)
+def test_a_deployment_not_yet_rolled_out_has_its_replica_sets_read(change):
+    class NoReplicaSets:
+        def owned_by(self, obj: dict, *, api_version: str, kind: str) -> list[dict]:
+            return []
+
+    state = deployment_state(deployment_with(ROLLED_OUT | change), NoReplicaSets())
+    assert state == Waiting("Deployment web: waiting for its ReplicaSet to be created")
