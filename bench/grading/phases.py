@@ -2,7 +2,6 @@
 queued (all at once, or through attempt_create as Check does), and what is measured from
 the rows the workers store."""
 
-import signal
 import subprocess
 import threading
 import time
@@ -17,6 +16,7 @@ from django.utils import timezone
 from bench.common import process_cpu
 from bench.grading import cluster, config
 from bench.provision import cpu, stats
+from bench.workers import celery_workers_start, celery_workers_stop
 from labplatform.celery import app as celery_app
 from lessons.models import Attempt, Task, TaskProgress
 from lessons.services import attempt_create
@@ -59,25 +59,15 @@ class Workers:
         self.processes: list[subprocess.Popen] = []
 
     def start(self) -> None:
-        for name in self.names:
-            log = (self.log_dir / f"{name.split('@')[0]}.log").open("w")
-            command = [
-                str(config.VENV_BIN / "celery"), "-A", "labplatform", "worker",
-                "--pool", self.setting.pool, "--concurrency", str(self.setting.concurrency),
-                "--loglevel", "WARNING", "--hostname", name, "--without-gossip", "--without-mingle",
-            ]  # fmt: skip
-            self.processes.append(
-                subprocess.Popen(command, cwd=config.REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-            )
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            for process in self.processes:
-                if process.poll() is not None:
-                    raise RuntimeError(f"a Celery worker exited with {process.returncode}; see {self.log_dir}")
-            answered = {name for reply in celery_app.control.ping(self.names, timeout=1.0) for name in reply}
-            if answered >= set(self.names):
-                return
-        raise RuntimeError(f"Celery workers {self.names} did not answer a ping in 90s")
+        self.processes = celery_workers_start(
+            names=self.names,
+            app="labplatform",
+            pool=self.setting.pool,
+            concurrency=self.setting.concurrency,
+            env=self.env,
+            log_dir=self.log_dir,
+            extra=("--without-gossip", "--without-mingle"),
+        )
 
     def consuming(self, on: bool) -> None:
         """Starts or stops the workers taking tasks from the queue."""
@@ -97,15 +87,7 @@ class Workers:
         return {pid: sum(stat[2] for p in pids if (stat := process_cpu(p)) is not None) for pid, pids in below.items()}
 
     def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)  # warm shutdown: finishes the task in hand
-        for process in self.processes:
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        celery_workers_stop(self.processes)
 
 
 def progress_rows(*, task: Task, enrollments) -> list[TaskProgress]:

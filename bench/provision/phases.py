@@ -23,7 +23,7 @@ from bench.common import cohort_with_students
 from bench.provision import config, cpu, stats
 from bench.provision.kube import Kube, ReadyWatcher, cleanup, credentials
 from bench.provision.objects import baseline_spec, student_objects
-from labplatform.celery import app as celery_app
+from bench.workers import celery_workers_start, celery_workers_stop
 from labplatform.classroom.environments import cohort_provision
 from labplatform.classroom.models import Cluster, Cohort, Enrollment, StudentEnvironment
 from labplatform.cluster.apply import object_path
@@ -99,41 +99,21 @@ class Workers:
         self.env = {**env, "BENCH_TRACE_DIR": str(trace_dir)}
 
     def start(self, *, traced: bool) -> None:
-        app = "bench.provision.worker_app" if traced else "labplatform"
-        for name in self.names:
-            log = (self.trace_dir / f"{name.split('@')[0]}.log").open("w")
-            command = [
-                str(config.VENV_BIN / "celery"), "-A", app, "worker",
-                "--pool", self.setting.pool, "--concurrency", str(self.setting.concurrency),
-                "--loglevel", "WARNING", "--hostname", name,
-            ]  # fmt: skip
-            self.processes.append(
-                subprocess.Popen(command, cwd=config.REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-            )
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            for process in self.processes:
-                if process.poll() is not None:
-                    raise RuntimeError(f"a Celery worker exited with {process.returncode}; see {self.trace_dir}")
-            answered = {name for reply in celery_app.control.ping(self.names, timeout=1.0) for name in reply}
-            if answered >= set(self.names):
-                return
-        raise RuntimeError(f"Celery workers {self.names} did not answer a ping in 90s")
+        self.processes = celery_workers_start(
+            names=self.names,
+            app="bench.provision.worker_app" if traced else "labplatform",
+            pool=self.setting.pool,
+            concurrency=self.setting.concurrency,
+            env=self.env,
+            log_dir=self.trace_dir,
+        )
 
     @property
     def pids(self) -> list[int]:
         return [process.pid for process in self.processes]
 
     def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)  # warm shutdown
-        for process in self.processes:
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        celery_workers_stop(self.processes)
 
 
 class PySpy:
