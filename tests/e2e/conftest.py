@@ -77,3 +77,12 @@ def screenshots() -> Path:
     directory = Path(settings.RUN_DIR) / "screenshots"
     directory.mkdir(parents=True, exist_ok=True)
     return directory
+
+
+@pytest.fixture(scope="module")
+def web(django_db_setup):
+    """daphne serving the project on a free port, for a module of browser tests."""
+    port = free_port()
+    server = start_web(port=port, name="e2e-lesson-web")
+    yield f"http://127.0.0.1:{port}"
+    stop(server)

@@ -4,40 +4,19 @@ feedback pushed live, a rate-limited Check, the polling fallback when no push co
 mermaid diagram drawn."""
 
 import textwrap
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from django.db import connections
-from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from lessons.loading import course_load
-from tests.e2e.conftest import free_port
-from tests.processes import start_web, stop
-from tests.terminals import provision_ready
+from tests.e2e.lesson_pages import PASSWORD, provision_beside_playwright, wait_for_screen
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.local_cluster]
 
-PASSWORD = "a-long-test-password"
 COURSE = "e2e-configmaps"
 LESSON = "1.1-configmaps"
 COMMAND = "kubectl create configmap greeting --from-literal=message=hello"
-
-# The lines on screen, from xterm.js's own buffer, with lines the terminal wrapped joined.
-SCREEN = """() => {
-  const term = window.labTerminal;
-  if (!term) return "";
-  const buffer = term.buffer.active;
-  const lines = [];
-  for (let i = 0; i < term.rows; i++) {
-    const line = buffer.getLine(buffer.viewportY + i);
-    const text = line ? line.translateToString(true) : "";
-    if (line && line.isWrapped && lines.length) lines[lines.length - 1] += text;
-    else lines.push(text);
-  }
-  return lines.join("\\n");
-}"""
 
 COURSE_FILES = {
     "course.yaml": """
@@ -85,14 +64,6 @@ COURSE_FILES = {
 }
 
 
-@pytest.fixture(scope="module")
-def web(django_db_setup):
-    port = free_port()
-    server = start_web(port=port, name="e2e-lesson-web")
-    yield f"http://127.0.0.1:{port}"
-    stop(server)
-
-
 @pytest.fixture
 def course(tmp_path: Path):
     for name, text in COURSE_FILES.items():
@@ -100,20 +71,6 @@ def course(tmp_path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text).lstrip())
     course_load(path=tmp_path)
-
-
-def provision_beside_playwright(cohort):
-    """In a thread of its own: provisioning announces progress with async_to_sync, which
-    refuses the thread where Playwright's event loop runs."""
-
-    def provision():
-        try:
-            return provision_ready(cohort)
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(provision).result()
 
 
 @pytest.fixture
@@ -139,18 +96,6 @@ def lesson_page(browser, web, student):
     expect(page).to_have_url(web + "/")
     yield page
     context.close()
-
-
-def wait_for_screen(page, pattern: str, *, timeout: float = 20) -> None:
-    try:
-        page.wait_for_function(
-            f"(pattern) => new RegExp(pattern, 'm').test(({SCREEN})())", arg=pattern, timeout=timeout * 1000
-        )
-    except PlaywrightError as error:
-        raise AssertionError(
-            f"the terminal never showed /{pattern}/ ({error.message.splitlines()[0]}); it shows:\n"
-            + page.evaluate(SCREEN)
-        ) from None
 
 
 def open_lesson(page, web: str) -> None:
