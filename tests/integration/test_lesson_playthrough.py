@@ -7,7 +7,11 @@ import json
 
 import pytest
 
-from tests.lessons import Student, course, describe, provisioned_student, run_blocks, task_play
+from labplatform.classroom.models import Cluster, Cohort, Enrollment
+from lessons.loading.service import course_load
+from lessons.models import Lesson
+from lessons.services import quiz_submit
+from tests.lessons import COURSE, Student, course, describe, provisioned_student, run_blocks, task_play
 
 pytestmark = [pytest.mark.usefixtures("kube"), pytest.mark.local_cluster]
 
@@ -22,9 +26,8 @@ def refusals(student: Student) -> list[str]:
 @pytest.mark.parametrize("lesson_data", [pytest.param(item, id=item.slug) for item in course().lessons])
 def test_the_lesson_plays_through_in_one_namespace(lesson_data, tmp_path):
     with provisioned_student(tmp_path) as student:
-        blocks = run_blocks(lesson_data)
-        assert blocks and lesson_data.tasks, f"{lesson_data.slug} has no commands or no tasks"
-        for block in blocks:
+        assert lesson_data.tasks or lesson_data.questions, f"{lesson_data.slug} has neither tasks nor a quiz"
+        for block in run_blocks(lesson_data):
             student.run(block.commands)
             student.settle()
         for task in lesson_data.tasks:
@@ -33,9 +36,16 @@ def test_the_lesson_plays_through_in_one_namespace(lesson_data, tmp_path):
         assert refusals(student) == []
 
 
-def test_the_tasks_of_every_lesson_fit_the_default_quota_together_without_cleaning_up(tmp_path):
-    """A student who skips every "Clean up" section still fits: all tasks, and what each
-    lesson's examples leave behind, in one namespace, without a pod refused."""
+@pytest.mark.django_db
+def test_the_whole_module_plays_in_order_in_one_namespace_without_cleaning_up(tmp_path, django_user_model):
+    """The module from its first lesson to its last, as one student: every command (but the
+    "Clean up" sections: a student who skips them still fits), every task, every quiz
+    answered; in one namespace with the default quota, without a pod refused."""
+    course_load(path=COURSE)
+    cohort = Cohort.objects.create(
+        name="Module", slug="module-play", course=course().slug, cluster=Cluster.objects.get(name="local")
+    )
+    enrollment = Enrollment.objects.create(user=django_user_model.objects.create_user(username="player"), cohort=cohort)
     with provisioned_student(tmp_path) as student:
         for lesson_data in course().lessons:
             for block in run_blocks(lesson_data):
@@ -45,4 +55,9 @@ def test_the_tasks_of_every_lesson_fit_the_default_quota_together_without_cleani
             for task in lesson_data.tasks:
                 evaluation = task_play(student, task)
                 assert evaluation.status == "passed", f"{lesson_data.slug}/{task.slug}:\n{describe(evaluation)}"
+            if lesson_data.questions:
+                answers = {question.slug: question.correct for question in lesson_data.questions}
+                lesson = Lesson.objects.get(slug=lesson_data.slug)
+                submission = quiz_submit(enrollment=enrollment, lesson=lesson, answers=answers)
+                assert submission.score == submission.max_score == len(lesson_data.questions)
         assert refusals(student) == []
