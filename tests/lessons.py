@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -76,6 +76,9 @@ class Student:
     spec: StudentEnvironmentSpec
     kubeconfig: Path
     workdir: Path
+    # What the student typed into each task's answer checks (task slug: answers), once its
+    # solution has found them.
+    answers: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def namespace(self) -> str:
@@ -143,7 +146,11 @@ class OpenTask:
 def task_open(student: Student, task: TaskData) -> OpenTask:
     opened_at = datetime.datetime.now(datetime.UTC)
     setup_data = task_setup_run(
-        setup=task.spec.get("setup") or {}, cluster=CLUSTER, namespace=student.namespace, local_kwok=True
+        setup=task.spec.get("setup") or {},
+        cluster=CLUSTER,
+        namespace=student.namespace,
+        local_kwok=True,
+        student_token=student_token(student.spec, seconds=600),
     )
     return OpenTask(task=task, setup_data=setup_data, opened_at=opened_at)
 
@@ -154,7 +161,7 @@ def task_evaluate(student: Student, opened: OpenTask) -> Evaluation:
         cluster=CLUSTER,
         namespace=student.namespace,
         setup_data=opened.setup_data,
-        answers=[],
+        answers=student.answers.get(opened.task.slug, []),
         opened_at=opened.opened_at,
     )
 
@@ -171,12 +178,15 @@ def task_evaluate_settled(student: Student, opened: OpenTask, *, seconds: float 
 
 def solution_apply(student: Student, task: TaskData) -> None:
     """The task's reference solution, as the student: its commands typed into the shell,
-    then its manifests applied with `kubectl apply -f`."""
+    then its manifests applied with `kubectl apply -f`, then its answers found by running
+    each answer's command and typed in."""
     solution = task.spec["solution"]
     if solution.get("commands"):
         student.run(solution["commands"])
     for manifest in solution.get("manifests") or []:
         student.apply(manifest)
+    if solution.get("answers"):
+        student.answers[task.slug] = [student.run(command).strip() for command in solution["answers"]]
 
 
 def describe(evaluation: Evaluation) -> str:

@@ -115,10 +115,23 @@ def _check_templates(source: Source, value: Any, line: int, names: SetupNames) -
                 )
 
 
-def _check_solution(source: Source, solution: YamlMap) -> None:
-    check_keys(source, solution, "solution", required={}, optional={"commands": str, "manifests": list})
-    if not solution.get("commands") and not solution.get("manifests"):
+def _check_solution(source: Source, solution: YamlMap, checks: Any) -> None:
+    check_keys(
+        source, solution, "solution", required={}, optional={"commands": str, "manifests": list, "answers": list}
+    )
+    answers = solution.get("answers")
+    wanted = sum(isinstance(c, dict) and c.get("kind") == "answer" for c in checks) if isinstance(checks, list) else 0
+    if not solution.get("commands") and not solution.get("manifests") and not (wanted and answers):
         source.error(solution.line, "solution needs commands and/or manifests")
+    if isinstance(answers, YamlList):
+        if len(answers) != wanted:
+            source.error(
+                solution.line_of("answers"),
+                f"solution.answers needs one command per answer check ({wanted}), found {len(answers)}",
+            )
+        for index, command in enumerate(answers):
+            if not isinstance(command, str) or not command.strip():
+                source.error(answers.line_of(index), "an answer is a command whose output is what the student types")
     _check_manifests(source, solution.get("manifests"), applied_by_setup=False)
 
 
@@ -142,7 +155,7 @@ def _check_task(source: Source, task: YamlMap) -> None:
     if "checks" in task:
         check_checks(source, task["checks"], task.line_of("checks"), names)
     if isinstance(task.get("solution"), YamlMap):
-        _check_solution(source, task["solution"])
+        _check_solution(source, task["solution"], task.get("checks"))
     for key in ("setup", "checks", "solution"):
         _check_templates(source, task.get(key), task.line_of(key), names)
 
