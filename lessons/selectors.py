@@ -6,6 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q
 
 from labplatform.classroom.models import Enrollment
+from labplatform.cluster.manifests import student_ingress_host
 from lessons.models import Attempt, Course, Lesson, QuizQuestion, QuizSubmission, Task, TaskProgress
 
 RECENT_ATTEMPTS = 5
@@ -47,6 +48,9 @@ class LessonPage:
     locked_reason: str
     tasks: list[TaskView]
     quiz: QuizView | None
+    # What lessons ask students to type: their namespace and the host their Ingresses may use.
+    namespace: str = ""
+    ingress_host: str = ""
 
 
 def student_enrollment(*, user: AbstractBaseUser | AnonymousUser, course_slug: str) -> Enrollment | None:
@@ -210,6 +214,16 @@ def lesson_page(*, enrollment: Enrollment, lesson: Lesson) -> LessonPage:
             )
         )
     reason = lesson_locked_reason(enrollment=enrollment, lesson=lesson)
+    environment = getattr(enrollment, "environment", None)
+    namespace = environment.namespace if environment else ""
     return LessonPage(
-        lesson=lesson, locked=bool(reason), locked_reason=reason, tasks=views, quiz=_quiz_view(enrollment, lesson)
+        lesson=lesson,
+        locked=bool(reason),
+        locked_reason=reason,
+        tasks=views,
+        quiz=_quiz_view(enrollment, lesson),
+        namespace=namespace,
+        ingress_host=student_ingress_host(namespace=namespace, ingress_domain=enrollment.cohort.cluster.ingress_domain)
+        if namespace
+        else "",
     )

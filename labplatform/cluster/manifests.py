@@ -81,6 +81,11 @@ def _service_account_subject(*, name: str, namespace: str) -> dict[str, str]:
     return {"kind": "ServiceAccount", "name": name, "namespace": namespace}
 
 
+def student_ingress_host(*, namespace: str, ingress_domain: str) -> str:
+    """The host a student's Ingresses may claim (it, or names under it)."""
+    return f"{namespace}.{ingress_domain}"
+
+
 def namespace(*, name: str, cohort: str, student: str, ingress_host: str) -> dict:
     """The student's namespace. Pod Security Admission enforces `baseline` (lessons use ordinary
     images that run as root) and warns about and audits `restricted`, so students see good

@@ -58,7 +58,7 @@ def student_namespace_objects(spec: StudentEnvironmentSpec, *, exec_user: LocalU
             name=spec.namespace,
             cohort=spec.cohort,
             student=spec.student,
-            ingress_host=f"{spec.namespace}.{spec.ingress_domain}",
+            ingress_host=manifests.student_ingress_host(namespace=spec.namespace, ingress_domain=spec.ingress_domain),
         ),
         manifests.service_account(**common),
         manifests.student_role_binding(**common),

@@ -200,6 +200,13 @@ def test_the_lesson_page_shows_the_text_tasks_quiz_and_the_students_terminal(as_
     assert 'rel="next"' in html and DEPLOYMENTS in html
 
 
+def test_the_lesson_page_names_the_students_namespace_and_ingress_host(as_student, student, cohort):
+    html = as_student.get(PODS).content.decode()
+    namespace = student.environment.namespace
+    assert f"Your namespace <code>{namespace}</code>" in html
+    assert f"your Ingress host <code>{namespace}.{cohort.cluster.ingress_domain}</code>" in html
+
+
 def test_quiz_answers_and_explanations_stay_off_the_page_until_submitted(as_student):
     html = as_student.get(PODS).content.decode()
     assert EXPLANATION not in html
