@@ -68,6 +68,14 @@ def pods_ready(core: client.CoreV1Api, namespace: str, selector: str, count: int
     return ready if len(ready) == count and len(pods) == count else None
 
 
+def deployment_rolled_out(apps: client.AppsV1Api, namespace: str, name: str, replicas: int) -> bool:
+    """The Deployment's own status reports its pods Ready (it lags the pods a moment, and
+    checks waiting on a rollout are pending until it does)."""
+    deployment = apps.read_namespaced_deployment(name, namespace)
+    observed = (deployment.status.observed_generation or 0) >= deployment.metadata.generation
+    return observed and deployment.status.ready_replicas == replicas
+
+
 def contained_exec_rule(namespace: str) -> dict:
     """A ClusterExec that runs exec'd commands in `namespace` as nobody, as the platform's
     rules for student namespaces do."""

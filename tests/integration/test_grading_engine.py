@@ -10,7 +10,7 @@ import pytest
 from labplatform.cluster.errors import ClusterUnavailable
 from lessons.grading import reads
 from lessons.grading.engine import checks_evaluate
-from tests.kube import pods_ready, wait_for, write_token_kubeconfig
+from tests.kube import deployment_rolled_out, pods_ready, wait_for, write_token_kubeconfig
 
 pytestmark = pytest.mark.usefixtures("gateway_as_admin")
 OPENED = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
@@ -52,6 +52,7 @@ REPLICAS_3 = {
 def web(apps, core, namespace) -> str:
     apps.create_namespaced_deployment(namespace, deployment("web", replicas=2))
     wait_for("2 Ready pods of web", lambda: pods_ready(core, namespace, "app=web", 2))
+    wait_for("web's status to report it", lambda: deployment_rolled_out(apps, namespace, "web", 2))
     return "web"
 
 

@@ -9,7 +9,7 @@ from lessons.grading.engine import checks_evaluate
 from lessons.grading.kinds import KINDS
 from lessons.grading.setup import task_setup_run
 from tests.containment import kubectl
-from tests.kube import admin_kubeconfig, pods_ready, wait_for
+from tests.kube import admin_kubeconfig, deployment_rolled_out, pods_ready, wait_for
 
 pytestmark = pytest.mark.usefixtures("gateway_as_admin")
 
@@ -62,6 +62,7 @@ def run(namespace: str, *args: str) -> None:
 def web(apps, core, namespace) -> str:
     apps.create_namespaced_deployment(namespace, deployment("nginx:1.26"))
     wait_for("2 Ready pods of web", lambda: pods_ready(core, namespace, "app=web", 2))
+    wait_for("web's status to report it", lambda: deployment_rolled_out(apps, namespace, "web", 2))
     return "web"
 
 
