@@ -1,12 +1,14 @@
 from django.urls import path
 
 from labplatform.classroom.consumers import CohortProgressConsumer
+from labplatform.classroom.dashboard_consumers import DashboardConsumer
 from labplatform.events import UserEventsConsumer
 from labplatform.terminal.consumers import TerminalConsumer
 
 websocket_urlpatterns = [
     path("ws/events/", UserEventsConsumer.as_asgi()),
     path("ws/cohorts/<slug:slug>/progress/", CohortProgressConsumer.as_asgi()),
+    path("ws/teach/<slug:slug>/", DashboardConsumer.as_asgi()),
     path("ws/terminal/", TerminalConsumer.as_asgi()),
     path("ws/terminal/watch/<slug:student>/", TerminalConsumer.as_asgi()),
 ]

@@ -154,6 +154,10 @@ LESSONS_CHECK_INTERVAL_SECONDS = env_int("LESSONS_CHECK_INTERVAL_SECONDS", 3, mi
 # before it fails, saying what it waited for.
 LESSONS_PENDING_SECONDS = env_int("LESSONS_PENDING_SECONDS", 45, minimum=1)
 INVITE_VALID_DAYS = env_int("INVITE_VALID_DAYS", 14, minimum=1)
+# The instructor dashboard calls a student stuck after this many Checks on one task
+# without a pass, or this long idle with a task open.
+DASHBOARD_STUCK_ATTEMPTS = env_int("DASHBOARD_STUCK_ATTEMPTS", 3, minimum=1)
+DASHBOARD_STUCK_IDLE_MINUTES = env_int("DASHBOARD_STUCK_IDLE_MINUTES", 10, minimum=1)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

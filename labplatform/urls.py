@@ -12,6 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("labplatform.classroom.urls")),
     path("", include("labplatform.classroom.invite_urls")),
+    path("", include("labplatform.classroom.dashboard_urls")),
     path("", include("labplatform.terminal.urls")),
     path("", include("lessons.urls")),
 ]

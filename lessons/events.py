@@ -13,7 +13,7 @@ import threading
 from channels.layers import get_channel_layer
 
 from labplatform.events import user_group
-from lessons.models import Attempt
+from lessons.models import Attempt, TaskProgress
 from lessons.selectors import attempt_payload
 
 logger = logging.getLogger(__name__)
@@ -41,17 +41,39 @@ async def _send_both(user_id: int, student_event: dict, cohort_group: str, cohor
     await layer.group_send(cohort_group, cohort_event)
 
 
+def cell_event(progress: TaskProgress) -> dict:
+    """A task's state for one student, as the cohort dashboard's cell shows it."""
+    task = progress.task
+    return {
+        "type": "grade.update",
+        "student": progress.enrollment.student_id,
+        "task": f"{task.lesson.slug}/{task.slug}",
+        "state": progress.state,
+        "attempts": progress.attempts_count,
+    }
+
+
+def _run(sending, what: str) -> None:
+    try:
+        asyncio.run_coroutine_threadsafe(sending, _sending_loop()).result(timeout=PUSH_TIMEOUT_SECONDS)
+    except Exception:
+        logger.warning("%s: the push failed; pages will catch up when reloaded or polled", what, exc_info=True)
+
+
 def attempt_push(*, attempt: Attempt) -> None:
     """Best effort: the result is already stored, and a page that misses the push polls."""
     payload = attempt_payload(attempt)
     enrollment = attempt.progress.enrollment
     sending = _send_both(
-        enrollment.user_id,
-        {"type": "attempt", **payload},
-        enrollment.cohort.grades_group,
-        {"type": "grade.update", "student": enrollment.student_id, "attempt": payload},
+        enrollment.user_id, {"type": "attempt", **payload}, enrollment.cohort.grades_group, cell_event(attempt.progress)
     )
-    try:
-        asyncio.run_coroutine_threadsafe(sending, _sending_loop()).result(timeout=PUSH_TIMEOUT_SECONDS)
-    except Exception:
-        logger.warning("attempt %s: the push to the page failed; the page will poll", attempt.pk, exc_info=True)
+    _run(sending, f"attempt {attempt.pk}")
+
+
+async def _send_cohort(cohort_group: str, event: dict) -> None:
+    await get_channel_layer().group_send(cohort_group, event)
+
+
+def progress_push(*, progress: TaskProgress) -> None:
+    """A change made by hand (an instructor marked the task passed) reaches the dashboards."""
+    _run(_send_cohort(progress.enrollment.cohort.grades_group, cell_event(progress)), f"progress {progress.pk}")

@@ -1,6 +1,7 @@
 """The course catalogue (loaded from lessons/content by `load_course`), and each student's
 progress, attempts, hints and quiz submissions."""
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -169,3 +170,37 @@ class QuizSubmission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.enrollment.student_id} {self.lesson.number} quiz: {self.score}/{self.max_score}"
+
+
+class PageActivity(models.Model):
+    """When a student last used a lesson page (throttled): with the terminal's activity,
+    what tells an idle student from a busy one."""
+
+    enrollment = models.OneToOneField(Enrollment, on_delete=models.CASCADE, related_name="page_activity")
+    last_seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.enrollment.student_id} last seen {self.last_seen_at:%Y-%m-%d %H:%M}"
+
+
+class StaffAction(models.Model):
+    """Something an instructor or admin did to a student's work, with their reason."""
+
+    class Kind(models.TextChoices):
+        RESET = "reset", "Reset the environment"
+        REGRADE = "regrade", "Regraded a task"
+        MARK_PASSED = "mark_passed", "Marked a task passed"
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="staff_actions")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="staff_actions")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    task = models.ForeignKey(Task, on_delete=models.SET_NULL, null=True, blank=True, related_name="staff_actions")
+    attempt = models.ForeignKey(Attempt, on_delete=models.SET_NULL, null=True, blank=True, related_name="staff_actions")
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.kind} for {self.enrollment.student_id}"

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from labplatform.classroom.models import Enrollment
 from lessons import selectors, services
+from lessons.activity import page_seen
 from lessons.models import Attempt, Course, Lesson, Task
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ def student_view(view: Callable) -> Callable:
             kwargs["lesson"] = Lesson.objects.filter(course=course_row, slug=lesson, retired_at__isnull=True).first()
             if kwargs["lesson"] is None:
                 return _not_found(request, f"There is no lesson {lesson} in {course_row.title}.")
+        page_seen(enrollment_id=enrollment.pk)
         return view(request, enrollment=enrollment, course=course_row, **kwargs)
 
     return wrapper
@@ -79,6 +81,7 @@ def task_action(view: Callable) -> Callable:
         )
         if task_row is None:
             return _not_found(request, f"There is no task {task} in lesson {lesson}.", json=json)
+        page_seen(enrollment_id=enrollment.pk)
         try:
             answer = view(request, enrollment=enrollment, task=task_row)
         except services.LessonRefused as refused:
