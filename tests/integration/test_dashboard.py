@@ -33,7 +33,9 @@ def make_course(slug: str, *, lessons: int, tasks_per_lesson: int) -> list[Task]
 
 
 def make_cohort(slug: str, course: str) -> Cohort:
-    return Cohort.objects.create(name=f"Cohort {slug}", slug=slug, course=course, cluster=Cluster.objects.get(name="local"))
+    return Cohort.objects.create(
+        name=f"Cohort {slug}", slug=slug, course=course, cluster=Cluster.objects.get(name="local")
+    )
 
 
 def enrol(cohort: Cohort, username: str, role=Enrollment.Role.STUDENT, **user) -> Enrollment:
