@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from labplatform.classroom.dashboard import cohort_dashboard
 from labplatform.classroom.models import Cluster, Cohort, Enrollment
 from labplatform.classroom.sample_activity import cohort_sample_activity
 from labplatform.terminal.models import TerminalActivity
@@ -116,7 +115,7 @@ def seeded():
 
 
 def test_heatmap_summary_and_csv_agree(seeded, client):
-    cohort, tasks = seeded["cohort"], seeded["tasks"]
+    cohort = seeded["cohort"]
     client.force_login(seeded["instructor"])
     board = client.get(f"/teach/{cohort.slug}/").context["board"]
 
@@ -217,7 +216,7 @@ def test_500_students_by_40_tasks_take_a_fixed_number_of_queries(client, django_
 def test_cells_json_matches_the_heatmap(seeded, client):
     client.force_login(seeded["instructor"])
     data = client.get(f"/teach/{seeded['cohort'].slug}/cells.json").json()
-    ada, bo, cy = (e.student_id for e in seeded["students"])
+    _, bo, cy = (e.student_id for e in seeded["students"])
     assert data["cells"][bo] == {"l0/t0": ["passed", 1], "l0/t1": ["failed", 3]}
     assert data["cells"][cy] == {"l0/t0": ["open", 0]}
     assert (data["passed_pairs"], data["total_pairs"]) == (4, 12)

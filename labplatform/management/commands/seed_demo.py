@@ -12,8 +12,10 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from labplatform.classroom.dashboard import course_tasks
 from labplatform.classroom.environments import cohort_provision, cohort_reconcile
 from labplatform.classroom.models import Cluster, Cohort, Enrollment
+from labplatform.classroom.sample_activity import cohort_sample_activity
 from labplatform.cluster.registry import LOCAL
 
 
@@ -33,6 +35,8 @@ DEMO_LOGINS = [
 
 
 DEMO_COHORT_SLUG = "demo"
+SAMPLE_COHORT_SLUG = "demo-sample"
+SAMPLE_STUDENTS = 40
 
 
 class Command(BaseCommand):
@@ -55,6 +59,7 @@ class Command(BaseCommand):
             cohort = self._demo_cohort(slug=cohort_slug, instructor=users["instructor"], student=users["student"])
         # The cluster may have been re-created since the last run: repair what is ready,
         # provision what is not. Workers pick both up when they start.
+        sample = self._sample_cohort(cluster=cohort.cluster, instructor=users["instructor"])
         reconciled = cohort_reconcile(cohort=cohort)
         queued = cohort_provision(cohort=cohort)
         width = max(len(role) for role, _, _ in rows)
@@ -70,6 +75,8 @@ class Command(BaseCommand):
             f"Demo cohort {cohort.name!r}: {queued} environment(s) to provision, {reconciled} to reconcile "
             f"(watch at /staff/cohorts/{cohort.slug}/)"
         )
+        if sample is not None:
+            self.stdout.write(f"Sample cohort for the instructor's dashboard: /teach/{sample.slug}/")
 
     def _demo_cohort(self, *, slug: str, instructor, student) -> Cohort:
         cluster, _ = Cluster.objects.get_or_create(name=LOCAL)
@@ -78,6 +85,23 @@ class Command(BaseCommand):
         cohort, _ = Cohort.objects.get_or_create(slug=slug, defaults={"name": "Demo cohort", "cluster": cluster})
         for user, role in [(instructor, Enrollment.Role.INSTRUCTOR), (student, Enrollment.Role.STUDENT)]:
             Enrollment.objects.update_or_create(user=user, cohort=cohort, defaults={"role": role, "dropped_at": None})
+        return cohort
+
+    def _sample_cohort(self, *, cluster: Cluster, instructor) -> Cohort | None:
+        """A cohort of made-up students part of the way through the course (rows only, no
+        environments), so that the instructor's dashboard has something to show. Made once."""
+        tasks = course_tasks(Cohort._meta.get_field("course").get_default())
+        cohort = Cohort.objects.filter(slug=SAMPLE_COHORT_SLUG).first()
+        if cohort is None and tasks:
+            with transaction.atomic():
+                cohort = Cohort.objects.create(
+                    slug=SAMPLE_COHORT_SLUG, name="Sample cohort (made-up students, no environments)", cluster=cluster
+                )
+                cohort_sample_activity(cohort=cohort, students=SAMPLE_STUDENTS, tasks=tasks)
+        if cohort is not None:
+            Enrollment.objects.update_or_create(
+                user=instructor, cohort=cohort, defaults={"role": Enrollment.Role.INSTRUCTOR, "dropped_at": None}
+            )
         return cohort
 
     def _upsert(self, login: DemoLogin, password: str):
