@@ -10,6 +10,7 @@ import logging
 import os
 import threading
 
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from labplatform.events import user_group
@@ -70,10 +71,13 @@ def attempt_push(*, attempt: Attempt) -> None:
     _run(sending, f"attempt {attempt.pk}")
 
 
-async def _send_cohort(cohort_group: str, event: dict) -> None:
-    await get_channel_layer().group_send(cohort_group, event)
-
-
 def progress_push(*, progress: TaskProgress) -> None:
-    """A change made by hand (an instructor marked the task passed) reaches the dashboards."""
-    _run(_send_cohort(progress.enrollment.cohort.grades_group, cell_event(progress)), f"progress {progress.pk}")
+    """A change made outside grading (the student opened the task, an instructor marked it
+    passed) reaches the dashboards. Called from web requests: async_to_sync sends from the
+    server's own event loop (the workers' sending loop above is theirs alone)."""
+    try:
+        async_to_sync(get_channel_layer().group_send)(progress.enrollment.cohort.grades_group, cell_event(progress))
+    except Exception:
+        logger.warning(
+            "progress %s: the push failed; dashboards catch up when they reconnect", progress.pk, exc_info=True
+        )

@@ -11,6 +11,7 @@ from labplatform.classroom.environment_work import environment_spec
 from labplatform.classroom.models import Enrollment, StudentEnvironment
 from labplatform.cluster.errors import ClusterError
 from labplatform.cluster.students import student_token
+from lessons.events import progress_push
 from lessons.grading.setup import task_setup_run
 from lessons.models import Attempt, HintReveal, Lesson, QuizSubmission, Task, TaskProgress
 from lessons.selectors import lesson_locked_reason
@@ -49,7 +50,9 @@ def task_open(*, enrollment: Enrollment, task: Task) -> TaskProgress:
     failed (cluster unreachable) runs again."""
     _require_active_task(task)
     _require_lesson_open(enrollment, task.lesson)
-    progress, _ = TaskProgress.objects.get_or_create(enrollment=enrollment, task=task)
+    progress, created = TaskProgress.objects.get_or_create(enrollment=enrollment, task=task)
+    if created:
+        progress_push(progress=progress)  # the dashboard's cell: opened
     if progress.setup_done_at is not None:
         return progress
     environment = _require_environment_ready(enrollment)
