@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Count
 from django.utils import timezone
 
 from labplatform.classroom import dashboard_metrics as metrics
 from labplatform.classroom.models import Cohort, Enrollment
 from lessons.models import Attempt, Task, TaskProgress
 
+MOST_FAILED = 5
 SORTS = {"name", "progress", "activity"}
 CHART_POINTS = 120
 CHART_WIDTH, CHART_HEIGHT = 600, 160
@@ -113,7 +115,7 @@ class Dashboard:
     @property
     def most_failed(self) -> list[TaskSummary]:
         failing = [t for t in self.tasks if t.failed_attempts]
-        return sorted(failing, key=lambda t: (-t.failed_attempts, t.column.key))[:5]
+        return sorted(failing, key=lambda t: (-t.failed_attempts, t.column.key))[:MOST_FAILED]
 
     @property
     def stuck_rows(self) -> list[StudentRow]:
@@ -199,6 +201,22 @@ def _last_activity(enrollment: Enrollment, opened: list[datetime]) -> datetime |
     return max(times) if times else None
 
 
+def _failing_messages(failed_attempts, enrollments: list[Enrollment], task_ids: list[int]) -> dict[int, Counter]:
+    """Per task, how often each failing check message came back. Read for the most failed
+    tasks only: the results are JSON, and the page names no other task's message."""
+    namespaces = {e.pk: getattr(getattr(e, "environment", None), "namespace", "") for e in enrollments}
+    messages: dict[int, Counter] = defaultdict(Counter)
+    rows = failed_attempts.filter(progress__task_id__in=task_ids).values_list(
+        "progress__enrollment_id", "progress__task_id", "results"
+    )
+    for enrollment_id, task_id, results in rows:
+        for result in results or []:
+            if result.get("status") == "failed" and result.get("message"):
+                normalised = metrics.message_normalised(result["message"], namespace=namespaces[enrollment_id])
+                messages[task_id][normalised] += 1
+    return messages
+
+
 def _chart(pass_times: list[datetime], total_pairs: int) -> list[tuple[datetime, float]]:
     """Completion over time: after each first pass, the percent of pairs passed so far
     (thinned to CHART_POINTS, always keeping the last)."""
@@ -235,19 +253,15 @@ def cohort_dashboard(*, cohort: Cohort, sort: str = "name", stuck_only: bool = F
     )
     progress: dict[tuple[int, int], dict] = {(p["enrollment_id"], p["task_id"]): p for p in progress_rows}
 
-    namespaces = {e.pk: getattr(getattr(e, "environment", None), "namespace", "") for e in enrollments}
-    failed_counts: Counter = Counter()
-    messages: dict[int, Counter] = defaultdict(Counter)
-    failed = Attempt.objects.filter(
+    failed_attempts = Attempt.objects.filter(
         progress__enrollment__in=enrollments, progress__task__in=tasks, state=Attempt.State.FAILED
-    ).values_list("progress__enrollment_id", "progress__task_id", "results")
-    for enrollment_id, task_id, results in failed:
-        failed_counts[task_id] += 1
-        for result in results or []:
-            if result.get("status") == "failed" and result.get("message"):
-                messages[task_id][
-                    metrics.message_normalised(result["message"], namespace=namespaces[enrollment_id])
-                ] += 1
+    )
+    failed_counts = Counter(
+        dict(failed_attempts.values("progress__task_id").annotate(n=Count("id")).values_list("progress__task_id", "n"))
+    )
+    # The same order as Dashboard.most_failed: most failures first, then by the task's key.
+    most_failed = sorted(failed_counts, key=lambda task_id: (-failed_counts[task_id], keys[task_id]))[:MOST_FAILED]
+    messages = _failing_messages(failed_attempts, enrollments, most_failed)
 
     rows = []
     durations: dict[int, list[timedelta]] = defaultdict(list)

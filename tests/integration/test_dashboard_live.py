@@ -87,6 +87,7 @@ def test_a_grade_by_the_worker_reaches_the_instructors_socket_and_a_regrade_is_l
         socket, connected, _ = await connect(f"/ws/teach/{cohort.slug}/", session=session)
         assert connected
         await database_sync_to_async(task_open)(enrollment=student, task=task)
+        opened = await next_cell(socket)
         await database_sync_to_async(attempt_create)(enrollment=student, task=task, answers=[])
         failed = await next_cell(socket)
         client.AppsV1Api(kube).create_namespaced_deployment(student.environment.namespace, deployment(replicas=3))
@@ -100,9 +101,10 @@ def test_a_grade_by_the_worker_reaches_the_instructors_socket_and_a_regrade_is_l
         assert response.status_code == 302
         passed = await next_cell(socket)
         await socket.disconnect()
-        return failed, passed
+        return opened, failed, passed
 
-    failed, passed = async_to_sync(scenario)()
+    opened, failed, passed = async_to_sync(scenario)()
+    assert opened == {"type": "cell", "student": student.student_id, "task": key, "state": "open", "attempts": 0}
     assert failed == {"type": "cell", "student": student.student_id, "task": key, "state": "failed", "attempts": 1}
     assert passed == {"type": "cell", "student": student.student_id, "task": key, "state": "passed", "attempts": 2}
     action = StaffAction.objects.get(enrollment=student)

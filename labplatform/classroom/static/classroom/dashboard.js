@@ -25,8 +25,7 @@
     const was = cell.classList.contains("passed");
     cell.className = "cell " + state;
     cell.textContent = mark(state, attempts);
-    const title = cell.title.split(":")[0];
-    cell.title = title + ": " + (words[state] || state) + (attempts ? " (" + attempts + " Check" + (attempts === 1 ? "" : "s") + ")" : "");
+    cell.title = (words[state] || state) + (attempts ? " (" + attempts + " Check" + (attempts === 1 ? "" : "s") + ")" : "");
     const now = state === "passed";
     if (was !== now) {
       const passed = row.querySelector("[data-passed]");
