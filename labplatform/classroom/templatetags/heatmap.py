@@ -19,7 +19,8 @@ def _escaped(value: str) -> str:
 
 @register.simple_tag
 def heatmap_cells(row) -> SafeString:
-    return mark_safe(
+    # Safe: every value in it went through _escaped.
+    return mark_safe(  # noqa: S308
         "".join(
             f'<td class="cell {_escaped(cell.state)}" data-task="{_escaped(cell.key)}" '
             f'title="{_escaped(cell.words)}">{_escaped(cell.mark)}</td>'
