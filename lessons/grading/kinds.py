@@ -118,7 +118,11 @@ def answer_evaluate(check: dict, context: CheckContext) -> CheckResult:
     if how == "number" and answer is None:
         return CheckResult(title, "failed", f"{given!r} is not a number", evidence)
     if answer != wanted:
-        return CheckResult(title, "failed", f"{given!r} is not the right answer", evidence)
+        # The task's own words say where to look; the default only that it is wrong.
+        wrong = (
+            check["message"].replace("{answer}", given) if "message" in check else f"{given!r} is not the right answer"
+        )
+        return CheckResult(title, "failed", wrong, evidence)
     return CheckResult(title, "passed", "", evidence)
 
 
@@ -135,7 +139,7 @@ KINDS: dict[str, CheckKind] = {
         CheckKind(
             name="answer",
             required={"prompt": str},
-            optional={"expected": str, "expected_from": dict, "normalize": str},
+            optional={"expected": str, "expected_from": dict, "normalize": str, "message": str},
             evaluate=answer_evaluate,
             default_title=lambda check: check["prompt"],
         ),

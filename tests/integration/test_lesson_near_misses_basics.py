@@ -173,7 +173,8 @@ def test_counting_the_header_line_of_kubectl_get_nodes_is_not_the_node_count(tmp
         with_header = student.run("kubectl get nodes | wc -l").strip()
         kubelet = found_answers(student, "15.1-what-is-kubernetes", "meet-the-cluster")[1]
         assert failure_messages(evaluate(student, opened, [with_header, kubelet])) == [
-            f"'{with_header}' is not the right answer"
+            f"{with_header} is not the node count. Count the nodes' rows in kubectl get nodes, not its header "
+            "line (--no-headers leaves it out)."
         ]
 
 
@@ -183,7 +184,10 @@ def test_the_server_version_is_not_what_the_nodes_report(tmp_path):
         server = student.run("kubectl version | sed -n 's/^Server Version: //p'").strip()
         nodes = found_answers(student, "15.1-what-is-kubernetes", "meet-the-cluster")[0]
         assert server.startswith("v1.")
-        assert failure_messages(evaluate(student, opened, [nodes, server])) == [f"'{server}' is not the right answer"]
+        assert failure_messages(evaluate(student, opened, [nodes, server])) == [
+            f"{server} is not what the nodes report. Read the VERSION column of kubectl get nodes: it is each "
+            "node's kubelet version, which is not always the API server's (Server Version in kubectl version)."
+        ]
 
 
 def test_capacity_with_its_unit_is_not_a_number_and_another_nodes_ip_is_wrong(tmp_path):
@@ -194,14 +198,18 @@ def test_capacity_with_its_unit_is_not_a_number_and_another_nodes_ip_is_wrong(tm
         assert last_ip != first_ip
         assert failure_messages(evaluate(student, opened, ["400 pods", last_ip])) == [
             "'400 pods' is not a number",
-            f"'{last_ip}' is not the right answer",
+            f"{last_ip} is not the InternalIP of the first node listed. Use the INTERNAL-IP column of "
+            "kubectl get nodes -o wide, on the first row.",
         ]
 
 
 def test_the_api_version_is_not_the_api_group(tmp_path):
     with provisioned_student(tmp_path) as student:
         opened = open_as_platform_does(student, task_of("15.2-architecture", "api-groups"))
-        assert failure_messages(evaluate(student, opened, ["apps/v1"])) == ["'apps/v1' is not the right answer"]
+        assert failure_messages(evaluate(student, opened, ["apps/v1"])) == [
+            "apps/v1 is not the group alone. kubectl api-resources shows APIVERSION as group/version: the group "
+            "is the part before the slash."
+        ]
         assert evaluate(student, opened, [" Apps "]).status == "passed"
 
 
@@ -242,7 +250,10 @@ def test_the_whole_log_line_is_not_the_build_id_and_each_student_has_their_own(t
         task = task_of("15.4-kubectl-basics", "read-logs")
         opened = open_as_platform_does(student, task)
         line = student.run("kubectl logs indexer | grep 'index build id:'").strip()
-        assert failure_messages(evaluate(student, opened, [line])) == [f"{line!r} is not the right answer"]
+        assert failure_messages(evaluate(student, opened, [line])) == [
+            f"{line} is not the build id. Find the line 'index build id:' in kubectl logs indexer and enter only "
+            "the id after the colon."
+        ]
         build = line.split(": ", 1)[1]
         assert evaluate(student, opened, [build.upper()]).status == "passed"
 
