@@ -86,3 +86,18 @@ def web(django_db_setup):
     server = start_web(port=port, name="e2e-lesson-web")
     yield f"http://127.0.0.1:{port}"
     stop(server)
+
+
+@pytest.fixture
+def cohort(make_cohort):
+    """A cohort with one provisioned student and one instructor, both able to sign in
+    with PASSWORD: (student enrollment, instructor enrollment)."""
+    from tests.e2e.lesson_pages import PASSWORD, provision_beside_playwright
+
+    cohort = make_cohort(students=1, instructors=1)
+    (student,) = provision_beside_playwright(cohort)
+    instructor = cohort.enrollments.get(role="instructor")
+    for enrollment in (student, instructor):
+        enrollment.user.set_password(PASSWORD)
+        enrollment.user.save()
+    return student, instructor

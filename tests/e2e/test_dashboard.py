@@ -7,21 +7,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.lesson_pages import PASSWORD, provision_beside_playwright, wait_for_screen
+from tests.e2e.lesson_pages import PASSWORD, wait_for_screen
 from tests.lessons_rows import course_with_task
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.local_cluster]
-
-
-@pytest.fixture
-def people(make_cohort):
-    cohort = make_cohort(students=1, instructors=1)
-    (student,) = provision_beside_playwright(cohort)
-    instructor = cohort.enrollments.get(role="instructor")
-    for enrollment in (student, instructor):
-        enrollment.user.set_password(PASSWORD)
-        enrollment.user.save()
-    return student, instructor
 
 
 def signed_in(browser, web: str, user):
@@ -43,9 +32,9 @@ def type_line(page, line: str) -> None:
 
 @pytest.mark.usefixtures("celery_worker_process")
 def test_the_dashboard_turns_a_cell_green_live_and_the_instructor_watches_the_terminal(
-    browser, web, people, screenshots
+    browser, web, cohort, screenshots
 ):
-    student, instructor = people
+    student, instructor = cohort
     task = course_with_task()
     key = f"{task.lesson.slug}/{task.slug}"
     teacher = signed_in(browser, web, instructor.user)

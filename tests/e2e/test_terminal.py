@@ -5,21 +5,18 @@ paste through the clipboard."""
 
 import re
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connections
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import free_port
+from tests.e2e.lesson_pages import PASSWORD
 from tests.kube import wait_for
 from tests.processes import start_web, stop
-from tests.terminals import provision_ready
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.local_cluster]
 
-PASSWORD = "a-long-test-password"
 
 # The lines on screen, from xterm.js's own buffer (what the person sees).
 SCREEN = """() => {
@@ -57,31 +54,6 @@ def web(django_db_setup):
     yield server
     if server.process.poll() is None:
         server.stop()
-
-
-def provision_beside_playwright(cohort):
-    """In a thread of its own: provisioning announces progress with async_to_sync, which
-    refuses the thread where Playwright's event loop runs."""
-
-    def provision():
-        try:
-            return provision_ready(cohort)
-        finally:
-            connections.close_all()  # the thread's own, which would outlive it
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(provision).result()
-
-
-@pytest.fixture
-def cohort(make_cohort):
-    cohort = make_cohort(students=1, instructors=1)
-    (student,) = provision_beside_playwright(cohort)
-    instructor = cohort.enrollments.get(role="instructor")
-    for enrollment in (student, instructor):
-        enrollment.user.set_password(PASSWORD)
-        enrollment.user.save()
-    return student, instructor
 
 
 def signed_in(browser, web: WebServer, user, **context_options):
