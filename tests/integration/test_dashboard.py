@@ -12,7 +12,7 @@ from django.utils import timezone
 from labplatform.classroom.models import Cluster, Cohort, Enrollment
 from labplatform.classroom.sample_activity import cohort_sample_activity
 from labplatform.terminal.models import TerminalActivity
-from lessons.models import Attempt, Course, Lesson, PageActivity, Task, TaskProgress
+from lessons.models import Attempt, Course, Lesson, PageActivity, StaffAction, Task, TaskProgress
 
 pytestmark = pytest.mark.django_db
 
@@ -262,3 +262,27 @@ def test_an_instructor_lists_only_their_cohorts(seeded, client):
     client.force_login(seeded["instructor"])
     page = client.get("/teach/").content.decode()
     assert "Cohort dash" in page and "Cohort not-mine" not in page
+
+
+def test_who_may_act_on_a_student(seeded, client, django_user_model):
+    cohort, ada = seeded["cohort"], seeded["students"][0]
+    task = seeded["tasks"][3]
+    attempt = Attempt.objects.filter(progress__enrollment=seeded["students"][1]).first()
+    base = f"/teach/{cohort.slug}/students/{ada.student_id}/"
+    actions = [f"{base}reset/", f"{base}tasks/{task.pk}/pass/", f"{base}attempts/{attempt.pk}/regrade/"]
+    other_instructor = enrol(make_cohort("other2", "dash-course"), "other2-teacher", Enrollment.Role.INSTRUCTOR).user
+    for url in actions:
+        assert client.post(url, {"reason": "x"})["Location"].startswith("/login/?next=")
+        for user in (other_instructor, ada.user, seeded["students"][1].user):
+            client.force_login(user)
+            assert client.post(url, {"reason": "x"}).status_code == 403, (user.username, url)
+        client.logout()
+    assert not StaffAction.objects.exists()
+    assert not TaskProgress.objects.filter(enrollment=ada, task=task).exists()
+    client.force_login(seeded["instructor"])
+    # An attempt of another student is not reachable through this student's URL.
+    assert client.post(actions[2]).status_code == 404
+    response = client.post(actions[1], {"reason": "Passed in the live demo"}, follow=True)
+    assert "Task 1.1 is marked passed." in response.content.decode()
+    assert StaffAction.objects.get().reason == "Passed in the live demo"
+    assert client.post(actions[1], {"reason": "again"}, follow=True).content.decode().count("has already passed") == 1
