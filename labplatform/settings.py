@@ -60,6 +60,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "labplatform.classroom.context_processors.student_banners",
             ],
         },
     },
@@ -123,6 +124,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 6 * 3600.0,
     },
     "attempts-stalled": {"task": "lessons.tasks.attempts_stalled_requeue", "schedule": 60.0},
+    "cohorts-ended": {"task": "labplatform.classroom.tasks.cohorts_ended_teardown", "schedule": 300.0},
 }
 
 # The Kubernetes clusters the platform can place cohorts on. "local" is the default:
@@ -154,6 +156,9 @@ LESSONS_CHECK_INTERVAL_SECONDS = env_int("LESSONS_CHECK_INTERVAL_SECONDS", 3, mi
 # before it fails, saying what it waited for.
 LESSONS_PENDING_SECONDS = env_int("LESSONS_PENDING_SECONDS", 45, minimum=1)
 INVITE_VALID_DAYS = env_int("INVITE_VALID_DAYS", 14, minimum=1)
+# Students of a cohort are warned on every page this long before it ends and their
+# environments are torn down; "end now" ends a cohort this long from now.
+ENDING_WARNING_HOURS = env_int("ENDING_WARNING_HOURS", 24, minimum=1)
 # The instructor dashboard calls a student stuck after this many Checks on one task
 # without a pass, or this long idle with a task open.
 DASHBOARD_STUCK_ATTEMPTS = env_int("DASHBOARD_STUCK_ATTEMPTS", 3, minimum=1)

@@ -134,3 +134,24 @@ class Invite(models.Model):
 
     def __str__(self) -> str:
         return f"invite for {self.user}"
+
+
+class Announcement(models.Model):
+    """A short message from a cohort's instructor to its students, shown as a banner on
+    their pages until it expires or is cleared."""
+
+    MAX_LENGTH = 500
+
+    cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="announcements")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="announcements")
+    text = models.CharField(max_length=MAX_LENGTH)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["cohort", "-created_at"], name="announcement_cohort_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.cohort}: {self.text[:40]}"

@@ -57,3 +57,16 @@ def environment_teardown_task(self, environment_id: int) -> None:
         environment_work.environment_teardown_run(environment_id=environment_id)
     except StillDeleting as exc:
         _retry_while_deleting(self, exc, environment_id, environment_work.State.DELETING)
+
+
+@shared_task
+def cohorts_ended_teardown() -> list[int]:
+    """Queued by beat: ends every cohort whose end has passed and tears down its
+    environments. Each cohort is ended in its own transaction by a conditional update, so
+    a second run, or a redelivery after a killed worker, ends nothing twice."""
+    # lifecycle -> environments imports this module for the tasks it queues.
+    from labplatform.classroom import lifecycle
+
+    return [
+        cohort_id for cohort_id in lifecycle.cohorts_due_ids() if lifecycle.cohort_end(cohort_id=cohort_id) is not None
+    ]
