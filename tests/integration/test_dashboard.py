@@ -286,3 +286,19 @@ def test_who_may_act_on_a_student(seeded, client, django_user_model):
     assert "Task 1.1 is marked passed." in response.content.decode()
     assert StaffAction.objects.get().reason == "Passed in the live demo"
     assert client.post(actions[1], {"reason": "again"}, follow=True).content.decode().count("has already passed") == 1
+
+
+def test_an_instructor_announces_from_the_dashboard_and_returns_to_it(seeded, client):
+    from labplatform.classroom.models import Announcement
+
+    slug = seeded["cohort"].slug
+    client.force_login(seeded["instructor"])
+    page = client.get(f"/teach/{slug}/?sort=progress").content.decode()
+    assert f'action="/staff/cohorts/{slug}/announce/"' in page
+    response = client.post(
+        f"/staff/cohorts/{slug}/announce/", {"text": "Break until 11:00", "next": f"/teach/{slug}/?sort=progress"}
+    )
+    assert response["Location"] == f"/teach/{slug}/?sort=progress"
+    assert Announcement.objects.get().text == "Break until 11:00"
+    client.force_login(seeded["students"][0].user)
+    assert "Break until 11:00" in client.get("/").content.decode()
