@@ -6,6 +6,7 @@ from labplatform import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("livez", views.livez, name="livez"),
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

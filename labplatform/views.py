@@ -11,6 +11,15 @@ from labplatform.terminal.access import own_enrollment
 
 @require_GET
 @never_cache
+def livez(request: HttpRequest) -> HttpResponse:
+    """Liveness: the process serves requests. It touches no database, Redis or cluster, so
+    an outage of one of them never makes Kubernetes restart healthy web pods; /healthz
+    (readiness) reports those."""
+    return HttpResponse("ok\n", content_type="text/plain")
+
+
+@require_GET
+@never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     healthy, body = health_report()
     return JsonResponse(body, status=200 if healthy else 503)
