@@ -1,6 +1,8 @@
 """Helpers for tests that act on the real local cluster."""
 
 import os
+import socket
+import struct
 import time
 import uuid
 from collections.abc import Callable
@@ -130,3 +132,53 @@ def write_token_kubeconfig(path: Path, *, server: str) -> Path:
     }
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+TCP_LISTEN = "0A"
+
+
+def cluster_pids() -> dict[int, str]:
+    """Processes whose executable or command line belongs to the local cluster's tree."""
+    state = str(cluster_state_dir())
+    pids = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if state in cmdline:
+            pids[int(proc.name)] = cmdline[:120]
+    return pids
+
+
+def decode_address(hex_address: str) -> str:
+    host, port = hex_address.split(":")
+    raw = bytes.fromhex(host)
+    if len(raw) == 4:
+        address = socket.inet_ntop(socket.AF_INET, struct.pack("<I", int(host, 16)))
+    else:
+        words = struct.unpack("<4I", raw)
+        address = socket.inet_ntop(socket.AF_INET6, struct.pack(">4I", *words))
+    return f"{address}:{int(port, 16)}"
+
+
+def sockets_of(pid: int) -> list[tuple[str, str, str, str]]:
+    """(protocol, local, remote, state) for each inet socket the process holds."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = fd.readlink().as_posix()
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = []
+    for protocol in ("tcp", "tcp6", "udp", "udp6"):
+        table = Path(f"/proc/{pid}/net/{protocol}").read_text().splitlines()[1:]
+        for line in table:
+            fields = line.split()
+            if fields[9] in inodes:
+                found.append((protocol, decode_address(fields[1]), decode_address(fields[2]), fields[3]))
+    return found

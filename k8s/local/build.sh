@@ -5,6 +5,9 @@
 # checksum; anything else is a partial build and is rebuilt from scratch.
 #
 # Prints the bin directory of each component on success (KUBE_BIN=..., etc.).
+# metrics-server's folder also holds its release manifests (manifests/overlays/release,
+# a kustomize directory kwokctl applies), copied from the module so that the cluster
+# does not depend on the Go module cache; the stamp covers them too.
 set -Eeuo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -15,7 +18,7 @@ mkdir -p "$cache"
 export GOFLAGS=-buildvcs=false CGO_ENABLED=0 GOTOOLCHAIN=local
 
 started=$SECONDS
-step_total=4
+step_total=5
 step_no=0
 step_label=""
 current_module=""
@@ -50,7 +53,11 @@ is_complete() {
 
 stamp() {
     local dir=$1
-    (cd "$dir/bin" && sha256sum -- *) >"$dir/.complete.tmp"
+    (
+        cd "$dir/bin"
+        sha256sum -- *
+        if [ -d ../manifests ]; then find ../manifests -type f -print0 | sort -z | xargs -0 sha256sum --; fi
+    ) >"$dir/.complete.tmp"
     mv "$dir/.complete.tmp" "$dir/.complete"
 }
 
@@ -151,9 +158,33 @@ build_kwok() {
     done
 }
 
+build_metrics_server() {
+    local dir=$1
+    local log=$dir/build.log module=sigs.k8s.io/metrics-server@$METRICS_SERVER_VERSION
+    # Its version is stamped as its Makefile does; kwokctl reads it from --version.
+    local ldflags="-s -w -X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION -X k8s.io/client-go/pkg/version.buildDate=1970-01-01T00:00:00Z"
+    say "$step_label: installing metrics-server (log: $log; ~3 min cold)"
+    run "$module" "go install" "$dir" "$log" \
+        env GOBIN="$dir/bin" go install -trimpath -ldflags "$ldflags" "sigs.k8s.io/metrics-server/cmd/metrics-server@$METRICS_SERVER_VERSION"
+    run "$module" "go mod download" "$dir" "$dir/download.json" go mod download -json "$module"
+    local module_dir
+    module_dir=$(sed -n 's/^\s*"Dir": "\(.*\)",\?$/\1/p' "$dir/download.json")
+    current_step="copy manifests/ from the module ($module_dir)"
+    [ -f "$module_dir/manifests/overlays/release/kustomization.yaml" ]
+    cp -R "$module_dir/manifests" "$dir/manifests"
+    # The module cache is read-only; the copy need not be.
+    chmod -R u+w "$dir/manifests"
+    rm -f "$dir/download.json"
+    current_step="version check"
+    local reported
+    reported=$("$dir/bin/metrics-server" --version 2>&1)
+    grep -qF "$METRICS_SERVER_VERSION" <<<"$reported"
+}
+
 command -v go >/dev/null || { say "Go is required (https://go.dev/dl); none found on PATH"; exit 1; }
 component etcd "$ETCD_VERSION" ETCD_BIN build_etcd
 component kwok "$KWOK_VERSION" KWOK_BIN build_kwok
 component kubernetes "$KUBE_VERSION" KUBE_BIN build_kubernetes
+component metrics-server "$METRICS_SERVER_VERSION" METRICS_SERVER_BIN build_metrics_server
 step_no=$((step_no + 1))
 say "[$step_no/$step_total] all binaries ready in $((SECONDS - started))s"

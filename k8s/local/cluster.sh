@@ -8,6 +8,9 @@
 #   cluster.sh down     stop and delete it
 #   cluster.sh status   what runs, and where the kubeconfig is
 #
+# Up means: the API server answers, every node is Ready, a pod becomes Ready, and the
+# metrics API (metrics-server) answers `kubectl top nodes`.
+#
 # Parameters (environment):
 #   LABPLATFORM_CLUSTER_NODES          simulated nodes (default 3)
 #   LABPLATFORM_CLUSTER_PODS_PER_NODE  pod capacity of each node (default 400)
@@ -35,9 +38,10 @@ case $pods_per_node in '' | *[!0-9]* | 0) die "LABPLATFORM_CLUSTER_PODS_PER_NODE
 binaries() {
     local line
     while IFS= read -r line; do
-        case $line in KUBE_BIN=* | ETCD_BIN=* | KWOK_BIN=*) export "${line?}" ;; esac
+        case $line in KUBE_BIN=* | ETCD_BIN=* | KWOK_BIN=* | METRICS_SERVER_BIN=*) export "${line?}" ;; esac
     done < <("$here/build.sh")
-    [ -n "${KUBE_BIN:-}" ] && [ -n "${ETCD_BIN:-}" ] && [ -n "${KWOK_BIN:-}" ] || die "build did not finish"
+    [ -n "${KUBE_BIN:-}" ] && [ -n "${ETCD_BIN:-}" ] && [ -n "${KWOK_BIN:-}" ] && [ -n "${METRICS_SERVER_BIN:-}" ] ||
+        die "build did not finish"
 }
 
 require_tools() {
@@ -54,6 +58,7 @@ render() {
     sed -e "s#@KWOK_BINARY@#$KWOK_BIN/kwok#" \
         -e "s#@KUBECTL_BINARY@#$KUBE_BIN/kubectl#" \
         -e "s#@RELAY_DIR@#$state/relay#" \
+        -e "s#@NODES@#$nodes#" \
         -e "s#@MAX_PROCESSES@#512#" \
         -e "s#@MAX_OPEN_FILES@#8192#" \
         -e "s#@MAX_VIRTUAL_KB@#$((4 * 1024 * 1024))#" \
@@ -64,9 +69,14 @@ render() {
     {
         sed -e "s#@KUBE_VERSION@#$KUBE_VERSION#" -e "s#@ETCD_VERSION@#${ETCD_VERSION#v}#" \
             -e "s#@KWOK_VERSION@#$KWOK_VERSION#" -e "s#@KUBE_BIN@#$KUBE_BIN#" \
-            -e "s#@ETCD_BIN@#$ETCD_BIN#" -e "s#@STATE_DIR@#$state#" "$here/kwokctl.yaml"
+            -e "s#@ETCD_BIN@#$ETCD_BIN#" -e "s#@STATE_DIR@#$state#" \
+            -e "s#@METRICS_SERVER_VERSION@#$METRICS_SERVER_VERSION#" -e "s#@METRICS_SERVER_BIN@#$METRICS_SERVER_BIN#" \
+            -e "s#@METRICS_SERVER_MANIFESTS@#${METRICS_SERVER_BIN%/bin}/manifests/overlays/release#" \
+            "$here/kwokctl.yaml"
         echo "---"
         cat "$here/stages.yaml"
+        echo "---"
+        cat "$here/metrics.yaml"
     } >"$state/kwokctl.yaml"
 }
 
@@ -96,7 +106,7 @@ config_hash() {
         cat "$state/kwokctl.yaml" "$state/kwok-contained"
         echo "nodes=$nodes pods=$pods_per_node"
         # build.sh has checksummed every binary into its folder's .complete stamp.
-        cat "$KUBE_BIN/../.complete" "$ETCD_BIN/../.complete" "$KWOK_BIN/../.complete"
+        cat "$KUBE_BIN/../.complete" "$ETCD_BIN/../.complete" "$KWOK_BIN/../.complete" "$METRICS_SERVER_BIN/../.complete"
     } | sha256sum | cut -d' ' -f1
 }
 
@@ -112,6 +122,26 @@ healthy() {
     [ -f "$state/kubeconfig" ] && kubectl get --raw=/readyz >/dev/null 2>&1 &&
         [ "$(kubectl get nodes --no-headers 2>/dev/null | grep -c ' Ready ')" -eq "$nodes" ] &&
         [ "$(kubectl -n kube-node-lease get leases -o name 2>/dev/null | grep -c .)" -eq "$nodes" ]
+}
+
+# metrics-server is registered as the APIService v1beta1.metrics.k8s.io. `kubectl top
+# nodes` answers once it has scraped the nodes (kwok's server, through the relays) twice:
+# a rate needs two readings.
+metrics_ready() {
+    kubectl top nodes --no-headers >/dev/null 2>&1
+}
+
+# Bounded: metrics-server scrapes every 15 s.
+wait_metrics() {
+    local i
+    for i in $(seq 1 90); do
+        metrics_ready && return
+        sleep 1
+    done
+    local available
+    available=$(kubectl get apiservice v1beta1.metrics.k8s.io \
+        -o jsonpath='{.status.conditions[?(@.type=="Available")].message}' 2>&1 || true)
+    die "the metrics API did not answer \`kubectl top nodes\` within 90s (APIService: ${available:-?}); metrics-server's log: $KWOK_WORKDIR/clusters/$name/logs/metrics-server.log"
 }
 
 wait_ready() {
@@ -219,12 +249,16 @@ cmd_up() {
     want=$(config_hash)
     if [ -f "$state/config-hash" ] && [ "$(cat "$state/config-hash")" = "$want" ] && exists; then
         if healthy; then
+            # Just started by someone else, metrics may lag a few seconds; a dead
+            # metrics-server is reported (cluster.sh stop, then up, restarts it).
+            metrics_ready || wait_metrics
             platform_identity
             say "already up: $state/kubeconfig"
             return
         fi
         say "restarting the stopped cluster (its data is kept)"
         if kwokctl start cluster >&2 && wait_ready; then
+            wait_metrics
             platform_identity
             say "up: $state/kubeconfig"
             return
@@ -237,6 +271,7 @@ cmd_up() {
     exists && kwokctl delete cluster >&2
     create
     wait_ready || die "nodes or pods did not become Ready; kwok's log: $KWOK_WORKDIR/clusters/$name/logs/kwok-controller.log"
+    wait_metrics
     echo "$want" >"$state/config-hash"
     platform_identity
     say "up in ${SECONDS}s: $state/kubeconfig"
@@ -272,6 +307,14 @@ cmd_status() {
     say "kubeconfig: $state/kubeconfig"
     kubectl version 2>/dev/null | sed 's/^/[cluster] /' >&2
     kubectl get nodes -o wide >&2
+    local port
+    port=$(sed -n 's/^ *metricsServerPort: *\([0-9][0-9]*\).*/\1/p' "$KWOK_WORKDIR/clusters/$name/kwok.yaml" | head -n 1)
+    if metrics_ready; then
+        say "metrics: metrics-server on 127.0.0.1:${port:-?} answers (kubectl top nodes):"
+        kubectl top nodes >&2
+    else
+        say "metrics: the metrics API does not answer yet (kubectl top nodes); log: $KWOK_WORKDIR/clusters/$name/logs/metrics-server.log"
+    fi
 }
 
 case ${1:-} in

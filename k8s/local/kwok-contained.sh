@@ -3,11 +3,13 @@
 # and gives it to kwokctl as the kwok-controller binary.
 #
 # KWOK runs whatever an exec asks for on this host. So kwok runs in a network and a mount
-# namespace of its own (the latter for a /proc that hides other users' processes) whose only ways out are two relays through Unix sockets in a root-only
-# directory: one to the API server, and one that lets the API server reach KWOK's
-# server for exec and logs. Inside, an nftables rule refuses every connection by a
-# non-root user except to the API server, so an exec'd process cannot reach etcd,
-# KWOK's own unauthenticated server, or anything else. The relays die with kwok.
+# namespace of its own (the latter for a /proc that hides other users' processes) whose
+# only ways out are two relays through Unix sockets in a root-only directory: one to the
+# API server, and one that lets the API server (exec and logs) and metrics-server
+# (resource metrics) reach KWOK's server at every node's loopback address. Inside, an
+# nftables rule refuses every connection by a non-root user except to the API server, so
+# an exec'd process cannot reach etcd, KWOK's own unauthenticated server, or anything
+# else. The relays die with kwok.
 # Limits set here (processes, open files, address space, file size) are inherited by
 # every exec'd process.
 set -euo pipefail
@@ -15,6 +17,7 @@ set -euo pipefail
 kwok=@KWOK_BINARY@
 kubectl=@KUBECTL_BINARY@
 relay_dir=@RELAY_DIR@
+nodes=@NODES@
 
 if [ "${1:-}" = "--version" ] || [ "${1:-}" = "version" ]; then
     exec "$kwok" "$@"
@@ -86,7 +89,11 @@ if ! $inside; then
     chmod 700 "$relay_dir"
     rm -f "$relay_dir/api.sock" "$relay_dir/kwok.sock"
     relay "UNIX-LISTEN:$relay_dir/api.sock,fork,mode=600" "TCP:127.0.0.1:$api_port"
-    relay "TCP-LISTEN:$kwok_port,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$relay_dir/kwok.sock"
+    # KWOK's server, for every node address: the API server dials 127.0.0.1 (Hostname
+    # localhost) for exec and logs, metrics-server each node's InternalIP 127.0.0.N.
+    for node_no in $(seq 1 "$nodes"); do
+        relay "TCP-LISTEN:$kwok_port,bind=127.0.0.$node_no,reuseaddr,fork" "UNIX-CONNECT:$relay_dir/kwok.sock"
+    done
     wait_for_socket "$relay_dir/api.sock"
     ulimit -u @MAX_PROCESSES@
     ulimit -n @MAX_OPEN_FILES@

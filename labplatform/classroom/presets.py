@@ -1,7 +1,8 @@
 """Quota presets a cohort can choose. `standard` fits the whole of Module 15 in one
-namespace: a Deployment scaled to 5 plus a rolling update's surge, an HPA up to 10, and
-what earlier lessons leave behind; two LoadBalancer Services (each also counts as node
-ports)."""
+namespace: a Deployment scaled to 5 plus a rolling update's surge, an HPA that really
+scales rag-api to 10 (lesson 15.11; with 15.8's container `api` kept, each of those pods
+has 750m of CPU limits), and what earlier lessons leave behind; two LoadBalancer Services
+(each also counts as node ports)."""
 
 from dataclasses import dataclass, field
 
@@ -25,7 +26,7 @@ PRESETS: dict[str, QuotaPreset] = {
                 "pods": "30",
                 "requests.cpu": "4",
                 "requests.memory": "4Gi",
-                "limits.cpu": "8",
+                "limits.cpu": "12",
                 "limits.memory": "8Gi",
                 "services": "10",
                 "services.loadbalancers": "2",

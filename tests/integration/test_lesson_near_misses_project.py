@@ -128,3 +128,22 @@ def test_an_hpa_with_the_wrong_minimum_names_it(tmp_path):
         assert failed_with(student, opened) == [
             "HPA rag-api's minReplicas is 1; expected 3, so the API never drops below today's 3 pods."
         ]
+
+
+def test_too_little_load_is_told_the_hpa_has_not_reached_10(tmp_path):
+    """100m per pod is 100% of the request: the HPA scales 5 pods to ceil(5 x 100 / 70) = 8;
+    the new pods idle at 1m, the average falls to about 63%, and ceil(8 x 63 / 70) is 8 again."""
+    with provisioned_student(tmp_path) as student:
+        _, opened = opened_task(student, "15.11-module-review", "load-rag-api")
+        student.run(
+            "kubectl annotate pods -l app=rag-api kwok.x-k8s.io/usage-cpu=100m --overwrite\n"
+            "kubectl wait hpa/rag-api --for=jsonpath='{.status.desiredReplicas}'=8 --timeout=100s\n"
+            "kubectl rollout status deployment/rag-api --timeout=15s"
+        )
+        assert failed_with(student, opened) == [
+            "HPA rag-api wants 8 replicas so far, not 10. It re-checks every 15 seconds once the metrics server "
+            "has read the pods: wait a minute, and make sure `kubectl top pods -l app=rag-api` shows 300m on the "
+            "annotated pods.",
+            "Deployment rag-api asks for 8 replicas; the HPA sets 10 once it sees the load. Wait for it rather "
+            "than scaling by hand: it would undo a kubectl scale.",
+        ]

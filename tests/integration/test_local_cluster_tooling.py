@@ -39,7 +39,11 @@ def test_a_failed_build_names_the_module_and_the_step(tmp_path):
 
 def test_a_partially_built_cache_is_detected_and_rebuilt(tmp_path):
     versions = built_versions()
-    folders = [f"kubernetes-{versions['KUBE_VERSION']}", f"kwok-{versions['KWOK_VERSION']}"]
+    folders = [
+        f"kubernetes-{versions['KUBE_VERSION']}",
+        f"kwok-{versions['KWOK_VERSION']}",
+        f"metrics-server-{versions['METRICS_SERVER_VERSION']}",
+    ]
     for folder in folders:
         shutil.copytree(CACHE / folder, tmp_path / folder, copy_function=os.link)
     etcd = f"etcd-{versions['ETCD_VERSION']}"
@@ -90,6 +94,7 @@ def test_the_relays_die_with_kwok_however_it_dies(tmp_path):
         "@KWOK_BINARY@": str(stand_in),
         "@KUBECTL_BINARY@": "/bin/true",
         "@RELAY_DIR@": str(relay_dir),
+        "@NODES@": "2",
         "@MAX_PROCESSES@": "512",
         "@MAX_OPEN_FILES@": "1024",
         "@MAX_VIRTUAL_KB@": "unlimited",
@@ -103,7 +108,8 @@ def test_the_relays_die_with_kwok_however_it_dies(tmp_path):
         [str(wrapper), f"--kubeconfig={kubeconfig}", "--server-address=127.0.0.1:2"], start_new_session=True
     )
     try:
-        relays = wait_for("four relays", lambda: len(relays_of(kwok.pid)) == 4 and relays_of(kwok.pid), timeout=30)
+        # To the API server and back in, and KWOK's server at each node address (two here).
+        relays = wait_for("five relays", lambda: len(relays_of(kwok.pid)) == 5 and relays_of(kwok.pid), timeout=30)
         assert relay_dir.stat().st_mode & 0o777 == 0o700
     finally:
         kwok.kill()

@@ -116,6 +116,9 @@ LESSON_RIGHTS = [
     ("list", "", "endpoints", ""),
     ("list", "discovery.k8s.io", "endpointslices", ""),
     ("list", "", "events", ""),
+    # `kubectl top pods` (metrics-server)
+    ("get", "metrics.k8s.io", "pods", ""),
+    ("list", "metrics.k8s.io", "pods", ""),
 ]
 
 
@@ -157,6 +160,8 @@ DENIED = [
     ("see workstations", "list", "", "pods", "", "workstations"),
     ("exec into their own workstation", "create", "", "pods", "exec", "workstations"),
     ("read workstation kubeconfigs", "get", "", "secrets", "", "workstations"),
+    ("read pod metrics in every namespace", "list", "metrics.k8s.io", "pods", "", None),
+    ("read node metrics", "list", "metrics.k8s.io", "nodes", "", None),
 ]
 
 
@@ -294,3 +299,32 @@ def test_the_platform_cannot_read_kube_system_secrets():
     with pytest.raises(ApiException) as refused:
         client.CoreV1Api(sync_client()).list_namespaced_secret("kube-system")
     assert refused.value.status == 403
+
+
+def test_a_student_sees_the_cpu_of_their_own_pods_only(my_kubeconfig, me, other, kube):
+    """`kubectl top pods` in their own namespace shows the simulated usage; another
+    student's namespace and the nodes are refused."""
+    core = client.CoreV1Api(kube)
+    result = kubectl(
+        my_kubeconfig,
+        "run",
+        "busy",
+        "--image=busybox",
+        "--annotations=kwok.x-k8s.io/usage-cpu=200m",
+        "--restart=Never",
+    )
+    assert result.returncode == 0, result.stderr
+    wait_for("pod busy to be Ready", lambda: pods_ready(core, me.namespace, "run=busy", 1))
+
+    def busy_cpu() -> str | None:
+        # The first reading may average over the pod's first seconds; the next is the rate.
+        shown = kubectl(my_kubeconfig, "top", "pods", "--no-headers")
+        rows = [line.split() for line in shown.stdout.splitlines()] if shown.returncode == 0 else []
+        cpu = next((row[1] for row in rows if row[0] == "busy"), None)
+        return cpu if cpu in {"199m", "200m", "201m"} else None
+
+    wait_for("kubectl top pods to show pod busy at 200m", busy_cpu, timeout=90, interval=2)
+
+    refused = kubectl(my_kubeconfig, "top", "pods", "-n", other.namespace)
+    assert refused.returncode != 0 and "forbidden" in refused.stderr.lower(), refused.stderr
+    assert kubectl(my_kubeconfig, "top", "nodes").returncode != 0
