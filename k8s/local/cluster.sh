@@ -58,6 +58,7 @@ render() {
     sed -e "s#@KWOK_BINARY@#$KWOK_BIN/kwok#" \
         -e "s#@KUBECTL_BINARY@#$KUBE_BIN/kubectl#" \
         -e "s#@RELAY_DIR@#$state/relay#" \
+        -e "s#@LAUNCHER_DIR@#$state/libexec#" \
         -e "s#@NODES@#$nodes#" \
         -e "s#@MAX_PROCESSES@#512#" \
         -e "s#@MAX_OPEN_FILES@#8192#" \
@@ -80,10 +81,15 @@ render() {
     } >"$state/kwokctl.yaml"
 }
 
-# The workstation launcher is installed at a fixed path, the only command an admission
-# policy lets an exec into a workstation run (k8s/platform/overlays/local). Installing it
-# again is cheap, so every `up` does, and a changed launcher needs no new cluster.
-launcher=/usr/local/libexec/labplatform-workstation
+# The workstation launcher runs at a fixed path, /usr/local/libexec/labplatform-workstation,
+# the only command an admission policy lets an exec into a workstation run
+# (k8s/platform/overlays/local). It names this cluster's relay and kubeconfig, so it is
+# installed in this cluster's state folder, which kwok-contained mounts on
+# /usr/local/libexec inside kwok's own mount namespace: two local clusters on one machine
+# each run their own (one shared file pointed every cluster's shells at the last one
+# started). Installing it again is cheap, so every `up` does, and a changed launcher
+# needs no new cluster.
+launcher=$state/libexec/labplatform-workstation
 student_bin=/usr/local/lib/labplatform/bin
 install_launcher() {
     sed -e "s#@RELAY_DIR@#$state/relay#" \
@@ -95,6 +101,8 @@ install_launcher() {
         -e "s#@SESSION_TMP_SIZE@#256m#" \
         "$here/workstation-launcher.sh" >"$state/workstation-launcher.new"
     install -D -m 755 -o root -g root "$state/workstation-launcher.new" "$launcher"
+    chmod 755 "$state/libexec"
+    mkdir -p /usr/local/libexec  # the mount point
     rm -f "$state/workstation-launcher.new"
     # Students' shells run kubectl from here: this cluster's version, outside root's HOME.
     cmp -s "$KUBE_BIN/kubectl" "$student_bin/kubectl" ||

@@ -109,6 +109,9 @@ ip link set lo up
 # A /proc of our own in which a user other than root sees only their own processes: a
 # student's shell cannot see other students' processes, kwok or the relays.
 mount -t proc -o hidepid=invisible proc /proc
+# This cluster's workstation launcher at the fixed path exec rules name (cluster.sh
+# installs it in the cluster's state folder); another local cluster sees its own.
+mount --bind @LAUNCHER_DIR@ /usr/local/libexec
 # The host's folders that everyone may write to are not the execs': they get their own.
 # Students share these, so what one makes is private unless they say otherwise (umask).
 for scratch in /tmp /var/tmp /dev/shm /run/lock; do
