@@ -69,7 +69,7 @@ def web(apps, core, namespace) -> str:
 def test_each_kind_declares_its_keys():
     assert {name: (kind.required, kind.optional) for name, kind in KINDS.items()} == {
         "objects": ({"target": dict}, {"match": str, "count": dict, "wait": str, "assert": list}),
-        "answer": ({"prompt": str}, {"expected": str, "expected_from": dict, "normalize": str}),
+        "answer": ({"prompt": str}, {"expected": str, "expected_from": dict, "normalize": str, "message": str}),
         "pod_replaced": ({"deployment": str, "baseline": str}, {}),
         "rollout_to_image": ({"deployment": str, "image": str}, {}),
         "rolled_back": ({"deployment": str, "image": str}, {}),

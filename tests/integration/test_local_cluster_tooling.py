@@ -85,6 +85,8 @@ def test_the_relays_die_with_kwok_however_it_dies(tmp_path):
     relay_dir = work / "relay"
     kubeconfig = work / "kubeconfig"
     kubeconfig.write_text("clusters:\n- cluster:\n    server: https://127.0.0.1:1\n")
+    launchers = work / "libexec"
+    launchers.mkdir(exist_ok=True)
     stand_in = work / "kwok"
     stand_in.write_text("#!/bin/sh\nexec sleep 300\n")
     stand_in.chmod(0o755)
@@ -94,6 +96,7 @@ def test_the_relays_die_with_kwok_however_it_dies(tmp_path):
         "@KWOK_BINARY@": str(stand_in),
         "@KUBECTL_BINARY@": "/bin/true",
         "@RELAY_DIR@": str(relay_dir),
+        "@LAUNCHER_DIR@": str(launchers),
         "@NODES@": "2",
         "@MAX_PROCESSES@": "512",
         "@MAX_OPEN_FILES@": "1024",
@@ -123,3 +126,19 @@ def test_the_relays_die_with_kwok_however_it_dies(tmp_path):
 
     assert wait_for("the relays to exit", lambda: all(exited(pid) for pid in relays), timeout=10)
     shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.mark.local_cluster
+def test_kwok_runs_this_clusters_own_workstation_launcher(kube):
+    """Inside kwok's mount namespace, the fixed path the exec rules name is this cluster's
+    launcher (from its state folder), whatever another local cluster installed."""
+    from tests.kube import cluster_pids, cluster_state_dir
+
+    kwok = next(pid for pid, cmdline in cluster_pids().items() if cmdline.split(" ", 1)[0].endswith("/kwok"))
+    seen = subprocess.run(
+        ["nsenter", "-t", str(kwok), "-m", "cat", "/usr/local/libexec/labplatform-workstation"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert seen == (cluster_state_dir() / "libexec" / "labplatform-workstation").read_bytes()
+    assert str(cluster_state_dir() / "relay").encode() in seen
