@@ -52,6 +52,9 @@ def test_the_dashboard_turns_a_cell_green_live_and_the_instructor_watches_the_te
         card = learner.locator(f"#task-{task.slug}")
         card.get_by_role("button", name="Start task").click()
         expect(cell).to_have_class(re.compile(r"\bopen\b"))
+        # The card is drawn again when its setup is done, and the page moves the focus to
+        # its Check button: type only after that, or the keys go to the button.
+        expect(card.get_by_role("button", name="Check")).to_be_focused()
         type_line(learner, "kubectl create deployment web --image=nginx:1.27 --replicas=3 && echo made-$((6*7))")
         wait_for_screen(learner, r"^made-42$", timeout=60)
         learner.wait_for_timeout(3000)  # the check interval
