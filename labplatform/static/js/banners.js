@@ -1,11 +1,10 @@
 // A student's banners: dismissible for this page view, and announcements posted while the
-// page is open arrive on /ws/events/ and are shown without a reload. Lesson pages open the
-// same socket for their results (lesson.js); each listens for its own event type.
+// page is open arrive on the page's shared events socket (events.js) and are shown
+// without a reload.
 (function () {
   "use strict";
 
   const MAX_ANNOUNCEMENTS = 3;
-  const RETRY_MAX_MS = 30000;
   const section = document.querySelector("[data-banners]");
   if (!section) return;
   const list = section.querySelector("[data-announcements]");
@@ -66,34 +65,5 @@
     for (let i = MAX_ANNOUNCEMENTS; i < shown.length; i++) shown[i].remove();
   }
 
-  let socket = null;
-  let retryDelay = 1000;
-  let leaving = false;
-
-  function connect() {
-    const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    const ws = new WebSocket(scheme + window.location.host + section.dataset.eventsSocket);
-    socket = ws;
-    ws.onopen = function () { retryDelay = 1000; };
-    ws.onmessage = function (event) {
-      const message = JSON.parse(event.data);
-      if (message.type === "announcement") showAnnouncement(message);
-    };
-    ws.onclose = function () {
-      if (ws !== socket || leaving) return;
-      setTimeout(connect, retryDelay);
-      retryDelay = Math.min(retryDelay * 2, RETRY_MAX_MS);
-    };
-  }
-
-  window.addEventListener("pagehide", function () {
-    leaving = true;
-    if (socket) socket.close();
-  });
-  window.addEventListener("pageshow", function (event) {
-    if (!event.persisted) return;
-    leaving = false;
-    connect();
-  });
-  connect();
+  window.labEvents.on("announcement", showAnnouncement);
 })();

@@ -8,7 +8,6 @@
   const PUSH_GRACE_MS = 3000;
   const POLL_EVERY_MS = 2000;
   const GIVE_UP_AFTER_MS = 3 * 60 * 1000;
-  const RETRY_MAX_MS = 30000;
   // The same words as lessons/templatetags/lesson_tags.py.
   const TASK_STATES = { not_started: "Not started", open: "Not checked yet", pending: "Checking…", failed: "Not passed yet", passed: "Passed" };
   const ATTEMPT_STATES = { pending: "Checking…", passed: "Passed", failed: "Not passed", error: "Could not check" };
@@ -323,52 +322,22 @@
     });
   });
 
-  // Pushed results
-
-  let socket = null;
-  let retryDelay = 1000;
-  let leaving = false;
-
-  function connectEvents() {
-    const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    const ws = new WebSocket(scheme + window.location.host + page.dataset.eventsSocket);
-    socket = ws;
-    ws.onopen = function () {
-      retryDelay = 1000;
-      // What was pushed while the socket was down is lost: ask now.
-      watches.forEach(function (entry) {
-        clearTimeout(entry.timer);
-        poll(entry);
-      });
-    };
-    ws.onmessage = function (event) {
-      const message = JSON.parse(event.data);
-      if (message.type !== "attempt") return;
-      showAttempt(message);
-      watch(message);
-    };
-    ws.onclose = function () {
-      if (ws !== socket || leaving) return;
-      setTimeout(connectEvents, retryDelay);
-      retryDelay = Math.min(retryDelay * 2, RETRY_MAX_MS);
-    };
-  }
-
-  window.addEventListener("pagehide", function () {
-    leaving = true;
-    if (socket) socket.close();
-  });
-  window.addEventListener("pageshow", function (event) {
-    if (!event.persisted) return;
-    leaving = false;
-    connectEvents();
-  });
-
   // Attempts still being graded when the page was drawn (a reload mid-check).
   page.querySelectorAll('[data-task-card][data-attempt-state="pending"]').forEach(function (card) {
     setChecking(card, true);
     setCheckStatus(card, "Checking…");
     watch({ id: Number(card.dataset.attempt), lesson: card.dataset.lesson, task: card.dataset.task, state: "pending" });
   });
-  connectEvents();
+  // Pushed results, on the page's shared events socket (labplatform/static/js/events.js).
+  // What was pushed while the socket was down is lost: ask when it opens again.
+  window.labEvents.onOpen(function () {
+    watches.forEach(function (entry) {
+      clearTimeout(entry.timer);
+      poll(entry);
+    });
+  });
+  window.labEvents.on("attempt", function (message) {
+    showAttempt(message);
+    watch(message);
+  });
 })();
