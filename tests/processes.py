@@ -1,6 +1,7 @@
 """Real processes for tests: Celery workers and the ASGI server, on the test database."""
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,12 @@ from django.conf import settings
 from tests.kube import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def test_database_url() -> str:

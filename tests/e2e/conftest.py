@@ -2,14 +2,13 @@
 
 import os
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from playwright.sync_api import sync_playwright
 
-from tests.processes import start_web, stop
+from tests.processes import free_port, start_web, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,12 +32,6 @@ CHROMIUM_FLAGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -10,10 +10,9 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import free_port
 from tests.e2e.lesson_pages import PASSWORD
 from tests.kube import wait_for
-from tests.processes import start_web, stop
+from tests.processes import free_port, start_web, stop
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.local_cluster]
 

@@ -2,7 +2,6 @@
 settings (DEBUG off, a secret key, the test PostgreSQL and Redis): each role starts and
 does its job, and stops on SIGTERM."""
 
-import socket
 import subprocess
 from pathlib import Path
 
@@ -12,15 +11,9 @@ from celery import Celery
 from django.conf import settings
 
 from tests.kube import wait_for
-from tests.processes import ROOT, stop, subprocess_environment
+from tests.processes import ROOT, free_port, stop, subprocess_environment
 
 ENTRYPOINT = ROOT / "scripts" / "entrypoint.sh"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def production_environment(**overrides: str) -> dict[str, str]:

@@ -2,7 +2,6 @@
 and a Celery worker's own lines (a task that ran) are JSON too."""
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,13 +13,7 @@ from django.test import Client
 
 from labplatform.tasks import worker_heartbeat
 from tests.kube import wait_for
-from tests.processes import ROOT, start_worker, stop, subprocess_environment
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.processes import ROOT, free_port, start_worker, stop, subprocess_environment
 
 
 def json_lines(log: Path) -> list[dict]:

@@ -10,7 +10,6 @@ them together and says which credentials the processes held."""
 
 import asyncio
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from labplatform.classroom.environments import cohort_provision
 from labplatform.classroom.models import StudentEnvironment
 from tests.kube import cluster_state_dir, deployment_rolled_out, wait_for
 from tests.lessons_rows import course_with_task, deployment
-from tests.processes import ROOT, start_web, stop, subprocess_environment
+from tests.processes import ROOT, free_port, start_web, stop, subprocess_environment
 from tests.terminals import plain, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.local_cluster]
@@ -42,12 +41,6 @@ print(settings.LABPLATFORM_KUBECONFIG)
 print(settings.LABPLATFORM_LOCAL_KWOK)
 print(review.status.user_info.username)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def platform_kubeconfig():

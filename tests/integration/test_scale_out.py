@@ -5,7 +5,6 @@ through process A. Real processes, real HTTP and WebSockets, on loopback."""
 
 import asyncio
 import json
-import socket
 
 import aiohttp
 import pytest
@@ -15,18 +14,12 @@ from labplatform.classroom.models import Cluster, Cohort, Enrollment, StudentEnv
 from lessons.events import progress_push
 from lessons.models import TaskProgress
 from tests.lessons_rows import course_with_task
-from tests.processes import start_web, stop
+from tests.processes import free_port, start_web, stop
 from tests.terminals import session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 TEXT = "Break until 11:00; your shells keep running."
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

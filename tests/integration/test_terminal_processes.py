@@ -3,22 +3,15 @@ on the other process reaches the same shell. Real daphne processes, real WebSock
 
 import asyncio
 import re
-import socket
 
 import aiohttp
 import pytest
 from django.conf import settings
 
-from tests.processes import start_web, stop
+from tests.processes import free_port, start_web, stop
 from tests.terminals import plain, provision_ready, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.local_cluster]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
