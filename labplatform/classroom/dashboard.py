@@ -38,11 +38,9 @@ class LessonGroup:
 @dataclass
 class Cell:
     key: str
-    title: str
     state: str  # not_started | open | pending | failed | passed
     attempts: int = 0
     hints: int = 0
-    opened_at: datetime | None = None
     first_passed_at: datetime | None = None
 
     @property
@@ -283,16 +281,14 @@ def cohort_dashboard(*, cohort: Cohort, sort: str = "name", stuck_only: bool = F
             found = progress.get((enrollment.pk, task.pk))
             key, title = keys[task.pk], titles[task.pk]
             if found is None:
-                cells.append(Cell(key=key, title=title, state="not_started"))
+                cells.append(Cell(key=key, state="not_started"))
                 continue
             cells.append(
                 Cell(
                     key=key,
-                    title=title,
                     state=found["state"],
                     attempts=found["attempts_count"],
                     hints=found["hints_used"],
-                    opened_at=found["opened_at"],
                     first_passed_at=found["first_passed_at"],
                 )
             )
