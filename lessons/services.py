@@ -124,8 +124,6 @@ def _answers_clean(task: Task, answers: list[str]) -> list[str]:
 
 def attempt_create(*, enrollment: Enrollment, task: Task, answers: list[str]) -> Attempt:
     """Check: records a pending attempt and queues its grading once the row is committed."""
-    from lessons.tasks import grade_attempt
-
     _require_active_task(task)
     _require_lesson_open(enrollment, task.lesson)
     _require_environment_ready(enrollment)
@@ -142,12 +140,21 @@ def attempt_create(*, enrollment: Enrollment, task: Task, answers: list[str]) ->
             raise LessonRefused(f"You just checked; wait {max(1, round(wait))} s before checking again.", status=429)
         if progress.attempts.filter(state=Attempt.State.PENDING).exists():
             raise LessonRefused("This task is still being checked; its result is on its way.", status=409)
-        attempt = Attempt.objects.create(progress=progress, answers=answers, created_at=now)
-        progress.attempts_count += 1
-        if progress.state != TaskProgress.State.PASSED:
-            progress.state = TaskProgress.State.PENDING
-        progress.save(update_fields=["attempts_count", "state", "updated_at"])
-        transaction.on_commit(lambda: grade_attempt.delay(attempt.pk, 0))
+        return attempt_queue(progress=progress, answers=answers, now=now)
+
+
+def attempt_queue(*, progress: TaskProgress, answers: list[str], now=None) -> Attempt:
+    """In the caller's transaction, with the progress row locked: a pending attempt, counted
+    on the task, whose grading is queued once the transaction commits. A student's Check
+    and an instructor's regrade both come here."""
+    from lessons.tasks import grade_attempt
+
+    attempt = Attempt.objects.create(progress=progress, answers=answers, created_at=now or timezone.now())
+    progress.attempts_count += 1
+    if progress.state != TaskProgress.State.PASSED:
+        progress.state = TaskProgress.State.PENDING
+    progress.save(update_fields=["attempts_count", "state", "updated_at"])
+    transaction.on_commit(lambda: grade_attempt.delay(attempt.pk, 0))
     return attempt
 
 

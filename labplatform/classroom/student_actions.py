@@ -10,6 +10,7 @@ from labplatform.classroom import environments
 from labplatform.classroom.models import Enrollment
 from lessons.events import progress_push
 from lessons.models import Attempt, StaffAction, Task, TaskProgress
+from lessons.services import attempt_queue
 
 REASON_MAX = 500
 
@@ -33,17 +34,11 @@ def environment_reset(*, actor: AbstractBaseUser, enrollment: Enrollment) -> Non
 def attempt_regrade(*, actor: AbstractBaseUser, attempt: Attempt) -> Attempt:
     """Grades the task again now, with the answers the student gave then, as a new attempt
     (the old one stays as it was graded). The student's page gets the result as usual."""
-    from lessons.tasks import grade_attempt
-
     with transaction.atomic():
         progress = TaskProgress.objects.select_for_update().select_related("enrollment").get(pk=attempt.progress_id)
         if progress.attempts.filter(state=Attempt.State.PENDING).exists():
             raise ActionRefused("This task is being checked right now; regrade when that result is in.")
-        regrade = Attempt.objects.create(progress=progress, answers=attempt.answers)
-        progress.attempts_count += 1
-        if progress.state != TaskProgress.State.PASSED:
-            progress.state = TaskProgress.State.PENDING
-        progress.save(update_fields=["attempts_count", "state", "updated_at"])
+        regrade = attempt_queue(progress=progress, answers=attempt.answers)
         StaffAction.objects.create(
             enrollment=progress.enrollment,
             actor=actor,
@@ -52,7 +47,6 @@ def attempt_regrade(*, actor: AbstractBaseUser, attempt: Attempt) -> Attempt:
             attempt=regrade,
             reason=f"regrade of attempt {attempt.pk}",
         )
-        transaction.on_commit(lambda: grade_attempt.delay(regrade.pk, 0))
     return regrade
 
 
