@@ -14,6 +14,11 @@
 # provisioning). Every connection is its own `tmux attach`; the session outlives the web
 # process and each connection, and ends after `grace` seconds with no one attached.
 #
+# Root never reads what the student's side produces: the tmux server is the student's, so
+# everything that talks to it (starting it, detaching stale clients, ending it when idle)
+# runs as the student (the `session` mode below). Root builds the namespaces, then waits
+# for that process; the only thing it takes from the student's side is an exit status.
+#
 #   labplatform-workstation attach STUDENT GRACE_SECONDS   the student's own terminal
 #   labplatform-workstation watch STUDENT                  read-only, for an instructor
 #   labplatform-workstation end STUDENT                    ends the session (reset)
@@ -31,6 +36,53 @@ sessions=/run/labplatform-terminal
 
 die() { echo "labplatform-workstation: $*" >&2; exit 2; }
 
+stale_client_seconds=120
+
+# The student's side of a session: PID 2 of the keeper's namespaces, already the student's
+# user. It starts their tmux server and watches it; nothing here runs as root.
+if [ "${1:-}" = session ]; then
+    [ "$(id -u)" -ne 0 ] || die "the session side never runs as root"
+    grace=${3:?grace}
+    socket=${4:?socket}
+    conf=${5:?tmux.conf}
+    # Whatever tmux answers is the student's own text: a number is taken only if it is one.
+    number() { case $1 in '' | *[!0-9]*) return 1 ;; esac; }
+    detach_stale_clients() {
+        local now activity tty
+        now=$(date +%s)
+        tmux -S "$socket" list-clients -F '#{client_activity} #{client_tty}' 2>/dev/null |
+            while read -r activity tty; do
+                number "$activity" || continue
+                if [ $((now - 10#$activity)) -gt "$stale_client_seconds" ]; then
+                    tmux -S "$socket" detach-client -t "$tty" 2>/dev/null || true
+                fi
+            done
+    }
+    tmux -S "$socket" -f "$conf" new-session -d -s main -x 120 -y 40
+    # Watch this session's own server (a PID in this namespace), not whatever answers on
+    # the socket's path later.
+    server=$(tmux -S "$socket" display-message -p '#{pid}')
+    number "$server" || die "tmux gave no server pid"
+    echo "session started (tmux server $server, grace ${grace}s)"
+    idle=0
+    while kill -0 "$server" 2>/dev/null; do
+        sleep 5
+        kill -0 "$server" 2>/dev/null || break
+        detach_stale_clients
+        if [ -z "$(tmux -S "$socket" list-clients 2>/dev/null)" ]; then
+            idle=$((idle + 5))
+            if [ "$idle" -ge "$grace" ]; then
+                echo "no one attached for ${idle}s: ending the session"
+                tmux -S "$socket" kill-server 2>/dev/null || true
+                break
+            fi
+        else
+            idle=0
+        fi
+    done
+    exit 0
+fi
+
 [ "$(id -u)" -eq 0 ] || die "must run as root (the workstation exec rule)"
 mode=${1:-}
 student=${2:-}
@@ -38,15 +90,19 @@ case $student in '' | *[!a-z0-9]*) die "bad student id ${student@Q}" ;; esac
 user=lab-$student
 entry=$(getent passwd "$user") || die "no Unix user $user (is the environment provisioned?)"
 IFS=: read -r _ _ uid gid _ home _ <<<"$entry"
-[ "$uid" -gt 0 ] || die "$user must not be root"
+case $uid$gid in *[!0-9]*) die "bad uid or gid for $user" ;; esac
+[ "$uid" -gt 0 ] && [ "$gid" -gt 0 ] || die "$user must not be root"
 dir=$sessions/$student
 socket=$dir/tmux
+# TERM comes from the exec rule; even so, only a plain terminal name passes.
+case ${TERM:-} in '' | *[!A-Za-z0-9.+-]*) TERM=xterm-256color ;; esac
 
-# The student's user, no capabilities, and a clean environment.
+# The student's user, no capabilities, a clean environment, and their home as the working
+# folder, entered as the student (root never resolves a path inside the student's home).
 as_student=(
-    setpriv --reuid="$uid" --regid="$gid" --clear-groups --inh-caps=-all --no-new-privs --
-    env -i HOME="$home" USER="$user" LOGNAME="$user" SHELL=/bin/bash LANG=C.UTF-8
-    PATH=/usr/local/lib/labplatform/bin:/usr/local/bin:/usr/bin:/bin TERM="${TERM:-xterm-256color}"
+    setpriv --reuid="$uid" --regid="$gid" --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs --
+    env -i -C "$home" HOME="$home" USER="$user" LOGNAME="$user" SHELL=/bin/bash LANG=C.UTF-8
+    PATH=/usr/local/lib/labplatform/bin:/usr/local/bin:/usr/bin:/bin TERM="$TERM"
     KUBECONFIG="$home/.kube/config" KUBECACHEDIR=/tmp/.kube-cache
 )
 as_student() { "${as_student[@]}" "$@"; }
@@ -92,22 +148,9 @@ CONF
     mv "$partial" "$sessions/tmux.conf"
 }
 
-stale_client_seconds=120
-
-detach_stale_clients() {
-    local now activity tty
-    now=$(date +%s)
-    as_student tmux -S "$socket" list-clients -F '#{client_activity} #{client_tty}' 2>/dev/null |
-        while read -r activity tty; do
-            if [ $((now - activity)) -gt "$stale_client_seconds" ]; then
-                as_student tmux -S "$socket" detach-client -t "$tty" 2>/dev/null || true
-            fi
-        done
-}
-
 keeper() {
-    # PID 1 of a new PID, mount and network namespace (see session_start).
-    local grace=$1 api_port idle=0 scratch hidden server
+    # PID 1 of a new PID, mount and network namespace (see session_start), as root.
+    local grace=$1 api_port scratch hidden
     api_port=$(sed -n 's#^ *server: https://127\.0\.0\.1:\([0-9][0-9]*\).*#\1#p' "$admin_kubeconfig" | head -n 1)
     [ -n "$api_port" ] || die "no API server port in $admin_kubeconfig"
     ip link set lo up
@@ -122,29 +165,28 @@ keeper() {
     # The relay runs as root; the student cannot reach its far end (a 0700 directory).
     socat "TCP-LISTEN:$api_port,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$relay_dir/api.sock" &
     ulimit -u "$max_processes" -n "$max_open_files" -f "$max_file_kb" -v "$max_virtual_kb"
-    (cd "$home" && as_student tmux -S "$socket" -f "$sessions/tmux.conf" new-session -d -s main -x 120 -y 40)
-    # This keeper watches its own tmux server (a PID in this namespace), not whatever
-    # answers on the socket's path: after a reset a new session may be there already.
-    server=$(as_student tmux -S "$socket" display-message -p '#{pid}')
-    echo "session of $user started (tmux server $server, grace ${grace}s)"
-    while kill -0 "$server" 2>/dev/null; do
-        sleep 5 &
-        wait $! || true
-        kill -0 "$server" 2>/dev/null || break
-        detach_stale_clients
-        if [ -z "$(as_student tmux -S "$socket" list-clients 2>/dev/null)" ]; then
-            idle=$((idle + 5))
-            if [ "$idle" -ge "$grace" ]; then
-                echo "no one attached for ${idle}s: ending the session of $user"
-                as_student tmux -S "$socket" kill-server 2>/dev/null || true
-                break
-            fi
-        else
-            idle=0
-        fi
-    done
+    echo "session of $user starting (grace ${grace}s)"
+    # The student's side keeps the session; its output goes to the log as it is, unread.
+    as_student "$0" session "$student" "$grace" "$socket" "$sessions/tmux.conf" || true
+    echo "session of $user ended"
     # Leaving ends every process in this PID namespace: the relay and anything left behind.
     # The socket's folder stays: a newer session may be using it (session_start clears it).
+}
+
+clear_session_folder() {
+    # The folder and all in it are the student's: root only renames it (a rename within
+    # root's own folder follows nothing) and removes the emptied folder; the student's user
+    # empties it.
+    local old
+    [ -e "$dir" ] || [ -L "$dir" ] || return 0
+    old=$(mktemp -u "$sessions/.old.$student.XXXXXX")
+    mv -T -- "$dir" "$old"
+    if [ -d "$old" ] && [ ! -L "$old" ]; then
+        as_student rm -rf -- "$old" 2>/dev/null || true # it cannot remove the folder itself
+        rmdir -- "$old" 2>/dev/null || true
+    else
+        rm -f -- "$old"
+    fi
 }
 
 session_start() {
@@ -156,7 +198,7 @@ session_start() {
     flock 9
     session_alive && return
     write_tmux_conf
-    rm -rf "$dir"
+    clear_session_folder
     install -d -m 700 -o "$uid" -g "$gid" "$dir"
     setsid unshare --pid --mount --net --fork --mount-proc --propagation private -- \
         "$0" keeper "$student" "$grace" </dev/null >"$sessions/$student.log" 2>&1 9>&- &
@@ -183,7 +225,6 @@ watch)
     ;;
 client)
     shift 2
-    cd "$home"
     exec "${as_student[@]}" tmux -S "$socket" "$@"
     ;;
 keeper)

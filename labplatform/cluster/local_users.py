@@ -61,35 +61,82 @@ def local_user_ensure(student: str) -> LocalUser:
 
 def local_user_remove(student: str) -> None:
     name = local_user_name(student)
+    try:
+        home = pwd.getpwnam(name).pw_dir
+    except KeyError:
+        home = None
     # Whatever the student left running goes with the user.
     subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True, timeout=30, check=False)
     for leftover in TERMINAL_SESSIONS.glob(f"{student}*"):  # the folder, lock and log
         if leftover.is_dir() and not leftover.is_symlink():
-            shutil.rmtree(leftover, ignore_errors=True)
+            shutil.rmtree(leftover, ignore_errors=True)  # never follows a link inside
         else:
             leftover.unlink(missing_ok=True)
-    result = _run(["userdel", "--remove", "--force", name])
+    result = _run(["userdel", "--force", name])
     if result.returncode not in (0, 6):  # 6: no such user
         raise ClusterError(f"could not remove Unix user {name}: {result.stderr.strip()}")
+    # The home is what the student wrote: removed without following any link in it.
+    if home and Path(home).parent == HOMES:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def local_user_kubeconfig_write(student: str, kubeconfig_yaml: str) -> Path:
     """Puts the student's kubeconfig at ~/.kube/config, as the workstation pod mounts it:
     readable by the student, owned by root so that it stays what the platform wrote, and
-    replaced in one step, so a shell never reads half a file when the token is renewed."""
+    replaced in one step, so a shell never reads half a file when the token is renewed.
+
+    The home is the student's, who may swap ~/.kube for a link at any moment. So every step
+    goes through a descriptor of the folder opened with O_NOFOLLOW, never through a path
+    inside the home: a link in place of ~/.kube is moved aside, never followed."""
     entry = pwd.getpwnam(local_user_name(student))
-    folder = Path(entry.pw_dir) / ".kube"
-    if folder.is_symlink():
-        folder.unlink()  # the student's own link would send root's write elsewhere
-    folder.mkdir(mode=0o750, exist_ok=True)
-    os.chown(folder, 0, entry.pw_gid)
-    folder.chmod(0o750)
-    target = folder / "config"
-    partial = folder / ".config.new"
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o640)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(kubeconfig_yaml)
-    os.chown(partial, 0, entry.pw_gid)
-    partial.chmod(0o440)
-    partial.replace(target)
-    return target
+    home = os.open(entry.pw_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        folder = _own_folder(home, ".kube", gid=entry.pw_gid)
+        try:
+            descriptor = os.open(
+                ".config.new", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o640, dir_fd=folder
+            )
+            with os.fdopen(descriptor, "w") as handle:
+                os.fchown(handle.fileno(), 0, entry.pw_gid)
+                os.fchmod(handle.fileno(), 0o440)
+                handle.write(kubeconfig_yaml)
+            os.replace(".config.new", "config", src_dir_fd=folder, dst_dir_fd=folder)
+        finally:
+            os.close(folder)
+    finally:
+        os.close(home)
+    return Path(entry.pw_dir) / ".kube" / "config"
+
+
+def _own_folder(parent: int, name: str, *, gid: int) -> int:
+    """A descriptor of the folder `name` in `parent`, root's (group `gid`, mode 0750). What
+    else stands at that name (a link, a file, a folder the student made) is renamed aside
+    for the student to clean up."""
+    for _ in range(_LOCK_RETRIES):
+        try:
+            os.mkdir(name, 0o750, dir_fd=parent)
+        except FileExistsError:
+            pass
+        try:
+            folder = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
+        except FileNotFoundError:
+            continue  # removed meanwhile: make it again
+        except OSError:  # a link (ELOOP) or a file (ENOTDIR)
+            _set_aside(parent, name)
+            continue
+        status = os.fstat(folder)
+        if status.st_uid == 0:
+            os.fchown(folder, 0, gid)
+            os.fchmod(folder, 0o750)
+            return folder
+        os.close(folder)  # the student's own folder: theirs to keep, under another name
+        _set_aside(parent, name)
+    raise ClusterError(f"could not make {name} for the kubeconfig: it kept changing")
+
+
+def _set_aside(parent: int, name: str) -> None:
+    aside = f"{name}.moved-{time.time_ns()}"
+    try:
+        os.rename(name, aside, src_dir_fd=parent, dst_dir_fd=parent)  # renames a link, never its target
+    except FileNotFoundError:
+        pass

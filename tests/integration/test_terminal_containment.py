@@ -273,9 +273,10 @@ def test_other_students_and_the_hosts_processes_are_invisible(shell, me, other, 
         assert uids == {me.uid}, f"processes of {uids - {me.uid}} are visible"
     else:
         # A PID namespace of its own: the student's processes and the session's keeper (PID 1)
-        # with its relay and its idle timer, which run as root.
+        # with its relay, which run as root. What watches the session (its idle timer
+        # among it) is the student's.
         assert uids <= {0, me.uid}, f"processes of {uids - {0, me.uid}} are visible"
-        session = (f"bash {SESSION_COMMAND} keeper {me.spec.student} ", "socat TCP-LISTEN:", "sleep 5")
+        session = (f"bash {SESSION_COMMAND} keeper {me.spec.student} ", "socat TCP-LISTEN:")
         assert all(command.startswith(session) for uid, command in listed if uid == 0), listed
 
 
