@@ -8,9 +8,15 @@
 # metrics-server's folder also holds its release manifests (manifests/overlays/release,
 # a kustomize directory kwokctl applies), copied from the module so that the cluster
 # does not depend on the Go module cache; the stamp covers them too.
+#
+# The real node's parts are components too: kubelet, containerd (with ctr and the runc
+# shim) and runc; its CNI plugins are Debian's containernetworking-plugins (CNI_BIN).
+#
+#   build.sh [COMPONENT...]   e.g. `build.sh kubernetes runc`; all of them by default
 set -Eeuo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
 cache=${LABPLATFORM_CACHE:-$HOME/.cache/labplatform}
@@ -18,7 +24,10 @@ mkdir -p "$cache"
 export GOFLAGS=-buildvcs=false CGO_ENABLED=0 GOTOOLCHAIN=local
 
 started=$SECONDS
-step_total=5
+all_components=(etcd kwok kubernetes metrics-server kubelet containerd runc cni)
+components=("$@")
+[ ${#components[@]} -gt 0 ] || components=("${all_components[@]}")
+step_total=$((${#components[@]} + 1))
 step_no=0
 step_label=""
 current_module=""
@@ -89,8 +98,13 @@ component() {
     echo "$var=$dir/bin"
 }
 
-build_kubernetes() {
+# build_kubernetes_commands DIR CMD...: builds k8s.io/kubernetes/cmd/CMD for each CMD into
+# DIR/bin, through a wrapper module in DIR/src (the control plane and the kubelet are built
+# alike, each into its own cache folder).
+build_kubernetes_commands() {
     local dir=$1
+    shift
+    local cmds=("$@")
     local src=$dir/src log=$dir/build.log module=k8s.io/kubernetes@$KUBE_VERSION
     say "$step_label: preparing the wrapper module (log: $log)"
     run "$module" "go mod init" "$src" "$log" go mod init labplatform.local/kubernetes-build
@@ -112,25 +126,49 @@ build_kubernetes() {
     for m in $staging; do edits+=("-replace=$m=$m@$KUBE_STAGING_VERSION"); done
     run "$module" "go mod edit -replace" "$src" "$log" go mod edit "${edits[@]}"
 
-    local cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl) pkgs=() c
+    local pkgs=() c
     for c in "${cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c@$KUBE_VERSION"); done
     say "$step_label: resolving modules (go get)"
     run "$module" "go get -tool" "$src" "$log" go get -tool "${pkgs[@]}"
     local minor=${KUBE_VERSION#v1.}
     minor=${minor%%.*}
     local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z"
-    local i=0
+    local i=0 hint
     for c in "${cmds[@]}"; do
         i=$((i + 1))
-        say "$step_label: building $c ($i/${#cmds[@]})$([ "$c" = kube-apiserver ] && echo '; the longest, ~3-4 min cold')"
+        case $c in
+            kube-apiserver) hint="; the longest, ~3-4 min cold" ;;
+            kubelet) hint="; ~3 min cold" ;;
+            *) hint="" ;;
+        esac
+        say "$step_label: building $c ($i/${#cmds[@]})$hint"
         run "k8s.io/kubernetes/cmd/$c@$KUBE_VERSION" "go build" "$src" "$log" \
             go build -trimpath -ldflags "$ldflags" -o "$dir/bin/$c" "k8s.io/kubernetes/cmd/$c"
     done
-    current_module=k8s.io/kubernetes/cmd/kube-apiserver@$KUBE_VERSION current_step="version check"
+}
+
+# version_check MODULE WANTED BINARY ARGS...: BINARY ARGS must print WANTED.
+version_check() {
+    local module=$1 wanted=$2
+    shift 2
+    current_module=$module current_step="version check ($* should say $wanted)"
     # Captured first: `grep -q` would stop reading early, and the writer's SIGPIPE fail the pipe.
     local reported
-    reported=$("$dir/bin/kube-apiserver" --version)
-    grep -qF "$KUBE_VERSION" <<<"$reported"
+    reported=$("$@" 2>&1)
+    grep -qF "$wanted" <<<"$reported"
+}
+
+build_kubernetes() {
+    local dir=$1
+    build_kubernetes_commands "$dir" kube-apiserver kube-controller-manager kube-scheduler kubectl
+    version_check "k8s.io/kubernetes/cmd/kube-apiserver@$KUBE_VERSION" "$KUBE_VERSION" "$dir/bin/kube-apiserver" --version
+}
+
+build_kubelet() {
+    local dir=$1
+    # CGO_ENABLED=0 as for the control plane: a static kubelet, as Kubernetes releases it.
+    build_kubernetes_commands "$dir" kubelet
+    version_check "k8s.io/kubernetes/cmd/kubelet@$KUBE_VERSION" "Kubernetes $KUBE_VERSION" "$dir/bin/kubelet" --version
 }
 
 build_etcd() {
@@ -142,10 +180,7 @@ build_etcd() {
     run "$module" "go get" "$src" "$log" go get "$module"
     run "$module" "go mod tidy" "$src" "$log" go mod tidy
     run "$module" "go build" "$src" "$log" go build -trimpath -ldflags "-s -w" -o "$dir/bin/etcd" .
-    current_module=$module current_step="version check"
-    local reported
-    reported=$("$dir/bin/etcd" --version)
-    grep -qF "${ETCD_VERSION#v}" <<<"$reported"
+    version_check "$module" "${ETCD_VERSION#v}" "$dir/bin/etcd" --version
 }
 
 build_kwok() {
@@ -175,16 +210,84 @@ build_metrics_server() {
     # The module cache is read-only; the copy need not be.
     chmod -R u+w "$dir/manifests"
     rm -f "$dir/download.json"
-    current_step="version check"
-    local reported
-    reported=$("$dir/bin/metrics-server" --version 2>&1)
-    grep -qF "$METRICS_SERVER_VERSION" <<<"$reported"
+    version_check "$module" "$METRICS_SERVER_VERSION" "$dir/bin/metrics-server" --version
+}
+
+build_containerd() {
+    local dir=$1
+    local log=$dir/build.log pkg=github.com/containerd/containerd/v2
+    local module=$pkg@$CONTAINERD_VERSION
+    # As containerd's Makefile stamps it; Revision (a git commit) is not in a module zip.
+    local ldflags="-s -w -X $pkg/version.Version=$CONTAINERD_VERSION -X $pkg/version.Package=$pkg"
+    # The node uses the overlayfs snapshotter: leave out the btrfs, devmapper and zfs
+    # ones (btrfs needs cgo and its headers). The shim is built as upstream builds it:
+    # without the gRPC server it does not use (ttrpc only).
+    local tags="urfave_cli_no_docs no_btrfs no_devmapper no_zfs"
+    say "$step_label: installing containerd and ctr (log: $log; ~3 min cold)"
+    run "$module" "go install containerd ctr" "$dir" "$log" \
+        env GOBIN="$dir/bin" go install -trimpath -tags "$tags" -ldflags "$ldflags" \
+        "$pkg/cmd/containerd@$CONTAINERD_VERSION" "$pkg/cmd/ctr@$CONTAINERD_VERSION"
+    say "$step_label: installing containerd-shim-runc-v2"
+    run "$module" "go install containerd-shim-runc-v2" "$dir" "$log" \
+        env GOBIN="$dir/bin" go install -trimpath -tags "$tags no_grpc" -ldflags "$ldflags" \
+        "$pkg/cmd/containerd-shim-runc-v2@$CONTAINERD_VERSION"
+    version_check "$module" "containerd $pkg $CONTAINERD_VERSION" "$dir/bin/containerd" --version
+    version_check "$module" "$CONTAINERD_VERSION" "$dir/bin/ctr" --version
+    version_check "$module" "$CONTAINERD_VERSION" "$dir/bin/containerd-shim-runc-v2" -v
+}
+
+build_runc() {
+    local dir=$1
+    local log=$dir/build.log module=github.com/opencontainers/runc@$RUNC_VERSION
+    # runc needs cgo (its nsenter is C) and libseccomp for seccomp filters; not the
+    # libpathrs tag, whose Rust library Debian bookworm does not package.
+    current_module=$module current_step="install libseccomp-dev, pkg-config, gcc (scripts/apt-ensure.sh)"
+    "$repo/scripts/apt-ensure.sh" libseccomp-dev pkg-config gcc libc6-dev
+    say "$step_label: installing runc (log: $log)"
+    # A dynamic PIE, as runc's Makefile builds `runc`; the version comes from the VERSION
+    # file it embeds, and gitCommit names the tag (a module zip has no git commit).
+    run "$module" "go install" "$dir" "$log" \
+        env GOBIN="$dir/bin" CGO_ENABLED=1 go install -trimpath -buildmode=pie \
+        -tags "seccomp urfave_cli_no_docs" -ldflags "-X main.gitCommit=$RUNC_VERSION" "$module"
+    version_check "$module" "runc version ${RUNC_VERSION#v}" "$dir/bin/runc" --version
+    # Built with the seccomp tag, it reports the libseccomp it links.
+    version_check "$module" "libseccomp: " "$dir/bin/runc" --version
+}
+
+# cni: the node's CNI plugins are Debian's; nothing to build or cache, only to install.
+cni() {
+    step_no=$((step_no + 1))
+    step_label="[$step_no/$step_total] cni plugins (Debian containernetworking-plugins)"
+    current_module=containernetworking-plugins current_step="install (scripts/apt-ensure.sh)"
+    "$repo/scripts/apt-ensure.sh" containernetworking-plugins
+    local plugin
+    for plugin in bridge host-local loopback portmap; do
+        current_step="find /usr/lib/cni/$plugin"
+        [ -x "/usr/lib/cni/$plugin" ]
+    done
+    say "$step_label: installed"
+    echo "CNI_BIN=/usr/lib/cni"
 }
 
 command -v go >/dev/null || { say "Go is required (https://go.dev/dl); none found on PATH"; exit 1; }
-component etcd "$ETCD_VERSION" ETCD_BIN build_etcd
-component kwok "$KWOK_VERSION" KWOK_BIN build_kwok
-component kubernetes "$KUBE_VERSION" KUBE_BIN build_kubernetes
-component metrics-server "$METRICS_SERVER_VERSION" METRICS_SERVER_BIN build_metrics_server
+# Two builds into one cache would discard each other's folders as partial: one at a time.
+exec {lock}>"$cache/.build.lock"
+if ! flock -n "$lock"; then
+    say "another build is using $cache; waiting for it"
+    flock "$lock"
+fi
+for name in "${components[@]}"; do
+    case $name in
+        etcd) component etcd "$ETCD_VERSION" ETCD_BIN build_etcd ;;
+        kwok) component kwok "$KWOK_VERSION" KWOK_BIN build_kwok ;;
+        kubernetes) component kubernetes "$KUBE_VERSION" KUBE_BIN build_kubernetes ;;
+        metrics-server) component metrics-server "$METRICS_SERVER_VERSION" METRICS_SERVER_BIN build_metrics_server ;;
+        kubelet) component kubelet "$KUBE_VERSION" KUBELET_BIN build_kubelet ;;
+        containerd) component containerd "$CONTAINERD_VERSION" CONTAINERD_BIN build_containerd ;;
+        runc) component runc "$RUNC_VERSION" RUNC_BIN build_runc ;;
+        cni) cni ;;
+        *) say "unknown component $name; known: ${all_components[*]}"; exit 2 ;;
+    esac
+done
 step_no=$((step_no + 1))
 say "[$step_no/$step_total] all binaries ready in $((SECONDS - started))s"
