@@ -138,7 +138,7 @@ build_kubernetes_commands() {
         i=$((i + 1))
         case $c in
             kube-apiserver) hint="; the longest, ~3-4 min cold" ;;
-            kubelet) hint="; ~3 min cold" ;;
+            kubelet) hint="; ~1.5 min after the control plane's build, far longer cold" ;;
             *) hint="" ;;
         esac
         say "$step_label: building $c ($i/${#cmds[@]})$hint"
