@@ -93,16 +93,13 @@ fresh_dir() {
     mkdir -p "$dir/work"
 }
 
-# finish NAME DIR FILE: stamps DIR's FILE and drops NAME's folders of older inputs, which
-# nothing refers to once NAME has been rebuilt.
+# finish DIR FILE: stamps DIR's FILE. Folders of other inputs are left alone: another
+# checkout sharing this cache may be using them (remove old ones by hand).
 finish() {
-    local name=$1 dir=$2 file=$3 old
+    local dir=$1 file=$2
     (cd "$dir" && sha256sum "$file") >"$dir/.complete.tmp"
     mv "$dir/.complete.tmp" "$dir/.complete"
     rm -rf "$dir/work"
-    for old in "$images/$name"-*; do
-        [ "$old" = "$dir" ] || rm -rf "$old"
-    done
 }
 
 # cached NAME DIR FILE BUILDER ARG...: unless DIR holds a complete FILE, runs
@@ -115,7 +112,7 @@ cached() {
     else
         fresh_dir "$dir"
         "$builder" "$dir" "$@"
-        finish "$name" "$dir" "$file"
+        finish "$dir" "$file"
         say "$name: done"
     fi
 }

@@ -22,7 +22,11 @@ IMAGES = ROOT / "k8s" / "local" / "images.sh"
 # A cold build of everything takes several minutes; a cached one, seconds.
 BUILD_TIMEOUT = 3600
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="images.sh and containerd need root")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="images.sh and containerd need root"),
+    # The suite's 300 s per test covers fixtures too: a cold build is longer.
+    pytest.mark.timeout(BUILD_TIMEOUT),
+]
 
 
 def pinned_versions() -> dict[str, str]:
