@@ -146,7 +146,14 @@ LABPLATFORM_LOCAL_KWOK = "LABPLATFORM_KUBECONFIG" not in os.environ and not LABP
 KUBERNETES_TIMEOUT_SECONDS = env_int("KUBERNETES_TIMEOUT_SECONDS", 10, minimum=1)
 # The namespace the platform owns for students' workstations; students have no rights there.
 WORKSTATION_NAMESPACE = os.environ.get("WORKSTATION_NAMESPACE", "labplatform-workstations")
+# How workstations run: the image and whether it may be pulled, and the node pool they go
+# to (nodes labelled and tainted WORKSTATION_NODE_POOL=true; "" for any node).
 WORKSTATION_IMAGE = os.environ.get("WORKSTATION_IMAGE", "labplatform/workstation:dev")
+WORKSTATION_IMAGE_PULL_POLICY = os.environ.get("WORKSTATION_IMAGE_PULL_POLICY", "IfNotPresent")
+WORKSTATION_NODE_POOL = os.environ.get("WORKSTATION_NODE_POOL", "")
+# The API server as workstation pods reach it ("" for the platform's own address; it must
+# be in the API server certificate's names).
+WORKSTATION_API_SERVER = os.environ.get("WORKSTATION_API_SERVER", "")
 # Extra annotations on workstation pods; on the local cluster {"labplatform.io/ready-delay": "20s"}
 # makes them start slowly, as a real image pull would.
 WORKSTATION_POD_ANNOTATIONS = env_json_object("WORKSTATION_POD_ANNOTATIONS", {})

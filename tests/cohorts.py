@@ -54,6 +54,7 @@ def wait_for_environments(cohort, state: str, count: int, *, timeout: float = 12
 def local_student_spec(student: str, *, cohort: str):
     """A student's environment on the local cluster, as the platform would specify it,
     for tests that provision with the gateway directly (no database rows)."""
+    from labplatform.classroom.environment_work import workstation_runtime
     from labplatform.classroom.presets import PRESETS
     from labplatform.cluster.students import StudentEnvironmentSpec
 
@@ -67,6 +68,6 @@ def local_student_spec(student: str, *, cohort: str):
         default_request=preset.default_request,
         default_limit=preset.default_limit,
         workstation_namespace="labplatform-workstations",
-        workstation_image="labplatform/workstation:test",
+        workstation=workstation_runtime(),
         local=True,
     )

@@ -1,5 +1,7 @@
 """Helpers for tests that act on the real local cluster."""
 
+import hashlib
+import ipaddress
 import os
 import socket
 import struct
@@ -151,6 +153,31 @@ def cluster_pids() -> dict[int, str]:
         if state in cmdline:
             pids[int(proc.name)] = cmdline[:120]
     return pids
+
+
+def node_netns() -> Path:
+    """The real node's network namespace (k8s/local/node.sh names it after its folder)."""
+    folder = str(cluster_state_dir() / "node")
+    return Path("/run/netns") / f"labplatform-node-{hashlib.sha256(folder.encode()).hexdigest()[:10]}"
+
+
+def in_node_netns(pid: int) -> bool:
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino == node_netns().stat().st_ino
+    except OSError:
+        return False
+
+
+# The addresses of the node's network namespace: the node's own, and its pods' bridge.
+NODE_NETNS_ADDRESSES = (ipaddress.ip_network("10.250.0.1/32"), ipaddress.ip_network("10.88.0.0/16"))
+
+
+def is_node_netns_address(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return ip.is_loopback or any(ip in network for network in NODE_NETNS_ADDRESSES)
 
 
 def decode_address(hex_address: str) -> str:

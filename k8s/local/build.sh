@@ -24,7 +24,7 @@ mkdir -p "$cache"
 export GOFLAGS=-buildvcs=false CGO_ENABLED=0 GOTOOLCHAIN=local
 
 started=$SECONDS
-all_components=(etcd kwok kubernetes metrics-server kubelet containerd runc cni)
+all_components=(etcd kwok kubernetes metrics-server kubelet containerd runc cni node-proxy)
 components=("$@")
 [ ${#components[@]} -gt 0 ] || components=("${all_components[@]}")
 step_total=$((${#components[@]} + 1))
@@ -269,6 +269,18 @@ cni() {
     echo "CNI_BIN=/usr/lib/cni"
 }
 
+# node-proxy is this repository's own (node-proxy/): its version is its source's hash.
+node_proxy_version() {
+    cat "$here/node-proxy/go.mod" "$here/node-proxy/main.go" | sha256sum | cut -c1-16
+}
+
+build_node_proxy() {
+    local dir=$1
+    say "$step_label: building (log: $dir/build.log)"
+    run labplatform.local/node-proxy "go build" "$here/node-proxy" "$dir/build.log" \
+        go build -trimpath -ldflags "-s -w" -o "$dir/bin/node-proxy" .
+}
+
 command -v go >/dev/null || { say "Go is required (https://go.dev/dl); none found on PATH"; exit 1; }
 # Two builds into one cache would discard each other's folders as partial: one at a time.
 exec {lock}>"$cache/.build.lock"
@@ -286,6 +298,7 @@ for name in "${components[@]}"; do
         containerd) component containerd "$CONTAINERD_VERSION" CONTAINERD_BIN build_containerd ;;
         runc) component runc "$RUNC_VERSION" RUNC_BIN build_runc ;;
         cni) cni ;;
+        node-proxy) component node-proxy "$(node_proxy_version)" NODE_PROXY_BIN build_node_proxy ;;
         *) say "unknown component $name; known: ${all_components[*]}"; exit 2 ;;
     esac
 done

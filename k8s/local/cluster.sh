@@ -8,8 +8,13 @@
 #   cluster.sh down     stop and delete it
 #   cluster.sh status   what runs, and where the kubeconfig is
 #
-# Up means: the API server answers, every node is Ready, a pod becomes Ready, and the
-# metrics API (metrics-server) answers `kubectl top nodes`.
+# Two kinds of node: KWOK's simulated nodes, for the pods students make (where scale
+# matters and images cannot be pulled), and one real node (node.sh: kubelet, containerd,
+# runc, in a network namespace of its own) for the workstation pods in which students'
+# shells run.
+#
+# Up means: the API server answers, every node is Ready (the simulated ones and the real
+# one), a pod becomes Ready, and the metrics API (metrics-server) answers `kubectl top nodes`.
 #
 # Parameters (environment):
 #   LABPLATFORM_CLUSTER_NODES          simulated nodes (default 3)
@@ -38,19 +43,37 @@ case $pods_per_node in '' | *[!0-9]* | 0) die "LABPLATFORM_CLUSTER_PODS_PER_NODE
 binaries() {
     local line
     while IFS= read -r line; do
-        case $line in KUBE_BIN=* | ETCD_BIN=* | KWOK_BIN=* | METRICS_SERVER_BIN=*) export "${line?}" ;; esac
-    done < <("$here/build.sh")
-    [ -n "${KUBE_BIN:-}" ] && [ -n "${ETCD_BIN:-}" ] && [ -n "${KWOK_BIN:-}" ] && [ -n "${METRICS_SERVER_BIN:-}" ] ||
-        die "build did not finish"
+        case $line in
+        *_BIN=* | *_IMAGE=* | *_IMAGE_TAR=*) export "${line?}" ;;
+        esac
+    done < <("$here/build.sh" && "$here/images.sh")
+    local var
+    for var in KUBE_BIN ETCD_BIN KWOK_BIN METRICS_SERVER_BIN KUBELET_BIN CONTAINERD_BIN RUNC_BIN NODE_PROXY_BIN \
+        PAUSE_IMAGE PAUSE_IMAGE_TAR WORKSTATION_IMAGE WORKSTATION_IMAGE_TAR; do
+        [ -n "${!var:-}" ] || die "build did not finish (no $var)"
+    done
 }
 
 require_tools() {
     local missing=() tool
-    for tool in socat nft unshare setpriv ip sha256sum tmux flock; do
+    for tool in socat nft unshare setpriv nsenter ip sha256sum tmux flock openssl; do
         command -v "$tool" >/dev/null || missing+=("$tool")
     done
-    [ ${#missing[@]} -eq 0 ] || die "missing ${missing[*]}: apt-get install socat nftables util-linux iproute2 tmux"
+    [ ${#missing[@]} -eq 0 ] || die "missing ${missing[*]}: apt-get install socat nftables util-linux iproute2 tmux openssl"
     [ "$(id -u)" -eq 0 ] || die "the contained kwok-controller needs root (network namespace, nftables)"
+}
+
+# node-proxy (node.sh): the API server's egress selector sends its traffic to nodes to its
+# Unix socket; metrics-server reaches it on loopback at a port chosen once per cluster.
+node_proxy_socket=$state/node-proxy/proxy.sock
+node_proxy_port() {
+    local port
+    port=$(cat "$state/node-proxy-port" 2>/dev/null || true)
+    case $port in '' | *[!0-9]*)
+        port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        echo "$port" >"$state/node-proxy-port" ;;
+    esac
+    echo "$port"
 }
 
 render() {
@@ -73,12 +96,26 @@ render() {
             -e "s#@ETCD_BIN@#$ETCD_BIN#" -e "s#@STATE_DIR@#$state#" \
             -e "s#@METRICS_SERVER_VERSION@#$METRICS_SERVER_VERSION#" -e "s#@METRICS_SERVER_BIN@#$METRICS_SERVER_BIN#" \
             -e "s#@METRICS_SERVER_MANIFESTS@#${METRICS_SERVER_BIN%/bin}/manifests/overlays/release#" \
+            -e "s#@PKI@#$KWOK_WORKDIR/clusters/$name/pki#" -e "s#@NODE_PROXY_PORT@#$(node_proxy_port)#" \
+            -e "s#@EGRESS_SELECTOR@#$state/egress-selector.yaml#" \
             "$here/kwokctl.yaml"
         echo "---"
         cat "$here/stages.yaml"
         echo "---"
         cat "$here/metrics.yaml"
     } >"$state/kwokctl.yaml"
+    install -d -m 700 "$state/node-proxy"
+    cat >"$state/egress-selector.yaml" <<YAML
+apiVersion: apiserver.k8s.io/v1beta1
+kind: EgressSelectorConfiguration
+egressSelections:
+- name: cluster
+  connection:
+    proxyProtocol: HTTPConnect
+    transport:
+      uds:
+        udsName: $node_proxy_socket
+YAML
 }
 
 # The workstation launcher runs at a fixed path, /usr/local/libexec/labplatform-workstation,
@@ -111,10 +148,11 @@ install_launcher() {
 
 config_hash() {
     {
-        cat "$state/kwokctl.yaml" "$state/kwok-contained"
+        cat "$state/kwokctl.yaml" "$state/kwok-contained" "$state/egress-selector.yaml"
         echo "nodes=$nodes pods=$pods_per_node"
         # build.sh has checksummed every binary into its folder's .complete stamp.
         cat "$KUBE_BIN/../.complete" "$ETCD_BIN/../.complete" "$KWOK_BIN/../.complete" "$METRICS_SERVER_BIN/../.complete"
+        echo "node-proxy port $(node_proxy_port)"
     } | sha256sum | cut -d' ' -f1
 }
 
@@ -124,12 +162,29 @@ kubectl() { "$KUBE_BIN/kubectl" --kubeconfig "$state/kubeconfig" --request-timeo
 
 exists() { [ -f "$KWOK_WORKDIR/clusters/$name/kwok.yaml" ]; }
 
-# Up means: the API server answers, every node is Ready, and the running kwok holds every
-# node's lease (only then does it move that node's pods along).
-healthy() {
+# The simulated nodes (kwok manages only those annotated kwok.x-k8s.io/node=fake), Ready.
+simulated_ready() {
+    kubectl get nodes -o jsonpath='{range .items[?(@.metadata.annotations.kwok\.x-k8s\.io/node=="fake")]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null |
+        grep -c ' True$'
+}
+
+# Up means: the API server answers, every simulated node is Ready, and the running kwok
+# holds each of their leases (only then does it move that node's pods along).
+control_plane_healthy() {
     [ -f "$state/kubeconfig" ] && kubectl get --raw=/readyz >/dev/null 2>&1 &&
-        [ "$(kubectl get nodes --no-headers 2>/dev/null | grep -c ' Ready ')" -eq "$nodes" ] &&
-        [ "$(kubectl -n kube-node-lease get leases -o name 2>/dev/null | grep -c .)" -eq "$nodes" ]
+        [ "$(simulated_ready)" -eq "$nodes" ] &&
+        [ "$(kubectl -n kube-node-lease get leases -o name 2>/dev/null | grep -vc "/$real_node$")" -eq "$nodes" ]
+}
+
+healthy() { control_plane_healthy && node_sh status >/dev/null 2>&1; }
+
+# The real node: node.sh, with what it needs of this cluster.
+real_node=labplatform-node
+node_sh() {
+    local server
+    server=$(sed -n 's#^ *server: https://127\.0\.0\.1:\([0-9][0-9]*\).*#\1#p' "$state/kubeconfig" 2>/dev/null | head -n 1)
+    NODE_STATE=$state/node CLUSTER_PKI=$KWOK_WORKDIR/clusters/$name/pki API_PORT=$server \
+        NODE_PROXY_PORT=$(node_proxy_port) NODE_PROXY_SOCKET=$node_proxy_socket ADMIN_KUBECONFIG=$state/kubeconfig "$here/node.sh" "$@"
 }
 
 # metrics-server is registered as the APIService v1beta1.metrics.k8s.io. `kubectl top
@@ -155,7 +210,7 @@ wait_metrics() {
 wait_ready() {
     local i
     for i in $(seq 1 120); do
-        if healthy; then
+        if control_plane_healthy; then
             pods_become_ready
             return
         fi
@@ -256,7 +311,8 @@ cmd_up() {
     local want
     want=$(config_hash)
     if [ -f "$state/config-hash" ] && [ "$(cat "$state/config-hash")" = "$want" ] && exists; then
-        if healthy; then
+        if control_plane_healthy; then
+            node_sh up  # starts whatever of the node is not running
             # Just started by someone else, metrics may lag a few seconds; a dead
             # metrics-server is reported (cluster.sh stop, then up, restarts it).
             metrics_ready || wait_metrics
@@ -266,6 +322,7 @@ cmd_up() {
         fi
         say "restarting the stopped cluster (its data is kept)"
         if kwokctl start cluster >&2 && wait_ready; then
+            node_sh up
             wait_metrics
             platform_identity
             say "up: $state/kubeconfig"
@@ -276,9 +333,13 @@ cmd_up() {
         say "configuration changed; re-creating the cluster"
     fi
     rm -f "$state/config-hash" "$state/platform-hash"
-    exists && kwokctl delete cluster >&2
+    if exists; then
+        node_sh down
+        kwokctl delete cluster >&2
+    fi
     create
     wait_ready || die "nodes or pods did not become Ready; kwok's log: $KWOK_WORKDIR/clusters/$name/logs/kwok-controller.log"
+    node_sh up
     wait_metrics
     echo "$want" >"$state/config-hash"
     platform_identity
@@ -288,6 +349,7 @@ cmd_up() {
 cmd_stop() {
     if exists; then
         binaries 2>/dev/null
+        node_sh stop
         kwokctl stop cluster >&2
     fi
     say "stopped (data kept; make cluster-up starts it again)"
@@ -296,6 +358,7 @@ cmd_stop() {
 cmd_down() {
     if [ -d "$KWOK_WORKDIR/clusters/$name" ]; then
         binaries 2>/dev/null
+        node_sh down
         kwokctl delete cluster >&2
     fi
     rm -f "$state/config-hash" "$state/kubeconfig" "$state/platform-hash" "$state/platform-kubeconfig"

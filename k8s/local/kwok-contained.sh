@@ -73,12 +73,18 @@ wait_for_socket() {
 release_stale_node_leases() {
     # A kwok that was killed rather than stopped still holds its nodes' leases for
     # minutes, and a new one leaves those nodes' pods alone until they expire. One kwok
-    # serves this cluster, so any lease left is a dead predecessor's. On a new cluster
-    # there is none, or the API server is not up yet: that is fine too.
-    local i
+    # serves this cluster's simulated nodes (annotated kwok.x-k8s.io/node=fake), so any
+    # lease of theirs is a dead predecessor's; the real node's lease is its kubelet's. On a
+    # new cluster there is none, or the API server is not up yet: that is fine too.
+    local i names
     for i in $(seq 1 10); do
-        "$kubectl" --kubeconfig "$kubeconfig" --request-timeout=3s -n kube-node-lease \
-            delete leases --all >/dev/null 2>&1 && return
+        if names=$("$kubectl" --kubeconfig "$kubeconfig" --request-timeout=3s get nodes \
+            -o jsonpath='{range .items[?(@.metadata.annotations.kwok\.x-k8s\.io/node=="fake")]}{.metadata.name}{" "}{end}' 2>/dev/null); then
+            [ -n "$names" ] || return 0
+            # shellcheck disable=SC2086 # node names, one word each
+            "$kubectl" --kubeconfig "$kubeconfig" --request-timeout=3s -n kube-node-lease \
+                delete leases --ignore-not-found $names >/dev/null 2>&1 && return
+        fi
         sleep 0.5
     done
 }

@@ -12,6 +12,7 @@ from labplatform.classroom.models import StudentEnvironment
 from labplatform.classroom.presets import PRESETS
 from labplatform.classroom.progress import progress_push
 from labplatform.cluster.errors import ClusterError, PodMissing
+from labplatform.cluster.manifests import WorkstationRuntime
 from labplatform.cluster.students import (
     StudentEnvironmentSpec,
     student_environment_apply,
@@ -33,6 +34,15 @@ class StillDeleting(Exception):
     """The namespace is still terminating; the task tries again later."""
 
 
+def workstation_runtime() -> WorkstationRuntime:
+    return WorkstationRuntime(
+        image=settings.WORKSTATION_IMAGE,
+        pull_policy=settings.WORKSTATION_IMAGE_PULL_POLICY,
+        node_pool=settings.WORKSTATION_NODE_POOL,
+        api_server=settings.WORKSTATION_API_SERVER,
+    )
+
+
 def environment_spec(environment: StudentEnvironment) -> StudentEnvironmentSpec:
     cohort = environment.enrollment.cohort
     preset = PRESETS[cohort.quota_preset]
@@ -45,7 +55,7 @@ def environment_spec(environment: StudentEnvironment) -> StudentEnvironmentSpec:
         default_request=preset.default_request,
         default_limit=preset.default_limit,
         workstation_namespace=settings.WORKSTATION_NAMESPACE,
-        workstation_image=settings.WORKSTATION_IMAGE,
+        workstation=workstation_runtime(),
         workstation_annotations=settings.WORKSTATION_POD_ANNOTATIONS,
         local=cohort.cluster.is_local,
     )

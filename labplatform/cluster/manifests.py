@@ -6,7 +6,7 @@ platform's state on a cluster can be rebuilt from a label selector.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "labplatform"
@@ -396,15 +396,90 @@ def workstation_kubeconfig_secret(
     }
 
 
+@dataclass(frozen=True)
+class WorkstationRuntime:
+    """How a cluster runs workstations: the image and whether it may be pulled, the node
+    pool they go to (nodes labelled and tainted NODE_POOL=true; "" for any node), and the
+    container's bounds (from the cohort's preset)."""
+
+    image: str
+    pull_policy: str = "IfNotPresent"
+    node_pool: str = ""
+    # The API server as the pod reaches it ("": the platform's own address); the address
+    # must be in the API server certificate's names.
+    api_server: str = ""
+    requests: dict[str, str] = field(default_factory=lambda: dict(WORKSTATION_REQUESTS))
+    limits: dict[str, str] = field(default_factory=lambda: dict(WORKSTATION_LIMITS))
+
+
+WORKSTATION_REQUESTS = {"cpu": "50m", "memory": "64Mi", "ephemeral-storage": "64Mi"}
+WORKSTATION_LIMITS = {"cpu": "500m", "memory": "256Mi", "ephemeral-storage": "1Gi"}
+# The home and /tmp are the pod's own; /tmp (tmux's socket, kubectl's cache) is in memory.
+WORKSTATION_HOME_SIZE = "1Gi"
+WORKSTATION_TMP_SIZE = "64Mi"
+
+
 def workstation_pod(
-    *, workstation_namespace: str, student_namespace: str, cohort: str, student: str, image: str
+    *, workstation_namespace: str, student_namespace: str, cohort: str, student: str, runtime: WorkstationRuntime
 ) -> dict:
-    """The student's shell. It runs outside the student's namespace so `kubectl delete pods --all`
-    cannot kill the terminal, holds no token of the platform's own, and meets the `restricted`
-    Pod Security Standard. The secret is mounted as a directory, not by subPath, so a renewed
-    token reaches the running shell; kubectl's cache therefore goes to /tmp."""
-    if not image:
+    """The student's shell: a container, on every cluster the same. It runs outside the
+    student's namespace so `kubectl delete pods --all` cannot kill the terminal, holds no
+    token of the platform's own, meets the `restricted` Pod Security Standard, runs in a
+    user namespace (root in it is no one outside) with a read-only root filesystem, and
+    writes only to its home and /tmp. tini is PID 1 and reaps orphans, which would count
+    against the pid limit. The kubeconfig Secret is mounted as a folder, not by subPath,
+    so a renewed token reaches the running shell; kubectl's cache therefore goes to /tmp."""
+    if not runtime.image:
         raise ValueError(f"the workstation image for student {student!r} is empty")
+    if runtime.pull_policy not in ("Always", "IfNotPresent", "Never"):
+        raise ValueError(f"workstation image pull policy {runtime.pull_policy!r} is not Always, IfNotPresent or Never")
+    spec = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "hostUsers": False,
+        # The shell ends at once on SIGTERM (tini passes it on); a reset does not wait long.
+        "terminationGracePeriodSeconds": 5,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": WORKSTATION_USER,
+            "runAsGroup": WORKSTATION_USER,
+            "fsGroup": WORKSTATION_USER,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [
+            {
+                "name": "shell",
+                "image": runtime.image,
+                "imagePullPolicy": runtime.pull_policy,
+                "command": ["/usr/bin/tini", "--"],
+                "args": ["sleep", "infinity"],
+                "env": [
+                    {"name": "KUBECONFIG", "value": f"{WORKSTATION_HOME}/.kube/config"},
+                    {"name": "KUBECACHEDIR", "value": "/tmp/.kube-cache"},  # noqa: S108 (the container's own /tmp)
+                    {"name": "LAB_NAMESPACE", "value": student_namespace},
+                ],
+                "volumeMounts": [
+                    {"name": "home", "mountPath": WORKSTATION_HOME},
+                    {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 (the container's own /tmp)
+                    {"name": "kubeconfig", "mountPath": f"{WORKSTATION_HOME}/.kube", "readOnly": True},
+                ],
+                "resources": {"requests": dict(runtime.requests), "limits": dict(runtime.limits)},
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "readOnlyRootFilesystem": True,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+            }
+        ],
+        "volumes": [
+            {"name": "home", "emptyDir": {"sizeLimit": WORKSTATION_HOME_SIZE}},
+            {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": WORKSTATION_TMP_SIZE}},
+            {"name": "kubeconfig", "secret": {"secretName": f"ws-{student}-kubeconfig", "defaultMode": 0o440}},
+        ],
+    }
+    if runtime.node_pool:
+        spec["nodeSelector"] = {runtime.node_pool: "true"}
+        spec["tolerations"] = [{"key": runtime.node_pool, "operator": "Equal", "value": "true", "effect": "NoSchedule"}]
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -415,41 +490,5 @@ def workstation_pod(
             cohort=cohort,
             student=student,
         ),
-        "spec": {
-            "automountServiceAccountToken": False,
-            # `sleep` as PID 1 ignores SIGTERM; without this a reset would wait the full 30s.
-            "terminationGracePeriodSeconds": 5,
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": WORKSTATION_USER,
-                "runAsGroup": WORKSTATION_USER,
-                "fsGroup": WORKSTATION_USER,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
-            "containers": [
-                {
-                    "name": "shell",
-                    "image": image,
-                    "command": ["sleep", "infinity"],
-                    "env": [
-                        {"name": "KUBECONFIG", "value": f"{WORKSTATION_HOME}/.kube/config"},
-                        {"name": "KUBECACHEDIR", "value": "/tmp/.kube-cache"},  # noqa: S108 (the container's own /tmp)
-                    ],
-                    "volumeMounts": [
-                        {"name": "kubeconfig", "mountPath": f"{WORKSTATION_HOME}/.kube", "readOnly": True}
-                    ],
-                    "resources": {
-                        "requests": {"cpu": "50m", "memory": "64Mi"},
-                        "limits": {"cpu": "500m", "memory": "256Mi"},
-                    },
-                    "securityContext": {
-                        "allowPrivilegeEscalation": False,
-                        "capabilities": {"drop": ["ALL"]},
-                    },
-                }
-            ],
-            "volumes": [
-                {"name": "kubeconfig", "secret": {"secretName": f"ws-{student}-kubeconfig", "defaultMode": 0o440}}
-            ],
-        },
+        "spec": spec,
     }

@@ -41,7 +41,7 @@ class StudentEnvironmentSpec:
     default_request: dict[str, str]
     default_limit: dict[str, str]
     workstation_namespace: str
-    workstation_image: str
+    workstation: manifests.WorkstationRuntime
     local: bool  # the local KWOK cluster: exec rules run as a Unix user of the student's own
     workstation_annotations: dict[str, str] = field(default_factory=dict)
     namespace: str = field(init=False)
@@ -122,7 +122,10 @@ def student_kubeconfig(spec: StudentEnvironmentSpec, token: str) -> dict:
     configuration = sync_client(spec.cluster).configuration
     ca_data = base64.b64encode(Path(configuration.ssl_ca_cert).read_bytes()).decode()
     return manifests.workstation_kubeconfig(
-        server=configuration.host, ca_data=ca_data, token=token, namespace=spec.namespace
+        server=spec.workstation.api_server or configuration.host,
+        ca_data=ca_data,
+        token=token,
+        namespace=spec.namespace,
     )
 
 
@@ -146,13 +149,22 @@ def workstation_kubeconfig_apply(spec: StudentEnvironmentSpec) -> None:
     object_apply(secret, cluster=spec.cluster)
 
 
+def _workstation_api_server(spec: StudentEnvironmentSpec) -> list[manifests.ApiServerPeer]:
+    """Where the workstation reaches the API server: the address it is given, if any, as well
+    as the API server's own (the `kubernetes` Service and its endpoints)."""
+    peers = api_server_peers(name=spec.cluster)
+    if spec.workstation.api_server:
+        address = urllib3.util.parse_url(spec.workstation.api_server)
+        prefix = 128 if ":" in (address.host or "") else 32
+        peers = [manifests.ApiServerPeer(cidr=f"{address.host.strip('[]')}/{prefix}", port=address.port or 443), *peers]
+    return peers
+
+
 def workstation_apply(spec: StudentEnvironmentSpec) -> None:
-    policy = manifests.workstation_network_policy(
-        **_workstation_common(spec), api_server=api_server_peers(name=spec.cluster)
-    )
+    policy = manifests.workstation_network_policy(**_workstation_common(spec), api_server=_workstation_api_server(spec))
     object_apply(policy, cluster=spec.cluster)
     workstation_kubeconfig_apply(spec)
-    pod = manifests.workstation_pod(**_workstation_common(spec), image=spec.workstation_image)
+    pod = manifests.workstation_pod(**_workstation_common(spec), runtime=spec.workstation)
     pod["metadata"].setdefault("annotations", {}).update(spec.workstation_annotations)
     object_apply(pod, cluster=spec.cluster)
 

@@ -238,11 +238,13 @@ def test_the_workstation_image_is_what_the_workstation_pod_expects():
         student_namespace="lab-x1",
         cohort="c",
         student="x1",
-        image="i",
+        runtime=manifests.WorkstationRuntime(image="i"),
     )
     (shell,) = pod["spec"]["containers"]
-    assert shell["command"] == ["sleep", "infinity"]
-    assert shell["volumeMounts"][0]["mountPath"] == f"{manifests.WORKSTATION_HOME}/.kube"
+    assert shell["command"] == ["/usr/bin/tini", "--"]
+    assert shell["args"] == ["sleep", "infinity"]
+    mounts = {mount["mountPath"] for mount in shell["volumeMounts"]}
+    assert {manifests.WORKSTATION_HOME, f"{manifests.WORKSTATION_HOME}/.kube", "/tmp"} <= mounts
     for tool in ("bash-completion", "curl", "jq", "nano", "tmux", "vim"):
         assert re.search(rf"\b{tool}\b", dockerfile), tool
 

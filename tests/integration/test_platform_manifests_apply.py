@@ -271,7 +271,9 @@ def student_objects(namespace: str, student: str) -> list[dict]:
             student_namespace=namespace,
             cohort=COHORT,
             student=student,
-            image="registry.example.com/labplatform/workstation:test",
+            runtime=manifests.WorkstationRuntime(
+                image="registry.example.com/labplatform/workstation:test", node_pool="labplatform.io/workstations"
+            ),
         ),
     ]
 

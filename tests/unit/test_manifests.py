@@ -337,7 +337,7 @@ def test_the_workstation_pod_is_unprivileged_and_mounts_only_the_students_kubeco
         student_namespace=NAMESPACE,
         cohort=COHORT,
         student=STUDENT,
-        image="ghcr.io/example/workstation:1.0",
+        runtime=manifests.WorkstationRuntime(image="ghcr.io/example/workstation:1.0"),
     ) == {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -349,6 +349,8 @@ def test_the_workstation_pod_is_unprivileged_and_mounts_only_the_students_kubeco
         },
         "spec": {
             "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "hostUsers": False,
             "terminationGracePeriodSeconds": 5,
             "securityContext": {
                 "runAsNonRoot": True,
@@ -361,30 +363,75 @@ def test_the_workstation_pod_is_unprivileged_and_mounts_only_the_students_kubeco
                 {
                     "name": "shell",
                     "image": "ghcr.io/example/workstation:1.0",
-                    "command": ["sleep", "infinity"],
+                    "imagePullPolicy": "IfNotPresent",
+                    "command": ["/usr/bin/tini", "--"],
+                    "args": ["sleep", "infinity"],
                     "env": [
                         {"name": "KUBECONFIG", "value": "/home/student/.kube/config"},
                         {"name": "KUBECACHEDIR", "value": "/tmp/.kube-cache"},
+                        {"name": "LAB_NAMESPACE", "value": NAMESPACE},
                     ],
-                    "volumeMounts": [{"name": "kubeconfig", "mountPath": "/home/student/.kube", "readOnly": True}],
+                    "volumeMounts": [
+                        {"name": "home", "mountPath": "/home/student"},
+                        {"name": "tmp", "mountPath": "/tmp"},
+                        {"name": "kubeconfig", "mountPath": "/home/student/.kube", "readOnly": True},
+                    ],
                     "resources": {
-                        "requests": {"cpu": "50m", "memory": "64Mi"},
-                        "limits": {"cpu": "500m", "memory": "256Mi"},
+                        "requests": {"cpu": "50m", "memory": "64Mi", "ephemeral-storage": "64Mi"},
+                        "limits": {"cpu": "500m", "memory": "256Mi", "ephemeral-storage": "1Gi"},
                     },
-                    "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "readOnlyRootFilesystem": True,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
                 }
             ],
             "volumes": [
-                {"name": "kubeconfig", "secret": {"secretName": "ws-s4k2j9x0ab-kubeconfig", "defaultMode": 0o440}}
+                {"name": "home", "emptyDir": {"sizeLimit": "1Gi"}},
+                {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
+                {"name": "kubeconfig", "secret": {"secretName": "ws-s4k2j9x0ab-kubeconfig", "defaultMode": 0o440}},
             ],
         },
     }
 
 
+def test_a_workstation_pod_goes_to_its_node_pool_and_is_never_pulled_where_it_cannot_be():
+    pod = manifests.workstation_pod(
+        workstation_namespace=WORKSTATIONS,
+        student_namespace=NAMESPACE,
+        cohort=COHORT,
+        student=STUDENT,
+        runtime=manifests.WorkstationRuntime(
+            image="localhost/labplatform/workstation:abc", pull_policy="Never", node_pool="labplatform.io/workstations"
+        ),
+    )
+    assert pod["spec"]["nodeSelector"] == {"labplatform.io/workstations": "true"}
+    assert pod["spec"]["tolerations"] == [
+        {"key": "labplatform.io/workstations", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+    ]
+    assert pod["spec"]["containers"][0]["imagePullPolicy"] == "Never"
+
+
+def test_a_workstation_pod_with_an_unknown_pull_policy_is_refused():
+    with pytest.raises(ValueError, match="pull policy 'Sometimes'"):
+        manifests.workstation_pod(
+            workstation_namespace=WORKSTATIONS,
+            student_namespace=NAMESPACE,
+            cohort=COHORT,
+            student=STUDENT,
+            runtime=manifests.WorkstationRuntime(image="x", pull_policy="Sometimes"),
+        )
+
+
 def test_a_workstation_pod_without_an_image_is_refused():
     with pytest.raises(ValueError, match="workstation image for student 's4k2j9x0ab' is empty"):
         manifests.workstation_pod(
-            workstation_namespace=WORKSTATIONS, student_namespace=NAMESPACE, cohort=COHORT, student=STUDENT, image=""
+            workstation_namespace=WORKSTATIONS,
+            student_namespace=NAMESPACE,
+            cohort=COHORT,
+            student=STUDENT,
+            runtime=manifests.WorkstationRuntime(image=""),
         )
 
 

@@ -1,0 +1,3 @@
+module labplatform.local/node-proxy
+
+go 1.24

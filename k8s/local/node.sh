@@ -1,0 +1,361 @@
+#!/usr/bin/env bash
+# The local cluster's real node: containerd, runc and a kubelet, for the workstation pods
+# in which students' shells run. cluster.sh runs it after the control plane is up:
+#
+#   node.sh up | stop | down | status
+#
+# The node lives in a network namespace of its own, made here, with no link to the host:
+#   - its address ($node_ip) is on the namespace's loopback device; pods are on a bridge inside;
+#   - the API server is reached through a relay: a listener on $api_port inside the
+#     namespace, a Unix socket in a root-only folder, and 127.0.0.1:$api_port on the host;
+#   - the kubelet (exec, attach, logs, metrics) is reached from the host only through
+#     node-proxy, an HTTP CONNECT proxy on loopback that joins the node's name and address
+#     at the kubelet's port to a Unix socket relayed inside (the API server's and
+#     metrics-server's HTTPS_PROXY, see kwokctl.yaml);
+#   - an nftables rule lets pods reach the API relay and nothing else of the namespace.
+# So no packet of the node or its pods can leave for an address outside the namespace:
+# there is no interface to leave by.
+#
+# Environment (cluster.sh sets it): NODE_STATE (this node's folder), CLUSTER_PKI (the
+# cluster's CA), API_PORT, NODE_PROXY_PORT, NODE_PROXY_SOCKET, KUBE_BIN, KUBELET_BIN, CONTAINERD_BIN,
+# RUNC_BIN, NODE_PROXY_BIN, PAUSE_IMAGE, PAUSE_IMAGE_TAR, WORKSTATION_IMAGE,
+# WORKSTATION_IMAGE_TAR, ADMIN_KUBECONFIG.
+set -euo pipefail
+
+node=${NODE_STATE:?}
+node_name=labplatform-node
+node_ip=10.250.0.1
+pod_cidr=10.88.0.0/16
+kubelet_port=10250
+# The API server inside the namespace, for the kubelet (at 127.0.0.1) and pods (at the
+# node's address): the same port on every local cluster, whatever the API server's own.
+node_api_port=6443
+# One id per cluster (its state folder): two local clusters on one machine share nothing.
+id=$(printf '%s' "$node" | sha256sum | cut -c1-10)
+netns=labplatform-node-$id
+cgroup_root=/labplatform-$id
+relay=$node/relay
+logs=$node/logs
+# What containers use (the kubelet's pod folders, containerd's snapshots and state) is
+# outside root's home: a container's processes, which are no one on this host (a user
+# namespace), must be able to pass through every folder above their mounts.
+data=/var/lib/labplatform/node-$id
+run=/run/labplatform/node-$id
+containerd_socket=$run/containerd.sock
+# The kubelet sets these host-wide at start (protectKernelDefaults would refuse to start
+# instead); node.sh records them first and puts them back when the node stops.
+kernel_tunables=(kernel.panic kernel.panic_on_oops vm.overcommit_memory)
+controllers=(cpu cpuacct cpuset memory pids devices freezer blkio systemd)
+taint_key=labplatform.io/workstations
+
+say() { printf '[node] %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+inside=(nsenter --net="/run/netns/$netns" --)
+in_node() { "${inside[@]}" "$@"; }
+kubectl() { "$KUBE_BIN/kubectl" --kubeconfig "$ADMIN_KUBECONFIG" --request-timeout=5s "$@"; }
+ctr() { "$CONTAINERD_BIN/ctr" --address "$containerd_socket" --namespace k8s.io "$@"; }
+
+# start NAME COMMAND...: runs it in the background in a session of its own, its output in
+# $logs/NAME.log, its pid in $node/run/NAME.pid.
+start() {
+    local name=$1
+    shift
+    if running "$name"; then return; fi
+    setsid "$@" </dev/null >>"$logs/$name.log" 2>&1 &
+    echo $! >"$node/run/$name.pid"
+}
+
+running() {
+    local pid
+    pid=$(cat "$node/run/$1.pid" 2>/dev/null) || return 1
+    case $pid in '' | *[!0-9]*) return 1 ;; esac
+    kill -0 "$pid" 2>/dev/null
+}
+
+halt() {
+    local name=$1 pid _
+    pid=$(cat "$node/run/$name.pid" 2>/dev/null) || return 0
+    case $pid in '' | *[!0-9]*) rm -f "$node/run/$name.pid"; return ;; esac
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$node/run/$name.pid"
+}
+
+wait_for() {
+    local what=$1 tries=$2 _
+    shift 2
+    for _ in $(seq 1 "$tries"); do
+        "$@" >/dev/null 2>&1 && return
+        sleep 0.5
+    done
+    die "$what did not happen within $((tries / 2))s"
+}
+
+save_kernel_tunables() {
+    [ -f "$node/kernel-tunables" ] && return
+    local name
+    for name in "${kernel_tunables[@]}"; do
+        printf '%s=%s\n' "$name" "$(sysctl -n "$name")"
+    done >"$node/kernel-tunables.new"
+    mv "$node/kernel-tunables.new" "$node/kernel-tunables"
+}
+
+restore_kernel_tunables() {
+    [ -f "$node/kernel-tunables" ] || return 0
+    local line name value
+    while IFS= read -r line; do
+        name=${line%%=*} value=${line#*=}
+        case $name in kernel.panic | kernel.panic_on_oops | vm.overcommit_memory) ;; *) continue ;; esac
+        case $value in '' | *[!0-9-]*) continue ;; esac
+        sysctl -q -w "$name=$value"
+    done <"$node/kernel-tunables"
+    rm -f "$node/kernel-tunables"
+}
+
+# The kubelet refuses to start until its cgroupRoot exists in every v1 hierarchy.
+make_cgroups() {
+    local controller dir
+    for controller in "${controllers[@]}"; do
+        dir=/sys/fs/cgroup/$controller$cgroup_root
+        [ -d "/sys/fs/cgroup/$controller" ] || continue
+        mkdir -p "$dir"
+        if [ "$controller" = cpuset ]; then
+            cp /sys/fs/cgroup/cpuset/cpuset.cpus "$dir/cpuset.cpus"
+            cp /sys/fs/cgroup/cpuset/cpuset.mems "$dir/cpuset.mems"
+        fi
+    done
+}
+
+# Ends whatever still runs under the node's cgroup (containers, shims), then removes it.
+remove_cgroups() {
+    local controller dir pid _
+    for _ in 1 2 3; do
+        find "/sys/fs/cgroup/pids$cgroup_root" -name cgroup.procs -exec cat {} + 2>/dev/null |
+            while read -r pid; do kill -KILL "$pid" 2>/dev/null || true; done
+        sleep 0.2
+    done
+    for controller in "${controllers[@]}"; do
+        dir=/sys/fs/cgroup/$controller$cgroup_root
+        [ -d "$dir" ] || continue
+        find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null || true
+    done
+}
+
+make_netns() {
+    if ! ip netns list | grep -qw "^$netns"; then
+        ip netns add "$netns"
+    fi
+    in_node ip link set lo up
+    # The node's address is the namespace's own (on its loopback device; the kernel here
+    # has no dummy devices): local to the namespace, reachable from its pods' bridge.
+    in_node ip addr replace "$node_ip/32" dev lo
+    # Pods may reach the API relay at the node's address and nothing else of the namespace
+    # (the kubelet, containerd's stream server, the relays); a refused connection fails at
+    # once. Pod-to-pod traffic is bridged and not seen here (NetworkPolicy's part).
+    in_node nft -f - <<NFT
+table inet labplatform_node
+delete table inet labplatform_node
+table inet labplatform_node {
+    chain input {
+        type filter hook input priority 0; policy accept;
+        iifname "lo" accept
+        ct state established,related accept
+        ip daddr $node_ip tcp dport $node_api_port accept
+        iifname != "lo" meta l4proto tcp reject with tcp reset
+        iifname != "lo" reject
+    }
+}
+NFT
+}
+
+certificates() {
+    local pki=$node/pki
+    [ -s "$pki/kubelet.crt" ] && cmp -s "$CLUSTER_PKI/ca.crt" "$pki/ca.crt" && return
+    mkdir -p "$pki"
+    chmod 700 "$pki"
+    cp "$CLUSTER_PKI/ca.crt" "$pki/ca.crt"
+    # The kubelet's own identity, system:node:NAME in system:nodes (the Node authorizer
+    # and NodeRestriction act on it); never the admin's.
+    openssl req -new -newkey rsa:2048 -nodes -keyout "$pki/kubelet.key" \
+        -subj "/O=system:nodes/CN=system:node:$node_name" -out "$pki/kubelet.csr" 2>/dev/null
+    openssl x509 -req -in "$pki/kubelet.csr" -CA "$CLUSTER_PKI/ca.crt" -CAkey "$CLUSTER_PKI/ca.key" \
+        -CAcreateserial -days 3650 -out "$pki/kubelet.crt" 2>/dev/null
+    rm -f "$pki/kubelet.csr"
+    chmod 600 "$pki/kubelet.key"
+}
+
+render() {
+    mkdir -p "$node/run" "$logs" "$relay" "$node/containerd" "$node/cni/net.d" "$node/kubelet"
+    chmod 700 "$relay" "$node"
+    certificates
+    cat >"$node/resolv.conf" <<'RESOLV'
+# Pods on this node resolve nothing: no nameserver of the host is named here.
+options ndots:1
+RESOLV
+    cat >"$node/cni/net.d/10-labplatform.conflist" <<CNI
+{
+  "cniVersion": "1.0.0",
+  "name": "labplatform-node",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "cni0",
+      "isGateway": true,
+      "ipMasq": false,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "dataDir": "$data/cni-ipam",
+        "ranges": [[{"subnet": "$pod_cidr"}]],
+        "routes": [{"dst": "0.0.0.0/0"}]
+      }
+    },
+    {"type": "loopback"}
+  ]
+}
+CNI
+    sed -e "s#@DATA@#$data#g" -e "s#@RUN@#$run#g" -e "s#@NODE@#$node#g" -e "s#@RUNC@#$RUNC_BIN/runc#g" \
+        -e "s#@PAUSE_IMAGE@#$PAUSE_IMAGE#g" \
+        "$(dirname "$0")/node-containerd.toml" >"$node/containerd/config.toml"
+    cat >"$node/kubelet/kubeconfig" <<KUBECONFIG
+apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: https://127.0.0.1:$node_api_port
+    certificate-authority: $node/pki/ca.crt
+users:
+- name: kubelet
+  user:
+    client-certificate: $node/pki/kubelet.crt
+    client-key: $node/pki/kubelet.key
+contexts:
+- name: kubelet
+  context: {cluster: local, user: kubelet}
+current-context: kubelet
+KUBECONFIG
+    sed -e "s#@NODE@#$node#g" -e "s#@DATA@#$data#g" -e "s#@RUN@#$run#g" -e "s#@NODE_IP@#$node_ip#g" -e "s#@PORT@#$kubelet_port#g" \
+        -e "s#@CGROUP_ROOT@#$cgroup_root#g" -e "s#@TAINT_KEY@#$taint_key#g" \
+        "$(dirname "$0")/node-kubelet.yaml" >"$node/kubelet/config.yaml"
+}
+
+relays() {
+    # Host side: the node's API socket to the API server on loopback.
+    start api-relay-host socat "UNIX-LISTEN:$relay/api.sock,fork,mode=600" "TCP:127.0.0.1:$API_PORT"
+    wait_for "the API relay socket" 40 test -S "$relay/api.sock"
+    # Inside: the API server at every address of the namespace (the kubelet uses 127.0.0.1,
+    # pods the node's address), and the kubelet for node-proxy.
+    start api-relay-node "${inside[@]}" socat "TCP-LISTEN:$node_api_port,reuseaddr,fork" "UNIX-CONNECT:$relay/api.sock"
+    start kubelet-relay "${inside[@]}" socat "UNIX-LISTEN:$relay/kubelet.sock,fork,mode=600" "TCP:$node_ip:$kubelet_port"
+    start node-proxy "$NODE_PROXY_BIN/node-proxy" -listen "127.0.0.1:$NODE_PROXY_PORT" -listen-unix "$NODE_PROXY_SOCKET" \
+        -route "$node_name:$kubelet_port=$relay/kubelet.sock" -route "$node_ip:$kubelet_port=$relay/kubelet.sock"
+}
+
+images() {
+    local tar ref
+    for pair in "$PAUSE_IMAGE_TAR=$PAUSE_IMAGE" "$WORKSTATION_IMAGE_TAR=$WORKSTATION_IMAGE"; do
+        tar=${pair%%=*} ref=${pair#*=}
+        if ! ctr images ls -q | grep -qxF "$ref"; then
+            say "importing $ref"
+            ctr images import --all-platforms "$tar" >/dev/null
+        fi
+        # Image GC never removes a pinned image: nothing could pull it back.
+        ctr images label "$ref" io.cri-containerd.pinned=pinned >/dev/null
+    done
+}
+
+# The node's run folder (containerd's socket and state: the containers' root filesystems,
+# their tasks) is a tmpfs of its own, as /run/containerd would be.
+runtime_folders() {
+    install -d -m 0711 /var/lib/labplatform /run/labplatform "$data" "$run"
+    mountpoint -q "$run" || mount -t tmpfs -o mode=0711,size=256m tmpfs "$run"
+}
+
+node_ready() {
+    [ "$(kubectl get node "$node_name" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
+}
+
+cmd_up() {
+    for tool in socat nft nsenter ip openssl setsid; do
+        command -v "$tool" >/dev/null || die "missing $tool"
+    done
+    render
+    make_netns
+    make_cgroups
+    save_kernel_tunables
+    relays
+    runtime_folders
+    start containerd "${inside[@]}" env PATH="$CONTAINERD_BIN:/usr/sbin:/usr/bin:/sbin:/bin" \
+        "$CONTAINERD_BIN/containerd" --config "$node/containerd/config.toml"
+    wait_for "containerd's socket" 60 ctr version
+    images
+    start kubelet "${inside[@]}" env PATH="$CONTAINERD_BIN:$RUNC_BIN:/usr/sbin:/usr/bin:/sbin:/bin" \
+        "$KUBELET_BIN/kubelet" --config "$node/kubelet/config.yaml" --kubeconfig "$node/kubelet/kubeconfig" \
+        --root-dir "$data/kubelet" --cert-dir "$node/pki/serving" \
+        --hostname-override "$node_name" --node-ip "$node_ip" --node-labels "$taint_key=true"
+    wait_for "node $node_name Ready (kubelet log: $logs/kubelet.log)" 240 node_ready
+    workstation_settings
+    say "node $node_name Ready"
+}
+
+# What the platform needs to run workstations here (labplatform/settings.py reads it).
+workstation_settings() {
+    cat >"$node/workstation.json.new" <<JSON
+{
+  "image": "$WORKSTATION_IMAGE",
+  "pull_policy": "Never",
+  "node_pool": "$taint_key",
+  "api_server": "https://$node_ip:$node_api_port"
+}
+JSON
+    chmod 644 "$node/workstation.json.new"
+    mv "$node/workstation.json.new" "$node/workstation.json"
+}
+
+cmd_stop() {
+    halt kubelet
+    halt containerd
+    remove_cgroups
+    for name in node-proxy kubelet-relay api-relay-node api-relay-host; do halt "$name"; done
+    restore_kernel_tunables
+}
+
+# Unmounts FOLDER and everything mounted below it, deepest first.
+unmount_below() {
+    local folder=$1 mount
+    { findmnt -rn -o TARGET | grep -E "^$folder(/|$)" || true; } | sort -r | while IFS= read -r mount; do
+        umount -l "$mount" 2>/dev/null || true
+    done
+}
+
+cmd_down() {
+    cmd_stop
+    unmount_below "$run"
+    unmount_below "$data"
+    unmount_below "$node"
+    ip netns delete "$netns" 2>/dev/null || true
+    rm -rf "$node" "$data" "$run"
+}
+
+cmd_status() {
+    local name status=0
+    for name in api-relay-host api-relay-node kubelet-relay node-proxy containerd kubelet; do
+        if running "$name"; then say "$name: running"; else say "$name: not running"; status=3; fi
+    done
+    if node_ready; then say "node $node_name Ready"; else say "node $node_name not Ready"; status=3; fi
+    return $status
+}
+
+case ${1:-} in
+up) cmd_up ;;
+stop) cmd_stop ;;
+down) cmd_down ;;
+status) cmd_status ;;
+*) die "usage: $0 up|stop|down|status" ;;
+esac

@@ -1,0 +1,213 @@
+"""The local cluster's real node (k8s/local/node.sh): a kubelet, containerd and runc in a
+network namespace of their own, next to KWOK's simulated nodes. A student's workstation
+placed there is a real container from the image built here (k8s/local/images.sh), and the
+terminal goes into it: API server -> node-proxy -> kubelet -> containerd -> runc.
+Everything in the shell is typed into the terminal, as the student would."""
+
+import asyncio
+import dataclasses
+import json
+import subprocess
+import uuid
+
+import pytest
+from kubernetes import client
+
+from labplatform.cluster.clients import close_async_clients
+from labplatform.cluster.manifests import WorkstationRuntime
+from labplatform.cluster.students import student_environment_apply, student_environment_delete, workstation_ready
+from labplatform.cluster.terminals import workstation_terminal
+from tests.cohorts import local_student_spec
+from tests.kube import cluster_state_dir, node_netns, wait_for
+from tests.terminals import plain
+
+pytestmark = pytest.mark.local_cluster
+
+NODE = "labplatform-node"
+NODE_POOL = "labplatform.io/workstations"
+
+
+def real_node_runtime() -> WorkstationRuntime:
+    """How workstations run on the real node, as node.sh wrote it."""
+    found = json.loads((cluster_state_dir() / "node" / "workstation.json").read_text())
+    return WorkstationRuntime(
+        image=found["image"],
+        pull_policy=found["pull_policy"],
+        node_pool=found["node_pool"],
+        api_server=found["api_server"],
+    )
+
+
+def node_spec(student: str):
+    return dataclasses.replace(local_student_spec(student, cohort="real-node"), workstation=real_node_runtime())
+
+
+@pytest.fixture(scope="module")
+def students(kube):
+    specs = [node_spec("s" + uuid.uuid4().hex[:9]) for _ in range(2)]
+    try:
+        for spec in specs:
+            student_environment_apply(spec)
+        for spec in specs:
+            wait_for(f"workstation of {spec.student} Ready", lambda spec=spec: workstation_ready(spec), timeout=120)
+        yield specs
+    finally:
+        for spec in specs:
+            student_environment_delete(spec)
+
+
+def typed(spec, command: str, *, timeout: float = 60) -> str:
+    """Types `command` into the student's terminal; returns what it printed up to the
+    marker it ends with (printed in two pieces so the typed line does not match)."""
+    marker = uuid.uuid4().hex[:10]
+
+    async def run() -> str:
+        try:
+            async with workstation_terminal(
+                cluster=spec.cluster,
+                namespace=spec.workstation_namespace,
+                student=spec.student,
+                read_only=False,
+                grace_seconds=300,
+            ) as stream:
+                await stream.resize(cols=200, rows=50)
+                await stream.write(f"{command}; printf '%s-%s\\n' END {marker}\r".encode())
+                screen = b""
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + timeout
+                while f"END-{marker}" not in plain(screen):
+                    remaining = deadline - loop.time()
+                    assert remaining > 0, f"no END-{marker} within {timeout}s:\n{plain(screen)[-2000:]}"
+                    try:
+                        output = await stream.read(timeout=remaining)
+                    except TimeoutError:
+                        continue
+                    assert output is not None, f"the terminal closed:\n{plain(screen)[-2000:]}"
+                    screen += output.data
+                text = plain(screen)
+                return text[text.rfind(f"END {marker}") :]
+        finally:
+            await close_async_clients()
+
+    return asyncio.run(run())
+
+
+def result(output: str, key: str) -> str:
+    for line in output.splitlines():
+        if line.startswith(f"RESULT {key} "):
+            return line.split(" ", 2)[2].strip()
+    raise AssertionError(f"no RESULT {key} in:\n{output}")
+
+
+def test_the_real_node_is_ready_tainted_for_workstations_and_its_kubelets_own(kube):
+    core = client.CoreV1Api(kube)
+    node = core.read_node(NODE)
+    assert {c.type: c.status for c in node.status.conditions}["Ready"] == "True"
+    assert [(t.key, t.value, t.effect) for t in node.spec.taints] == [(NODE_POOL, "true", "NoSchedule")]
+    assert node.metadata.labels[NODE_POOL] == "true"
+    assert "kwok.x-k8s.io/node" not in (node.metadata.annotations or {}), "kwok must leave the real node alone"
+    assert node.status.node_info.kubelet_version == "v1.36.3"
+    assert node.status.node_info.container_runtime_version == "containerd://2.4.2"
+    addresses = {a.type: a.address for a in node.status.addresses}
+    assert addresses == {"InternalIP": "10.250.0.1", "Hostname": NODE}
+    lease = client.CoordinationV1Api(kube).read_namespaced_lease(NODE, "kube-node-lease")
+    assert lease.spec.holder_identity == NODE
+
+
+def ip_json(*args: str) -> list[dict]:
+    found = subprocess.run(["ip", "-j", *args], capture_output=True, text=True, check=True, timeout=10)
+    return json.loads(found.stdout or "[]")
+
+
+def test_the_node_namespace_has_no_way_out(students):
+    """Its links are its loopback, its pods' bridge and the pods' ends of their veths; it
+    has no default route; no link of the host leads into it. So nothing there (the
+    kubelet, containerd, a pod) can send a packet to an address outside it, whatever
+    happens to a route."""
+    netns = node_netns().name
+    kinds = {link["ifname"]: link.get("linkinfo", {}).get("info_kind") for link in ip_json("-n", netns, "-d", "link")}
+    assert kinds.pop("lo") is None and kinds.pop("cni0") == "bridge", kinds
+    assert kinds and set(kinds.values()) == {"veth"}, kinds
+    assert ip_json("-n", netns, "route", "show", "default") == []
+    assert [r["dst"] for r in ip_json("-n", netns, "route")] == ["10.88.0.0/16"]
+    ids = {entry["nsid"]: entry.get("name") for entry in ip_json("netns", "list-id")}
+    into_node = [link["ifname"] for link in ip_json("link") if ids.get(link.get("link_netnsid")) == netns]
+    assert into_node == [], "a host interface leads into the node's namespace"
+
+
+def test_metrics_server_scrapes_the_real_node(kube):
+    metrics = client.CustomObjectsApi(kube)
+
+    def usage():
+        try:
+            found = metrics.get_cluster_custom_object("metrics.k8s.io", "v1beta1", "nodes", NODE)
+        except client.ApiException:
+            return None
+        return found["usage"]
+
+    found = wait_for("metrics of the real node", usage, timeout=90, interval=2)
+    assert found["memory"].endswith("Ki") and int(found["memory"][:-2]) > 0
+
+
+def test_a_workstation_there_is_a_user_namespaced_read_only_container_of_the_built_image(kube, students):
+    spec = students[0]
+    pod = client.CoreV1Api(kube).read_namespaced_pod(f"ws-{spec.student}", spec.workstation_namespace)
+    assert pod.spec.node_name == NODE
+    assert pod.status.container_statuses[0].image.endswith(real_node_runtime().image.split("/", 1)[1])
+    output = typed(
+        spec,
+        'echo "RESULT uidmap $(cat /proc/self/uid_map | tr -s " ")"; echo "RESULT id $(id -u)"; '
+        'echo "RESULT init $(tr "\\0" " " </proc/1/cmdline)"; '
+        'touch /usr/x 2>/dev/null && echo "RESULT rootfs writable" || echo "RESULT rootfs read-only"; '
+        'touch ~/x /tmp/x && echo "RESULT scratch writable"',
+    )
+    start, outside, _ = result(output, "uidmap").split()
+    assert start == "0" and outside != "0", "the container's root must be no one on the host"
+    assert result(output, "id") == "1000"
+    assert result(output, "init").startswith("/usr/bin/tini -- sleep infinity")
+    assert result(output, "rootfs") == "read-only"
+    assert result(output, "scratch") == "writable"
+
+
+def test_the_shell_and_its_jobs_survive_a_reconnect(students):
+    spec = students[0]
+    typed(spec, "export KEPT=kept-$((6 * 7)); sleep 900 & true")
+    output = typed(spec, 'echo "RESULT kept $KEPT"; echo "RESULT jobs $(jobs | grep -c "sleep 900")"')
+    assert result(output, "kept") == "kept-42"
+    assert result(output, "jobs") == "1"
+
+
+def test_kubectl_there_reaches_the_students_namespace_only(students):
+    me, other = students
+    output = typed(
+        me,
+        "kubectl create configmap mine --from-literal=a=b >/dev/null && echo RESULT own ok; "
+        f"kubectl -n {other.namespace} get configmaps 2>&1 | grep -q Forbidden && echo RESULT other forbidden; "
+        "kubectl -n kube-system get pods 2>&1 | grep -q Forbidden && echo RESULT system forbidden",
+    )
+    assert result(output, "own") == "ok"
+    assert result(output, "other") == "forbidden"
+    assert result(output, "system") == "forbidden"
+
+
+def test_nothing_of_the_node_answers_a_workstation_but_the_api_relay(kube, students):
+    me, other = students
+    core = client.CoreV1Api(kube)
+    other_ip = core.read_namespaced_pod(f"ws-{other.student}", other.workstation_namespace).status.pod_ip
+    gateway = other_ip.rsplit(".", 1)[0] + ".1"
+    targets = {
+        "api": ("10.250.0.1", 6443),
+        "kubelet": ("10.250.0.1", 10250),
+        "healthz": ("10.250.0.1", 10248),
+        "kubelet_gateway": (gateway, 10250),
+        "api_gateway": (gateway, 6443),
+    }
+    probes = "; ".join(
+        f"timeout 3 bash -c 'exec 3<>/dev/tcp/{host}/{port}' 2>/dev/null "
+        f'&& echo "RESULT {name} open" || echo "RESULT {name} closed"'
+        for name, (host, port) in targets.items()
+    )
+    output = typed(me, probes)
+    assert result(output, "api") == "open"
+    for name in targets.keys() - {"api"}:
+        assert result(output, name) == "closed", name
