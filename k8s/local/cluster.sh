@@ -195,12 +195,25 @@ metrics_ready() {
 }
 
 # Bounded: metrics-server scrapes every 15 s.
-wait_metrics() {
-    local i
-    for i in $(seq 1 90); do
+metrics_answer_within() {
+    local _
+    for _ in $(seq 1 "$1"); do
         metrics_ready && return
         sleep 1
     done
+    return 1
+}
+
+wait_metrics() {
+    metrics_answer_within 90 && return
+    # metrics-server exits when the API server does not answer as it starts (seen on a
+    # loaded machine, at creation); kwokctl does not restart it, a restart of the
+    # cluster's components does. Once.
+    if ! pgrep -f "$KWOK_WORKDIR/clusters/$name/bin/metrics-server" >/dev/null; then
+        say "metrics-server has exited (its log: $KWOK_WORKDIR/clusters/$name/logs/metrics-server.log); restarting the cluster's components"
+        kwokctl stop cluster >&2 && kwokctl start cluster >&2 && wait_ready && node_sh up &&
+            metrics_answer_within 90 && return
+    fi
     local available
     available=$(kubectl get apiservice v1beta1.metrics.k8s.io \
         -o jsonpath='{.status.conditions[?(@.type=="Available")].message}' 2>&1 || true)

@@ -135,7 +135,7 @@ make_cgroups() {
 remove_cgroups() {
     local controller dir pid _
     for _ in 1 2 3; do
-        find "/sys/fs/cgroup/pids$cgroup_root" -name cgroup.procs -exec cat {} + 2>/dev/null |
+        { find "/sys/fs/cgroup/pids$cgroup_root" -name cgroup.procs -exec cat {} + 2>/dev/null || true; } |
             while read -r pid; do kill -KILL "$pid" 2>/dev/null || true; done
         sleep 0.2
     done
