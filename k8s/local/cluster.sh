@@ -30,6 +30,7 @@ source "$here/versions.env"
 name=labplatform
 nodes=${LABPLATFORM_CLUSTER_NODES:-3}
 pods_per_node=${LABPLATFORM_CLUSTER_PODS_PER_NODE:-400}
+simulated_ephemeral_storage=1Ti
 state=${LABPLATFORM_CLUSTER_STATE:-$HOME/.local/state/labplatform/cluster}
 export KWOK_WORKDIR=$state/kwok
 
@@ -149,7 +150,7 @@ install_launcher() {
 config_hash() {
     {
         cat "$state/kwokctl.yaml" "$state/kwok-contained" "$state/egress-selector.yaml"
-        echo "nodes=$nodes pods=$pods_per_node"
+        echo "nodes=$nodes pods=$pods_per_node ephemeral-storage=$simulated_ephemeral_storage"
         # build.sh has checksummed every binary into its folder's .complete stamp.
         cat "$KUBE_BIN/../.complete" "$ETCD_BIN/../.complete" "$KWOK_BIN/../.complete" "$METRICS_SERVER_BIN/../.complete"
         echo "node-proxy port $(node_proxy_port)"
@@ -253,8 +254,10 @@ create() {
     mv "$state/kubeconfig.new" "$state/kubeconfig"
     say "adding $nodes nodes, $pods_per_node pods each, with loopback addresses"
     # kwokctl's default node addresses are 192.0.2.x, which here is a real network.
+    # Ephemeral storage too: workstation pods request some (the real node has its own).
     kwokctl scale node --replicas "$nodes" \
-        --param '.nodeIPs=["127.0.0.1"]' --param ".allocatable.pods=$pods_per_node" >&2
+        --param '.nodeIPs=["127.0.0.1"]' --param ".allocatable.pods=$pods_per_node" \
+        --param ".allocatable.\"ephemeral-storage\"=\"$simulated_ephemeral_storage\"" >&2
 }
 
 # The platform's own identity: k8s/platform with the local overlay, and a kubeconfig that
