@@ -52,7 +52,7 @@ SECTION_A = [
 ANSWER_COMMANDS = {
     ("15.1-what-is-kubernetes", "meet-the-cluster"): [
         "kubectl get nodes --no-headers | wc -l",
-        "kubectl get nodes --no-headers | awk 'NR==1 {print $5}'",
+        "kubectl get nodes --no-headers | awk '$1 ~ /^node-/ {print $5; exit}'",
     ],
     ("15.2-architecture", "explore-nodes"): [
         "kubectl describe node \"$(kubectl get nodes -o jsonpath='{.items[0].metadata.name}')\""
@@ -185,8 +185,9 @@ def test_the_server_version_is_not_what_the_nodes_report(tmp_path):
         nodes = found_answers(student, "15.1-what-is-kubernetes", "meet-the-cluster")[0]
         assert server.startswith("v1.")
         assert failure_messages(evaluate(student, opened, [nodes, server])) == [
-            f"{server} is not what the nodes report. Read the VERSION column of kubectl get nodes: it is each "
-            "node's kubelet version, which is not always the API server's (Server Version in kubectl version)."
+            f"{server} is not what the simulated nodes report. Read the VERSION column of kubectl get nodes on a "
+            "node-... row: it is each node's kubelet version, which is not always the API server's (Server Version "
+            "in kubectl version)."
         ]
 
 
