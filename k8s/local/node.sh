@@ -66,11 +66,13 @@ start() {
     echo $! >"$node/run/$name.pid"
 }
 
+# Running: its pid is alive and is still ours (every command started here names a path
+# of the node's folder; after a reboot the pid may be another program's).
 running() {
     local pid
     pid=$(cat "$node/run/$1.pid" 2>/dev/null) || return 1
     case $pid in '' | *[!0-9]*) return 1 ;; esac
-    kill -0 "$pid" 2>/dev/null
+    kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$node/"
 }
 
 halt() {
@@ -147,6 +149,10 @@ remove_cgroups() {
 }
 
 make_netns() {
+    # A name left from before a reboot is a plain file, no namespace: made again.
+    if ip netns list | grep -qw "^$netns" && ! in_node true 2>/dev/null; then
+        ip netns delete "$netns" 2>/dev/null || rm -f "/run/netns/$netns"
+    fi
     if ! ip netns list | grep -qw "^$netns"; then
         ip netns add "$netns"
     fi
