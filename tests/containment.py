@@ -71,6 +71,38 @@ def _place_script(student: Student, script: str) -> tuple[str, Path, Path]:
     return name, path, folder / f"{name}.out"
 
 
+async def typed_until(spec: StudentEnvironmentSpec, command: str, marker: str, *, timeout: float) -> str:
+    """Types `command` into the student's terminal as they would; returns the screen's text
+    once `marker` is on it."""
+    try:
+        async with workstation_terminal(
+            cluster=spec.cluster,
+            namespace=spec.workstation_namespace,
+            student=spec.student,
+            read_only=False,
+            grace_seconds=GRACE_SECONDS,
+        ) as stream:
+            await stream.resize(cols=200, rows=50)
+            await stream.write(command.encode())
+            screen = b""
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while marker not in plain(screen):
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise AssertionError(f"no {marker} within {timeout}s; screen:\n{plain(screen)[-2000:]}")
+                try:
+                    output = await stream.read(timeout=remaining)
+                except TimeoutError:
+                    continue
+                if output is None:
+                    raise AssertionError(f"the terminal closed before {marker}; screen:\n{plain(screen)[-2000:]}")
+                screen += output.data
+            return plain(screen)
+    finally:
+        await close_async_clients()
+
+
 class Shell:
     kind = ""
 
@@ -100,36 +132,7 @@ class WorkstationShell(Shell):
     def _run(self, name: str, *, timeout: float) -> None:
         # The marker is printed in two pieces so the typed command line does not match it.
         command = f"bash ~/{SCRIPTS}/{name}.sh >~/{SCRIPTS}/{name}.out 2>&1; printf '%s-%s\\n' END {name}\r"
-        asyncio.run(self._type(command, f"END-{name}", timeout=timeout))
-
-    async def _type(self, command: str, marker: str, *, timeout: float) -> None:
-        spec = self.student.spec
-        try:
-            async with workstation_terminal(
-                cluster=spec.cluster,
-                namespace=spec.workstation_namespace,
-                student=spec.student,
-                read_only=False,
-                grace_seconds=GRACE_SECONDS,
-            ) as stream:
-                await stream.resize(cols=200, rows=50)
-                await stream.write(command.encode())
-                screen = b""
-                loop = asyncio.get_running_loop()
-                deadline = loop.time() + timeout
-                while marker not in plain(screen):
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
-                        raise AssertionError(f"no {marker} within {timeout}s; screen:\n{plain(screen)[-2000:]}")
-                    try:
-                        output = await stream.read(timeout=remaining)
-                    except TimeoutError:
-                        continue
-                    if output is None:
-                        raise AssertionError(f"the terminal closed before {marker}; screen:\n{plain(screen)[-2000:]}")
-                    screen += output.data
-        finally:
-            await close_async_clients()
+        asyncio.run(typed_until(self.student.spec, command, f"END-{name}", timeout=timeout))
 
 
 class ExecShell(Shell):

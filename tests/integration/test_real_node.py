@@ -13,13 +13,11 @@ import uuid
 import pytest
 from kubernetes import client
 
-from labplatform.cluster.clients import close_async_clients
 from labplatform.cluster.manifests import WorkstationRuntime
 from labplatform.cluster.students import student_environment_apply, student_environment_delete, workstation_ready
-from labplatform.cluster.terminals import workstation_terminal
 from tests.cohorts import local_student_spec
+from tests.containment import typed_until
 from tests.kube import cluster_state_dir, node_netns, wait_for
-from tests.terminals import plain
 
 pytestmark = pytest.mark.local_cluster
 
@@ -60,36 +58,9 @@ def typed(spec, command: str, *, timeout: float = 60) -> str:
     """Types `command` into the student's terminal; returns what it printed up to the
     marker it ends with (printed in two pieces so the typed line does not match)."""
     marker = uuid.uuid4().hex[:10]
-
-    async def run() -> str:
-        try:
-            async with workstation_terminal(
-                cluster=spec.cluster,
-                namespace=spec.workstation_namespace,
-                student=spec.student,
-                read_only=False,
-                grace_seconds=300,
-            ) as stream:
-                await stream.resize(cols=200, rows=50)
-                await stream.write(f"{command}; printf '%s-%s\\n' END {marker}\r".encode())
-                screen = b""
-                loop = asyncio.get_running_loop()
-                deadline = loop.time() + timeout
-                while f"END-{marker}" not in plain(screen):
-                    remaining = deadline - loop.time()
-                    assert remaining > 0, f"no END-{marker} within {timeout}s:\n{plain(screen)[-2000:]}"
-                    try:
-                        output = await stream.read(timeout=remaining)
-                    except TimeoutError:
-                        continue
-                    assert output is not None, f"the terminal closed:\n{plain(screen)[-2000:]}"
-                    screen += output.data
-                text = plain(screen)
-                return text[text.rfind(f"END {marker}") :]
-        finally:
-            await close_async_clients()
-
-    return asyncio.run(run())
+    typed_line = f"{command}; printf '%s-%s\\n' END {marker}\r"
+    text = asyncio.run(typed_until(spec, typed_line, f"END-{marker}", timeout=timeout))
+    return text[text.rfind(f"END {marker}") :]
 
 
 def result(output: str, key: str) -> str:
