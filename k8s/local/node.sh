@@ -54,7 +54,12 @@ die() { say "$*"; exit 1; }
 inside=(nsenter --net="/run/netns/$netns" --)
 in_node() { "${inside[@]}" "$@"; }
 kubectl() { "$KUBE_BIN/kubectl" --kubeconfig "$ADMIN_KUBECONFIG" --request-timeout=5s "$@"; }
-ctr() { "$CONTAINERD_BIN/ctr" --address "$containerd_socket" --namespace k8s.io "$@"; }
+# ctr warns on every call that cgroup v1 is deprecated (this kernel has only v1): said once
+# in containerd's log, not on every line of cluster.sh's output.
+ctr() {
+    "$CONTAINERD_BIN/ctr" --address "$containerd_socket" --namespace k8s.io "$@" \
+        2> >(grep -v 'support for cgroup v1 is deprecated' >&2)
+}
 
 # start NAME COMMAND...: runs it in the background in a session of its own, its output in
 # $logs/NAME.log, its pid in $node/run/NAME.pid.
@@ -252,13 +257,15 @@ KUBECONFIG
 }
 
 relays() {
-    # Host side: the node's API socket to the API server on loopback.
-    start api-relay-host socat "UNIX-LISTEN:$relay/api.sock,fork,mode=600" "TCP:127.0.0.1:$API_PORT"
-    wait_for "the API relay socket" 40 test -S "$relay/api.sock"
+    # Host side: the node's API socket to the API server on loopback. A socket left by a
+    # relay that was killed outright (SIGKILL, a reboot) is replaced, never taken as ours:
+    # only a connection that is accepted counts.
+    start api-relay-host socat "UNIX-LISTEN:$relay/api.sock,unlink-early,fork,mode=600" "TCP:127.0.0.1:$API_PORT"
+    wait_for "the API relay socket" 40 socat -u /dev/null "UNIX-CONNECT:$relay/api.sock"
     # Inside: the API server at every address of the namespace (the kubelet uses 127.0.0.1,
     # pods the node's address), and the kubelet for node-proxy.
     start api-relay-node "${inside[@]}" socat "TCP-LISTEN:$node_api_port,reuseaddr,fork" "UNIX-CONNECT:$relay/api.sock"
-    start kubelet-relay "${inside[@]}" socat "UNIX-LISTEN:$relay/kubelet.sock,fork,mode=600" "TCP:$node_ip:$kubelet_port"
+    start kubelet-relay "${inside[@]}" socat "UNIX-LISTEN:$relay/kubelet.sock,unlink-early,fork,mode=600" "TCP:$node_ip:$kubelet_port"
     start node-proxy "$NODE_PROXY_BIN/node-proxy" -listen "127.0.0.1:$NODE_PROXY_PORT" -listen-unix "$NODE_PROXY_SOCKET" \
         -route "$node_name:$kubelet_port=$relay/kubelet.sock" -route "$node_ip:$kubelet_port=$relay/kubelet.sock"
 }
@@ -287,6 +294,20 @@ node_ready() {
     [ "$(kubectl get node "$node_name" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
 }
 
+# Ready as reported by a kubelet started at SINCE (UTC, RFC 3339) or later: after a kubelet
+# is killed its node stays Ready for a while, on the last word of the kubelet that died.
+node_ready_since() {
+    local since=$1 reported
+    reported=$(kubectl get node "$node_name" \
+        -o jsonpath='{range .status.conditions[?(@.type=="Ready")]}{.status} {.lastHeartbeatTime}{end}' 2>/dev/null) || return 1
+    [ "${reported%% *}" = True ] && [[ ! ${reported#* } < $since ]]
+}
+
+# The kubelet answers on its port (exec, attach and logs come to it there).
+kubelet_listening() {
+    in_node socat -u /dev/null "TCP:$node_ip:$kubelet_port,connect-timeout=2"
+}
+
 cmd_up() {
     for tool in socat nft nsenter ip openssl setsid; do
         command -v "$tool" >/dev/null || die "missing $tool"
@@ -301,11 +322,15 @@ cmd_up() {
         "$CONTAINERD_BIN/containerd" --config "$node/containerd/config.toml"
     wait_for "containerd's socket" 60 ctr version
     images
+    local since
+    since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    running kubelet && since=
     start kubelet "${inside[@]}" env PATH="$CONTAINERD_BIN:$RUNC_BIN:/usr/sbin:/usr/bin:/sbin:/bin" \
         "$KUBELET_BIN/kubelet" --config "$node/kubelet/config.yaml" --kubeconfig "$node/kubelet/kubeconfig" \
         --root-dir "$data/kubelet" --cert-dir "$node/pki/serving" \
         --hostname-override "$node_name" --node-ip "$node_ip" --node-labels "$taint_key=true"
-    wait_for "node $node_name Ready (kubelet log: $logs/kubelet.log)" 240 node_ready
+    wait_for "the kubelet on $node_ip:$kubelet_port (its log: $logs/kubelet.log)" 240 kubelet_listening
+    wait_for "node $node_name Ready (kubelet log: $logs/kubelet.log)" 240 node_ready_since "$since"
     workstation_settings
     say "node $node_name Ready"
 }

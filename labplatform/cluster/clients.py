@@ -90,6 +90,11 @@ async def websocket_client(name: str = LOCAL) -> WsApiClient:
     return await _cached(name, "ws", make)
 
 
+async def api_client(name: str = LOCAL) -> kubernetes_asyncio.client.ApiClient:
+    """The plain HTTP client, for reads beside an exec stream."""
+    return await _cached(name, "rest", kubernetes_asyncio.client.ApiClient)
+
+
 async def close_async_clients() -> None:
     per_loop = _async_clients.pop(asyncio.get_running_loop(), {})
     for client in per_loop.values():

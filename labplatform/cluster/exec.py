@@ -14,7 +14,7 @@ import aiohttp
 from kubernetes_asyncio.client import CoreV1Api
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from labplatform.cluster.clients import default_timeout, websocket_client
+from labplatform.cluster.clients import api_client, default_timeout, websocket_client
 from labplatform.cluster.errors import ClusterUnavailable, PodMissing
 from labplatform.cluster.registry import LOCAL
 
@@ -65,6 +65,19 @@ class ExecStream:
         await self._websocket.close()
 
 
+async def _pod_exists(cluster: str, namespace: str, pod: str) -> bool:
+    """False only when the API server says the pod is not there."""
+    try:
+        await CoreV1Api(await api_client(cluster)).read_namespaced_pod(
+            pod, namespace, _request_timeout=default_timeout()
+        )
+    except ApiException as exc:
+        return exc.status != 404
+    except (aiohttp.ClientError, TimeoutError, OSError):
+        return True
+    return True
+
+
 @asynccontextmanager
 async def exec_stream(
     *,
@@ -92,7 +105,11 @@ async def exec_stream(
         websocket = await asyncio.wait_for(connecting, timeout=default_timeout())
     except aiohttp.WSServerHandshakeError as exc:
         if exc.status == 404:
-            raise PodMissing(f"pod {namespace}/{pod} does not exist") from exc
+            if not await _pod_exists(cluster, namespace, pod):
+                raise PodMissing(f"pod {namespace}/{pod} does not exist") from exc
+            # The kubelet's 404: a kubelet that has just started does not know its pods
+            # until it has synced them from the API server. The pod is there; so is its shell.
+            raise ClusterUnavailable(f"exec into {namespace}/{pod}: its node does not serve it yet (HTTP 404)") from exc
         raise ClusterUnavailable(f"exec into {namespace}/{pod} refused: HTTP {exc.status} {exc.message}") from exc
     except (ApiException, aiohttp.ClientError, TimeoutError, OSError) as exc:
         raise ClusterUnavailable(f"exec into {namespace}/{pod} failed: {exc}") from exc

@@ -9,10 +9,13 @@ import dataclasses
 import json
 import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 from kubernetes import client
+from kubernetes.utils import parse_quantity
 
+from labplatform.cluster.errors import ClusterUnavailable, PodMissing
 from labplatform.cluster.manifests import WorkstationRuntime
 from labplatform.cluster.students import student_environment_apply, student_environment_delete, workstation_ready
 from tests.cohorts import local_student_spec
@@ -117,7 +120,7 @@ def test_metrics_server_scrapes_the_real_node(kube):
         return found["usage"]
 
     found = wait_for("metrics of the real node", usage, timeout=90, interval=2)
-    assert found["memory"].endswith("Ki") and int(found["memory"][:-2]) > 0
+    assert parse_quantity(found["memory"]) > 0, found
 
 
 def test_a_workstation_there_is_a_user_namespaced_read_only_container_of_the_built_image(kube, students):
@@ -182,3 +185,44 @@ def test_nothing_of_the_node_answers_a_workstation_but_the_api_relay(kube, stude
     assert result(output, "api") == "open"
     for name in targets.keys() - {"api"}:
         assert result(output, name) == "closed", name
+
+
+def test_a_node_killed_outright_comes_back_at_cluster_up(kube, students):
+    """As at a reboot or when a machine's processes are all killed: SIGKILL leaves the
+    relays' sockets behind. cluster.sh up starts the node again, and a student's shell
+    answers there again."""
+    me, _ = students
+    pids = cluster_state_dir() / "node" / "run"
+    for pidfile in pids.glob("*.pid"):
+        subprocess.run(["kill", "-KILL", pidfile.read_text().strip()], check=False, capture_output=True)
+    assert (cluster_state_dir() / "node" / "relay" / "api.sock").exists(), "SIGKILL leaves the socket"
+    root = Path(__file__).resolve().parents[2]
+    up = subprocess.run(
+        [str(root / "k8s" / "local" / "cluster.sh"), "up"], capture_output=True, text=True, timeout=600, check=False
+    )
+    assert up.returncode == 0, up.stderr[-3000:]
+    core = client.CoreV1Api(kube)
+
+    def node_ready():
+        conditions = core.read_node(NODE).status.conditions or []
+        return any(c.type == "Ready" and c.status == "True" for c in conditions)
+
+    wait_for("the real node Ready again", node_ready, timeout=120, interval=1)
+    wait_for(f"workstation of {me.student} Ready again", lambda: workstation_ready(me), timeout=120)
+
+    def answers():
+        # A kubelet just started answers 404 for its pods until it has synced them: the
+        # terminal says "try again in a moment", never "your workstation is not running".
+        try:
+            return result(typed(me, "echo RESULT back yes", timeout=20), "back")
+        except ClusterUnavailable:
+            return None
+
+    assert wait_for(f"{me.student}'s shell answering again", answers, timeout=120, interval=2) == "yes"
+
+
+def test_a_terminal_into_a_pod_that_is_not_there_is_told_so(students):
+    me, _ = students
+    gone = dataclasses.replace(me, student="s" + uuid.uuid4().hex[:9])
+    with pytest.raises(PodMissing):
+        typed(gone, "echo never")
