@@ -109,3 +109,18 @@ def env_path(name: str, default: Path) -> Path:
     if not raw.strip():
         raise ImproperlyConfigured(f"{name} is set but empty")
     return Path(raw).expanduser()
+
+
+def json_file_object(path: Path) -> dict[str, str]:
+    """A JSON object of strings written by a tool (k8s/local/node.sh); {} while it is not there."""
+    try:
+        raw = path.read_text()
+    except FileNotFoundError:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ImproperlyConfigured(f"{path}: must be a JSON object of strings")
+    return value

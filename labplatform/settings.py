@@ -11,7 +11,16 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from labplatform.env import env_bool, env_int, env_json_object, env_list, env_path, env_secret, env_url
+from labplatform.env import (
+    env_bool,
+    env_int,
+    env_json_object,
+    env_list,
+    env_path,
+    env_secret,
+    env_url,
+    json_file_object,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 RUN_DIR = env_path("LABPLATFORM_RUN_DIR", BASE_DIR / ".run")
@@ -147,13 +156,18 @@ KUBERNETES_TIMEOUT_SECONDS = env_int("KUBERNETES_TIMEOUT_SECONDS", 10, minimum=1
 # The namespace the platform owns for students' workstations; students have no rights there.
 WORKSTATION_NAMESPACE = os.environ.get("WORKSTATION_NAMESPACE", "labplatform-workstations")
 # How workstations run: the image and whether it may be pulled, and the node pool they go
-# to (nodes labelled and tainted WORKSTATION_NODE_POOL=true; "" for any node).
-WORKSTATION_IMAGE = os.environ.get("WORKSTATION_IMAGE", "labplatform/workstation:dev")
-WORKSTATION_IMAGE_PULL_POLICY = os.environ.get("WORKSTATION_IMAGE_PULL_POLICY", "IfNotPresent")
-WORKSTATION_NODE_POOL = os.environ.get("WORKSTATION_NODE_POOL", "")
+# to (nodes labelled and tainted WORKSTATION_NODE_POOL=true; "" for any node). On the local
+# cluster they run on its real node, as k8s/local/node.sh wrote (its image, imported there
+# and never pulled; its pool; the API server's address inside the node's namespace).
+_LOCAL_NODE = json_file_object(LOCAL_CLUSTER_STATE_DIR / "node" / "workstation.json") if LABPLATFORM_LOCAL_KWOK else {}
+WORKSTATION_IMAGE = os.environ.get("WORKSTATION_IMAGE", _LOCAL_NODE.get("image", "labplatform/workstation:dev"))
+WORKSTATION_IMAGE_PULL_POLICY = os.environ.get(
+    "WORKSTATION_IMAGE_PULL_POLICY", _LOCAL_NODE.get("pull_policy", "IfNotPresent")
+)
+WORKSTATION_NODE_POOL = os.environ.get("WORKSTATION_NODE_POOL", _LOCAL_NODE.get("node_pool", ""))
 # The API server as workstation pods reach it ("" for the platform's own address; it must
 # be in the API server certificate's names).
-WORKSTATION_API_SERVER = os.environ.get("WORKSTATION_API_SERVER", "")
+WORKSTATION_API_SERVER = os.environ.get("WORKSTATION_API_SERVER", _LOCAL_NODE.get("api_server", ""))
 # Extra annotations on workstation pods; on the local cluster {"labplatform.io/ready-delay": "20s"}
 # makes them start slowly, as a real image pull would.
 WORKSTATION_POD_ANNOTATIONS = env_json_object("WORKSTATION_POD_ANNOTATIONS", {})

@@ -34,7 +34,6 @@ def make_cohort(kube, django_user_model):
     """Makes cohorts with students (and instructors) on the local cluster; afterwards
     removes what was provisioned for them, whatever state the test left."""
     from labplatform.classroom.models import Cluster, Cohort, Enrollment
-    from labplatform.cluster.local_users import local_user_remove
 
     made = []
 
@@ -59,8 +58,6 @@ def make_cohort(kube, django_user_model):
     yield make
     for cohort in made:
         delete_labelled(kube, cohort.slug)
-        for enrollment in cohort.enrollments.all():
-            local_user_remove(enrollment.student_id)
 
 
 @pytest.fixture(scope="module")

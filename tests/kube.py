@@ -20,7 +20,6 @@ from labplatform.cluster.clients import sync_client
 T = TypeVar("T")
 
 KWOK_GROUP, KWOK_VERSION = "kwok.x-k8s.io", "v1alpha1"
-NOBODY = 65534
 
 
 def wait_for(what: str, probe: Callable[[], T | None], *, timeout: float = 60, interval: float = 0.2) -> T:
@@ -78,33 +77,6 @@ def deployment_rolled_out(apps: client.AppsV1Api, namespace: str, name: str, rep
     deployment = apps.read_namespaced_deployment(name, namespace)
     observed = (deployment.status.observed_generation or 0) >= deployment.metadata.generation
     return observed and deployment.status.ready_replicas == replicas
-
-
-def contained_exec_rule(namespace: str) -> dict:
-    """A ClusterExec that runs exec'd commands in `namespace` as nobody, as the platform's
-    rules for student namespaces do."""
-    return {
-        "apiVersion": f"{KWOK_GROUP}/{KWOK_VERSION}",
-        "kind": "ClusterExec",
-        "metadata": {"name": f"test-{namespace}"},
-        "spec": {
-            "selector": {"matchNamespaces": [namespace]},
-            "execs": [
-                {
-                    "local": {
-                        "workDir": "/tmp",
-                        "envs": [
-                            {"name": "HOME", "value": "/tmp"},
-                            {"name": "PATH", "value": "/usr/local/bin:/usr/bin:/bin"},
-                            {"name": "TERM", "value": "xterm-256color"},
-                            {"name": "PS1", "value": "test$ "},
-                        ],
-                        "securityContext": {"runAsUser": NOBODY, "runAsGroup": NOBODY},
-                    }
-                }
-            ],
-        },
-    }
 
 
 def is_loopback(address: str) -> bool:

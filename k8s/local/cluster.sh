@@ -82,7 +82,6 @@ render() {
     sed -e "s#@KWOK_BINARY@#$KWOK_BIN/kwok#" \
         -e "s#@KUBECTL_BINARY@#$KUBE_BIN/kubectl#" \
         -e "s#@RELAY_DIR@#$state/relay#" \
-        -e "s#@LAUNCHER_DIR@#$state/libexec#" \
         -e "s#@NODES@#$nodes#" \
         -e "s#@MAX_PROCESSES@#512#" \
         -e "s#@MAX_OPEN_FILES@#8192#" \
@@ -119,32 +118,20 @@ egressSelections:
 YAML
 }
 
-# The workstation launcher runs at a fixed path, /usr/local/libexec/labplatform-workstation,
-# the only command an admission policy lets an exec into a workstation run
-# (k8s/platform/overlays/local). It names this cluster's relay and kubeconfig, so it is
-# installed in this cluster's state folder, which kwok-contained mounts on
-# /usr/local/libexec inside kwok's own mount namespace: two local clusters on one machine
-# each run their own (one shared file pointed every cluster's shells at the last one
-# started). Installing it again is cheap, so every `up` does, and a changed launcher
-# needs no new cluster.
-launcher=$state/libexec/labplatform-workstation
-student_bin=/usr/local/lib/labplatform/bin
-install_launcher() {
-    sed -e "s#@RELAY_DIR@#$state/relay#" \
-        -e "s#@ADMIN_KUBECONFIG@#$state/kubeconfig#" \
-        -e "s#@SESSION_MAX_PROCESSES@#256#" \
-        -e "s#@SESSION_MAX_OPEN_FILES@#1024#" \
-        -e "s#@SESSION_MAX_FILE_KB@#$((512 * 1024))#" \
-        -e "s#@SESSION_MAX_VIRTUAL_KB@#$((4 * 1024 * 1024))#" \
-        -e "s#@SESSION_TMP_SIZE@#256m#" \
-        "$here/workstation-launcher.sh" >"$state/workstation-launcher.new"
-    install -D -m 755 -o root -g root "$state/workstation-launcher.new" "$launcher"
-    chmod 755 "$state/libexec"
-    mkdir -p /usr/local/libexec  # the mount point
-    rm -f "$state/workstation-launcher.new"
-    # Students' shells run kubectl from here: this cluster's version, outside root's HOME.
-    cmp -s "$KUBE_BIN/kubectl" "$student_bin/kubectl" ||
-        install -D -m 755 -o root -g root "$KUBE_BIN/kubectl" "$student_bin/kubectl"
+# Before students' shells ran in containers on the real node, KWOK ran them on this host:
+# as a Unix user per student (lab-..., "labplatform student", homes in /home/labplatform),
+# through a root launcher and a copy of kubectl. A machine that ran that keeps none of it.
+retire_host_shells() {
+    local user home
+    getent passwd | awk -F: '$5 == "labplatform student" && $1 ~ /^lab-/ {print $1 ":" $6}' |
+        while IFS=: read -r user home; do
+            pkill -KILL -u "$user" 2>/dev/null || true
+            userdel --force "$user" 2>/dev/null || true
+            case $home in /home/labplatform/lab-*) rm -rf --one-file-system -- "$home" ;; esac
+        done
+    rmdir /home/labplatform 2>/dev/null || true
+    rm -rf -- "$state/libexec" /run/labplatform-terminal /usr/local/lib/labplatform/bin
+    rmdir /usr/local/lib/labplatform 2>/dev/null || true
 }
 
 config_hash() {
@@ -271,6 +258,12 @@ platform_identity() {
     fi
     say "installing the platform's identity (k8s/platform/overlays/local)"
     kubectl apply --server-side --force-conflicts -k "$overlay" >/dev/null
+    # What a cluster made before students' shells were containers still has: KWOK exec
+    # rules (which ran commands on this host) and the policies that bounded them.
+    kubectl delete clusterexecs.kwok.x-k8s.io --all --ignore-not-found >/dev/null
+    kubectl delete execs.kwok.x-k8s.io --all --all-namespaces --ignore-not-found >/dev/null
+    kubectl delete validatingadmissionpolicybinding,validatingadmissionpolicy \
+        labplatform-kwok-exec-rules labplatform-workstation-exec --ignore-not-found >/dev/null
     # A token that does not expire, for this local cluster only; in a pod the platform
     # uses its projected service-account token instead.
     kubectl apply -f - >/dev/null <<'YAML'
@@ -323,7 +316,7 @@ cmd_up() {
     require_tools
     binaries
     render
-    install_launcher
+    retire_host_shells
     local want
     want=$(config_hash)
     if [ -f "$state/config-hash" ] && [ "$(cat "$state/config-hash")" = "$want" ] && exists; then

@@ -2,16 +2,15 @@
 # kwok-controller, contained. cluster.sh renders this file (filling in the @...@ values)
 # and gives it to kwokctl as the kwok-controller binary.
 #
-# KWOK runs whatever an exec asks for on this host. So kwok runs in a network and a mount
-# namespace of its own (the latter for a /proc that hides other users' processes) whose
-# only ways out are two relays through Unix sockets in a root-only directory: one to the
-# API server, and one that lets the API server (exec and logs) and metrics-server
-# (resource metrics) reach KWOK's server at every node's loopback address. Inside, an
-# nftables rule refuses every connection by a non-root user except to the API server, so
-# an exec'd process cannot reach etcd, KWOK's own unauthenticated server, or anything
-# else. The relays die with kwok.
-# Limits set here (processes, open files, address space, file size) are inherited by
-# every exec'd process.
+# KWOK would run whatever an exec rule (ClusterExec, Exec) asks for on this host. No rule
+# exists: students' shells are containers on the real node (node.sh), exec into a
+# simulated pod is refused (k8s/platform/overlays/local), and the platform may write none.
+# kwok is contained all the same, in a network and a mount namespace of its own whose only
+# ways out are two relays through Unix sockets in a root-only directory: one to the API
+# server, and one that lets the API server (logs) and metrics-server (resource metrics)
+# reach KWOK's server at every node's loopback address. Inside, an nftables rule refuses
+# every connection by a non-root user except to the API server. The relays die with kwok.
+# Limits set here (processes, open files, address space, file size) bound kwok itself.
 set -euo pipefail
 
 kwok=@KWOK_BINARY@
@@ -112,14 +111,9 @@ if ! $inside; then
 fi
 
 ip link set lo up
-# A /proc of our own in which a user other than root sees only their own processes: a
-# student's shell cannot see other students' processes, kwok or the relays.
+# A /proc of our own in which a user other than root sees only their own processes.
 mount -t proc -o hidepid=invisible proc /proc
-# This cluster's workstation launcher at the fixed path exec rules name (cluster.sh
-# installs it in the cluster's state folder); another local cluster sees its own.
-mount --bind @LAUNCHER_DIR@ /usr/local/libexec
-# The host's folders that everyone may write to are not the execs': they get their own.
-# Students share these, so what one makes is private unless they say otherwise (umask).
+# The host's folders that everyone may write to are not kwok's: it gets its own.
 for scratch in /tmp /var/tmp /dev/shm /run/lock; do
     if [ -d "$scratch" ]; then mount -t tmpfs -o size=256m,mode=1777,nosuid,nodev tmpfs "$scratch"; fi
 done

@@ -257,15 +257,17 @@ KUBECONFIG
 }
 
 relays() {
+    # socat's listen backlog is 5: every open terminal is a connection through the relays, and
+    # a burst of them (a class opening its terminals at once) would be refused (EAGAIN).
     # Host side: the node's API socket to the API server on loopback. A socket left by a
     # relay that was killed outright (SIGKILL, a reboot) is replaced, never taken as ours:
     # only a connection that is accepted counts.
-    start api-relay-host socat "UNIX-LISTEN:$relay/api.sock,unlink-early,fork,mode=600" "TCP:127.0.0.1:$API_PORT"
+    start api-relay-host socat "UNIX-LISTEN:$relay/api.sock,unlink-early,fork,backlog=1024,mode=600" "TCP:127.0.0.1:$API_PORT"
     wait_for "the API relay socket" 40 socat -u /dev/null "UNIX-CONNECT:$relay/api.sock"
     # Inside: the API server at every address of the namespace (the kubelet uses 127.0.0.1,
     # pods the node's address), and the kubelet for node-proxy.
-    start api-relay-node "${inside[@]}" socat "TCP-LISTEN:$node_api_port,reuseaddr,fork" "UNIX-CONNECT:$relay/api.sock"
-    start kubelet-relay "${inside[@]}" socat "UNIX-LISTEN:$relay/kubelet.sock,unlink-early,fork,mode=600" "TCP:$node_ip:$kubelet_port"
+    start api-relay-node "${inside[@]}" socat "TCP-LISTEN:$node_api_port,reuseaddr,fork,backlog=1024" "UNIX-CONNECT:$relay/api.sock"
+    start kubelet-relay "${inside[@]}" socat "UNIX-LISTEN:$relay/kubelet.sock,unlink-early,fork,backlog=1024,mode=600" "TCP:$node_ip:$kubelet_port"
     start node-proxy "$NODE_PROXY_BIN/node-proxy" -listen "127.0.0.1:$NODE_PROXY_PORT" -listen-unix "$NODE_PROXY_SOCKET" \
         -route "$node_name:$kubelet_port=$relay/kubelet.sock" -route "$node_ip:$kubelet_port=$relay/kubelet.sock"
 }

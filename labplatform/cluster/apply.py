@@ -25,7 +25,6 @@ _RESOURCES: dict[tuple[str, str], tuple[str, bool]] = {
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): ("rolebindings", True),
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): ("clusterrolebindings", False),
     ("networking.k8s.io/v1", "NetworkPolicy"): ("networkpolicies", True),
-    ("kwok.x-k8s.io/v1alpha1", "ClusterExec"): ("clusterexecs", False),
 }
 
 

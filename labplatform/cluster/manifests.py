@@ -303,46 +303,6 @@ def workstation_network_policy(
     )
 
 
-# On the local cluster, the tools of students' shells (this cluster's kubectl) come first.
-STUDENT_PATH = "/usr/local/lib/labplatform/bin:/usr/local/bin:/usr/bin:/bin"
-
-
-def student_exec_rule_name(namespace: str) -> str:
-    return f"labplatform-{namespace}"
-
-
-def student_exec_rule(*, namespace: str, cohort: str, student: str, uid: int, gid: int, home: str) -> dict:
-    """On the local cluster KWOK runs exec'd commands on the host. This rule matches one namespace
-    only (never a catch-all) and runs them as the student's own non-root user."""
-    _check_namespace(namespace)
-    for what, value in (("uid", uid), ("gid", gid)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"exec {what} {value!r} for {namespace!r} must be a positive integer (never root)")
-    if not home.startswith("/"):
-        raise ValueError(f"home {home!r} for {namespace!r} must be an absolute path")
-    return {
-        "apiVersion": KWOK_API_VERSION,
-        "kind": "ClusterExec",
-        "metadata": _metadata(name=student_exec_rule_name(namespace), cohort=cohort, student=student),
-        "spec": {
-            "selector": {"matchNamespaces": [namespace]},
-            "execs": [
-                {
-                    "local": {
-                        "workDir": home,
-                        "envs": [
-                            {"name": "HOME", "value": home},
-                            {"name": "PATH", "value": STUDENT_PATH},
-                            {"name": "TERM", "value": "xterm-256color"},
-                        ],
-                        "securityContext": {"runAsUser": uid, "runAsGroup": gid},
-                    }
-                }
-            ],
-        },
-    }
-
-
 def workstation_kubeconfig(*, server: str, ca_data: str, token: str, namespace: str) -> dict:
     """A kubeconfig holding only the student's token. A client certificate would take precedence
     over the token and act as someone else, so none is ever copied in."""

@@ -17,12 +17,6 @@ from labplatform.cluster.apply import object_apply, object_delete, object_exists
 from labplatform.cluster.clients import sync_client
 from labplatform.cluster.errors import ClusterError, ClusterUnavailable
 from labplatform.cluster.info import api_server_peers
-from labplatform.cluster.local_users import (
-    LocalUser,
-    local_user_ensure,
-    local_user_kubeconfig_write,
-    local_user_remove,
-)
 from labplatform.cluster.objects import pod_logs_remove
 
 # Objects in a new namespace are independent of each other, so they go in together.
@@ -42,7 +36,7 @@ class StudentEnvironmentSpec:
     default_limit: dict[str, str]
     workstation_namespace: str
     workstation: manifests.WorkstationRuntime
-    local: bool  # the local KWOK cluster: exec rules run as a Unix user of the student's own
+    local: bool  # the local KWOK cluster, where the platform writes simulated pods' log files
     workstation_annotations: dict[str, str] = field(default_factory=dict)
     namespace: str = field(init=False)
 
@@ -50,10 +44,10 @@ class StudentEnvironmentSpec:
         object.__setattr__(self, "namespace", manifests.student_namespace_name(self.student))
 
 
-def student_namespace_objects(spec: StudentEnvironmentSpec, *, exec_user: LocalUser | None) -> list[dict]:
+def student_namespace_objects(spec: StudentEnvironmentSpec) -> list[dict]:
     """What goes into (or is bound to) the student's namespace, the Namespace first."""
     common = {"namespace": spec.namespace, "cohort": spec.cohort, "student": spec.student}
-    objects = [
+    return [
         manifests.namespace(
             name=spec.namespace,
             cohort=spec.cohort,
@@ -69,9 +63,6 @@ def student_namespace_objects(spec: StudentEnvironmentSpec, *, exec_user: LocalU
         manifests.limit_range(**common, default_request=spec.default_request, default_limit=spec.default_limit),
         *manifests.network_policies(**common),
     ]
-    if exec_user is not None:
-        objects.append(manifests.student_exec_rule(**common, uid=exec_user.uid, gid=exec_user.gid, home=exec_user.home))
-    return objects
 
 
 def _workstation_refs(spec: StudentEnvironmentSpec) -> list[dict]:
@@ -140,11 +131,8 @@ def _workstation_common(spec: StudentEnvironmentSpec) -> dict:
 
 def workstation_kubeconfig_apply(spec: StudentEnvironmentSpec) -> None:
     """Mints a fresh token for the student and puts it in the workstation's kubeconfig;
-    the running shell sees it, as the Secret is mounted as a folder (on the local cluster,
-    the shell's ~/.kube/config is rewritten)."""
+    the running shell sees it, as the Secret is mounted as a folder."""
     kubeconfig = yaml.safe_dump(student_kubeconfig(spec, student_token(spec)))
-    if spec.local:  # the shell runs on this host as the student's Unix user
-        local_user_kubeconfig_write(spec.student, kubeconfig)
     secret = manifests.workstation_kubeconfig_secret(**_workstation_common(spec), kubeconfig_yaml=kubeconfig)
     object_apply(secret, cluster=spec.cluster)
 
@@ -178,8 +166,7 @@ def workstation_ready(spec: StudentEnvironmentSpec) -> bool:
 def student_environment_apply(spec: StudentEnvironmentSpec) -> None:
     """Creates or repairs everything the student has; applying twice changes nothing.
     The workstation may still be starting when this returns (see workstation_ready)."""
-    exec_user = local_user_ensure(spec.student) if spec.local else None
-    namespace, *rest = student_namespace_objects(spec, exec_user=exec_user)
+    namespace, *rest = student_namespace_objects(spec)
     object_apply(namespace, cluster=spec.cluster)
     _apply_all(rest, spec.cluster)
     workstation_apply(spec)
@@ -187,28 +174,21 @@ def student_environment_apply(spec: StudentEnvironmentSpec) -> None:
 
 def student_namespace_delete(spec: StudentEnvironmentSpec) -> None:
     """Deletes what the student made (the namespace and all in it); keeps the workstation."""
-    namespace = student_namespace_objects(spec, exec_user=None)[0]
+    namespace = student_namespace_objects(spec)[0]
     object_delete(namespace, cluster=spec.cluster)
 
 
 def student_namespace_gone(spec: StudentEnvironmentSpec) -> bool:
-    namespace = student_namespace_objects(spec, exec_user=None)[0]
+    namespace = student_namespace_objects(spec)[0]
     return not object_exists(namespace, cluster=spec.cluster)
 
 
 def student_environment_delete(spec: StudentEnvironmentSpec) -> None:
     """Deletes the namespace, the cluster-scoped objects bound to it, the workstation and,
-    on the local cluster, the student's Unix user. Deleting what is gone is success."""
-    namespace, *rest = student_namespace_objects(spec, exec_user=None)
+    on the local cluster, the simulated pods' log files. Deleting what is gone is success."""
+    namespace, *rest = student_namespace_objects(spec)
     cluster_scoped = [obj for obj in rest if "namespace" not in obj["metadata"]]
     for obj in [namespace, *cluster_scoped, *_workstation_refs(spec)]:
         object_delete(obj, cluster=spec.cluster)
     if spec.local:
-        exec_rule = {
-            "apiVersion": manifests.KWOK_API_VERSION,
-            "kind": "ClusterExec",
-            "metadata": {"name": manifests.student_exec_rule_name(spec.namespace)},
-        }
-        object_delete(exec_rule, cluster=spec.cluster)
         pod_logs_remove(namespace=spec.namespace)
-        local_user_remove(spec.student)

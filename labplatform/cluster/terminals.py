@@ -1,8 +1,7 @@
 """Terminals into students' workstations. Every connection is its own exec running the
 workstation's session command, which attaches to the student's tmux session (starting it
-if needed); the session outlives each connection. The same command exists on the local
-cluster (k8s/local/workstation-launcher.sh, where only it may be exec'd) and in the
-workstation image."""
+if needed); the session outlives each connection. The command is the workstation image's
+(k8s/workstation/labplatform-workstation), in the container, on every cluster."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -13,10 +12,11 @@ from labplatform.cluster.clients import close_async_clients
 from labplatform.cluster.exec import ExecStream, exec_stream
 
 SESSION_COMMAND = "/usr/local/libexec/labplatform-workstation"
-# Keys the session's tmux binds (see the launcher): KEEPALIVE marks the connection as alive
-# and does nothing else, DETACH ends this connection and leaves the shell running. An exec
-# whose stream closes is not ended by KWOK, so a connection says goodbye with DETACH, and
-# one that vanished is detached by the session once KEEPALIVE_SECONDS * 4 pass in silence.
+# Keys the session's tmux binds (see the session command): KEEPALIVE marks the connection
+# as alive and does nothing else, DETACH ends this connection and leaves the shell running.
+# The process of an exec whose stream closes may live on in the container (the kubelet does
+# not always end it), so a connection says goodbye with DETACH, and one that vanished is
+# detached by the session once KEEPALIVE_SECONDS * 4 pass in silence.
 KEEPALIVE_KEY = b"\x1b[9998~"
 DETACH_KEY = b"\x1b[9999~"
 KEEPALIVE_SECONDS = 30

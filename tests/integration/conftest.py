@@ -4,15 +4,7 @@ from kubernetes import client
 
 from labplatform.cluster.clients import close_async_clients
 from tests.cohorts import delete_namespace
-from tests.kube import (
-    KWOK_GROUP,
-    KWOK_VERSION,
-    admin_kubeconfig,
-    contained_exec_rule,
-    pods_ready,
-    unique_name,
-    wait_for,
-)
+from tests.kube import admin_kubeconfig, unique_name, wait_for
 
 
 @pytest.fixture
@@ -61,29 +53,6 @@ def other_namespace(core):
     name = _make_namespace(core)
     yield name
     delete_namespace(core, name)
-
-
-@pytest.fixture
-def exec_rule(custom, namespace):
-    """Lets tests exec into pods of `namespace`, as nobody, like a student namespace's rule."""
-    rule = contained_exec_rule(namespace)
-    custom.create_cluster_custom_object(KWOK_GROUP, KWOK_VERSION, "clusterexecs", rule)
-    yield rule
-    custom.delete_cluster_custom_object(KWOK_GROUP, KWOK_VERSION, "clusterexecs", rule["metadata"]["name"])
-
-
-@pytest.fixture
-def ready_pod(core, namespace, exec_rule) -> str:
-    name = "shell"
-    core.create_namespaced_pod(
-        namespace,
-        {
-            "metadata": {"name": name, "labels": {"app": name}},
-            "spec": {"containers": [{"name": "shell", "image": "busybox:1.36"}]},
-        },
-    )
-    wait_for(f"pod {namespace}/{name} Ready", lambda: pods_ready(core, namespace, f"app={name}", 1))
-    return name
 
 
 @pytest_asyncio.fixture

@@ -8,7 +8,6 @@ import pytest
 from django.core.management import call_command
 
 from labplatform.classroom.models import Cohort, StudentEnvironment
-from labplatform.cluster.local_users import local_user_remove
 from tests.cohorts import delete_labelled, wait_for_environments
 from tests.kube import unique_name
 
@@ -20,8 +19,6 @@ def demo_slug(kube):
     slug = unique_name("demo")
     yield slug
     delete_labelled(kube, slug)
-    for environment in StudentEnvironment.objects.filter(enrollment__cohort__slug=slug):
-        local_user_remove(environment.enrollment.student_id)
 
 
 def seed(slug: str) -> dict[str, str]:

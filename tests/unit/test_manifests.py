@@ -235,48 +235,6 @@ def test_the_network_policies_deny_all_but_dns_and_the_same_namespace():
     ]
 
 
-def test_the_exec_rule_matches_only_the_students_namespace_and_runs_as_the_student():
-    assert manifests.student_exec_rule(
-        namespace=NAMESPACE,
-        cohort=COHORT,
-        student=STUDENT,
-        uid=61001,
-        gid=61001,
-        home="/var/lib/labplatform/s4k2j9x0ab",
-    ) == {
-        "apiVersion": "kwok.x-k8s.io/v1alpha1",
-        "kind": "ClusterExec",
-        "metadata": {"name": f"labplatform-{NAMESPACE}", "labels": LABELS},
-        "spec": {
-            "selector": {"matchNamespaces": [NAMESPACE]},
-            "execs": [
-                {
-                    "local": {
-                        "workDir": "/var/lib/labplatform/s4k2j9x0ab",
-                        "envs": [
-                            {"name": "HOME", "value": "/var/lib/labplatform/s4k2j9x0ab"},
-                            {"name": "PATH", "value": "/usr/local/lib/labplatform/bin:/usr/local/bin:/usr/bin:/bin"},
-                            {"name": "TERM", "value": "xterm-256color"},
-                        ],
-                        "securityContext": {"runAsUser": 61001, "runAsGroup": 61001},
-                    }
-                }
-            ],
-        },
-    }
-
-
-@pytest.mark.parametrize(("uid", "gid", "bad"), [(0, 61001, "uid 0"), (61001, 0, "gid 0"), (-1, 61001, "uid -1")])
-def test_the_exec_rule_never_runs_as_root(uid, gid, bad):
-    with pytest.raises(ValueError, match=f"exec {bad} for 'lab-s4k2j9x0ab' must be a positive integer"):
-        manifests.student_exec_rule(namespace=NAMESPACE, cohort=COHORT, student=STUDENT, uid=uid, gid=gid, home="/h")
-
-
-def test_the_exec_rule_needs_an_absolute_home():
-    with pytest.raises(ValueError, match="home 'home/s' for 'lab-s4k2j9x0ab' must be an absolute path"):
-        manifests.student_exec_rule(namespace=NAMESPACE, cohort=COHORT, student=STUDENT, uid=1, gid=1, home="home/s")
-
-
 def test_the_workstation_kubeconfig_holds_only_the_server_its_ca_the_token_and_the_namespace():
     assert manifests.workstation_kubeconfig(
         server="https://127.0.0.1:6443", ca_data="Q0EgZGF0YQ==", token="t0ken", namespace=NAMESPACE
