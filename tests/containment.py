@@ -1,50 +1,40 @@
 """Students' shells on the local cluster, driven from a test: the workstation terminal (the
-launcher's contained tmux session, through the platform's own exec stream) and a
-`kubectl exec` into a pod of the student's own namespace (run by KWOK as the student's
-Unix user). Each runs a bash script as the student; the script prints `RESULT key value`
-lines, which come back as text."""
+student's tmux session in their container on the real node, through the platform's own
+exec stream) and a plain exec into the same container (what `kubectl exec` into one's own
+workstation would be). Each runs a bash script as the student; the script prints
+`RESULT key value` lines, which come back as text. Scripts go into the container and
+their output comes out of it through execs: nothing of theirs is on the host."""
 
 import asyncio
+import base64
 import json
-import os
-import pwd
+import shlex
 import subprocess
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from labplatform.cluster import manifests
 from labplatform.cluster.clients import close_async_clients
-from labplatform.cluster.local_users import local_user_name
+from labplatform.cluster.exec import STDERR, STDOUT, exec_stream
 from labplatform.cluster.students import StudentEnvironmentSpec
 from labplatform.cluster.terminals import workstation_terminal
 from tests.terminals import plain
 
 KUBECTL = next((Path.home() / ".cache" / "labplatform").glob("kubernetes-*/bin/kubectl"))
-SCRIPTS = ".containment"  # in the student's HOME, where both kinds of shell start
+SCRIPTS = ".containment"  # in the student's HOME, in their container
 GRACE_SECONDS = 300
 
 
 @dataclass(frozen=True)
 class Student:
     spec: StudentEnvironmentSpec
-    kubeconfig: Path  # on the host: the student's own token, for `kubectl exec` as them
-    pod: str  # a pod the student made in their own namespace
+    kubeconfig: Path  # on the host: the student's own token, for kubectl as them
+    pod: str  # a (simulated) pod the student made in their own namespace
 
     @property
-    def user(self) -> str:
-        return local_user_name(self.spec.student)
-
-    @property
-    def uid(self) -> int:
-        return pwd.getpwnam(self.user).pw_uid
-
-    @property
-    def gid(self) -> int:
-        return pwd.getpwnam(self.user).pw_gid
-
-    @property
-    def home(self) -> Path:
-        return Path(pwd.getpwnam(self.user).pw_dir)
+    def workstation(self) -> str:
+        return manifests.workstation_pod_name(self.spec.student)
 
 
 def kubectl(kubeconfig: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -57,18 +47,32 @@ def kubectl(kubeconfig: Path, *args: str, timeout: float = 60) -> subprocess.Com
     )
 
 
-def _place_script(student: Student, script: str) -> tuple[str, Path, Path]:
-    """Puts the script in the student's HOME, theirs alone; returns its name, its path and
-    the path of the file its output goes to."""
-    folder = student.home / SCRIPTS
-    folder.mkdir(mode=0o700, exist_ok=True)
-    os.chown(folder, student.uid, student.gid)
-    name = uuid.uuid4().hex[:12]
-    path = folder / f"{name}.sh"
-    path.write_text(script)
-    os.chown(path, student.uid, student.gid)
-    path.chmod(0o600)
-    return name, path, folder / f"{name}.out"
+async def _container_exec(spec: StudentEnvironmentSpec, command: list[str], *, timeout: float) -> tuple[int, str]:
+    out = b""
+    try:
+        async with exec_stream(
+            namespace=spec.workstation_namespace,
+            pod=manifests.workstation_pod_name(spec.student),
+            command=command,
+            tty=False,
+            cluster=spec.cluster,
+        ) as stream:
+            while (output := await stream.read(timeout=timeout)) is not None:
+                if output.channel in (STDOUT, STDERR):
+                    out += output.data
+            status = stream.exit_status or {}
+    finally:
+        await close_async_clients()
+    text = out.decode(errors="replace")
+    if status.get("status") == "Success":
+        return 0, text
+    causes = status.get("details", {}).get("causes", [])
+    return int(next((c["message"] for c in causes if c.get("reason") == "ExitCode"), "-1")), text
+
+
+def container_exec(spec: StudentEnvironmentSpec, script: str, *, timeout: float = 60) -> tuple[int, str]:
+    """Runs a bash script in the student's container (as its user); exit code and output."""
+    return asyncio.run(_container_exec(spec, ["bash", "-c", script], timeout=timeout))
 
 
 async def typed_until(spec: StudentEnvironmentSpec, command: str, marker: str, *, timeout: float) -> str:
@@ -112,15 +116,6 @@ class Shell:
     def run(self, script: str, *, timeout: float = 60) -> str:
         """Runs `script` with bash as the student; returns what it printed (stdout and
         stderr together)."""
-        name, script_path, output_path = _place_script(self.student, script)
-        try:
-            self._run(name, timeout=timeout)
-            return output_path.read_text(errors="replace")
-        finally:
-            script_path.unlink(missing_ok=True)
-            output_path.unlink(missing_ok=True)
-
-    def _run(self, name: str, *, timeout: float) -> None:
         raise NotImplementedError
 
 
@@ -129,32 +124,33 @@ class WorkstationShell(Shell):
 
     kind = "workstation"
 
-    def _run(self, name: str, *, timeout: float) -> None:
+    def run(self, script: str, *, timeout: float = 60) -> str:
+        spec = self.student.spec
+        name = uuid.uuid4().hex[:12]
+        path, out = f"~/{SCRIPTS}/{name}.sh", f"~/{SCRIPTS}/{name}.out"
+        encoded = base64.b64encode(script.encode()).decode()
+        code, placed = container_exec(
+            spec, f"mkdir -p -m 700 ~/{SCRIPTS} && printf %s {shlex.quote(encoded)} | base64 -d >{path}"
+        )
+        assert code == 0, f"could not put the script in {spec.student}'s container: {placed}"
         # The marker is printed in two pieces so the typed command line does not match it.
-        command = f"bash ~/{SCRIPTS}/{name}.sh >~/{SCRIPTS}/{name}.out 2>&1; printf '%s-%s\\n' END {name}\r"
-        asyncio.run(typed_until(self.student.spec, command, f"END-{name}", timeout=timeout))
+        command = f"bash {path} >{out} 2>&1; printf '%s-%s\\n' END {name}\r"
+        try:
+            asyncio.run(typed_until(spec, command, f"END-{name}", timeout=timeout))
+            code, output = container_exec(spec, f"cat {out}")
+            assert code == 0, output
+            return output
+        finally:
+            container_exec(spec, f"rm -f {path} {out}")
 
 
 class ExecShell(Shell):
-    """`kubectl exec` into the student's own pod, with the student's own kubeconfig."""
+    """An exec into the student's own workstation container, without a terminal."""
 
-    kind = "kubectl exec"
+    kind = "exec"
 
-    def _run(self, name: str, *, timeout: float) -> None:
-        student = self.student
-        result = kubectl(
-            student.kubeconfig,
-            "-n",
-            student.spec.namespace,
-            "exec",
-            student.pod,
-            "--",
-            "bash",
-            "-c",
-            f"bash {SCRIPTS}/{name}.sh >{SCRIPTS}/{name}.out 2>&1",
-            timeout=timeout,
-        )
-        assert result.returncode == 0, f"kubectl exec as {student.user}: {result.stderr}"
+    def run(self, script: str, *, timeout: float = 60) -> str:
+        return container_exec(self.student.spec, script, timeout=timeout)[1]
 
 
 SHELLS = {shell.kind: shell for shell in (WorkstationShell, ExecShell)}
@@ -214,12 +210,12 @@ for name, path in PATHS.items():
     )
 
 
-def fork_script(*, cap: int) -> str:
-    """Forks children that wait, until fork fails or `cap` is reached, then ends them.
-    Prints how many it made and why it stopped."""
+def fork_script(*, cap: int, hold: float = 0) -> str:
+    """Forks children that wait, until fork fails or `cap` is reached; holds them `hold`
+    seconds, then ends them. Prints how many it made and why it stopped."""
     return _python(
         """
-import errno, os, signal
+import errno, os, signal, sys, time
 children, failure = [], "none"
 while len(children) < CAP:
     try:
@@ -228,18 +224,21 @@ while len(children) < CAP:
         failure = errno.errorcode.get(exc.errno, str(exc))
         break
     if pid == 0:
-        signal.alarm(120)  # a child somehow left behind ends by itself
+        signal.alarm(180)  # a child somehow left behind ends by itself
         signal.pause()
         os._exit(0)
     children.append(pid)
 print("RESULT forked", len(children))
 print("RESULT failure", failure)
+sys.stdout.flush()
+time.sleep(HOLD)
 for pid in children:
     os.kill(pid, signal.SIGKILL)
 for pid in children:
     os.waitpid(pid, 0)
 """,
         CAP=cap,
+        HOLD=hold,
     )
 
 

@@ -161,6 +161,11 @@ make_netns() {
     if ! ip netns list | grep -qw "^$netns"; then
         ip netns add "$netns"
     fi
+    # On the host these addresses are nowhere: a connection to one fails at once instead of
+    # following the host's default route off the machine (the node's address and its pods'
+    # exist only inside the namespace). Every local cluster's node uses the same ranges.
+    ip route replace unreachable "${node_ip%.*}.0/24"
+    ip route replace unreachable "$pod_cidr"
     in_node ip link set lo up
     # The node's address is the namespace's own (on its loopback device; the kernel here
     # has no dummy devices): local to the namespace, reachable from its pods' bridge.
@@ -373,6 +378,10 @@ cmd_down() {
     unmount_below "$data"
     unmount_below "$node"
     ip netns delete "$netns" 2>/dev/null || true
+    if ! ip netns list | grep -q '^labplatform-node-'; then  # no other local cluster's node
+        ip route del unreachable "${node_ip%.*}.0/24" 2>/dev/null || true
+        ip route del unreachable "$pod_cidr" 2>/dev/null || true
+    fi
     rm -rf "$node" "$data" "$run"
 }
 

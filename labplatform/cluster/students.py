@@ -108,12 +108,14 @@ def student_token(spec: StudentEnvironmentSpec, *, seconds: int = WORKSTATION_TO
             raise ClusterUnavailable(f"cluster {spec.cluster!r} unreachable: {exc}") from exc
 
 
-def student_kubeconfig(spec: StudentEnvironmentSpec, token: str) -> dict:
-    """A kubeconfig with only the server, its CA and the student's token."""
+def student_kubeconfig(spec: StudentEnvironmentSpec, token: str, *, server: str = "") -> dict:
+    """A kubeconfig with only the server, its CA and the student's token. The server is
+    the platform's own address unless given (a workstation reaches the API server at the
+    address its cluster sets, which may be reachable only from the workstation)."""
     configuration = sync_client(spec.cluster).configuration
     ca_data = base64.b64encode(Path(configuration.ssl_ca_cert).read_bytes()).decode()
     return manifests.workstation_kubeconfig(
-        server=spec.workstation.api_server or configuration.host,
+        server=server or configuration.host,
         ca_data=ca_data,
         token=token,
         namespace=spec.namespace,
@@ -132,7 +134,7 @@ def _workstation_common(spec: StudentEnvironmentSpec) -> dict:
 def workstation_kubeconfig_apply(spec: StudentEnvironmentSpec) -> None:
     """Mints a fresh token for the student and puts it in the workstation's kubeconfig;
     the running shell sees it, as the Secret is mounted as a folder."""
-    kubeconfig = yaml.safe_dump(student_kubeconfig(spec, student_token(spec)))
+    kubeconfig = yaml.safe_dump(student_kubeconfig(spec, student_token(spec), server=spec.workstation.api_server))
     secret = manifests.workstation_kubeconfig_secret(**_workstation_common(spec), kubeconfig_yaml=kubeconfig)
     object_apply(secret, cluster=spec.cluster)
 
