@@ -7,8 +7,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from kubernetes_asyncio.client import CoreV1Api
+from kubernetes_asyncio.client.exceptions import ApiException
+
 from labplatform.cluster import manifests
-from labplatform.cluster.clients import close_async_clients
+from labplatform.cluster.clients import api_client, close_async_clients, default_timeout
+from labplatform.cluster.errors import ClusterUnavailable
 from labplatform.cluster.exec import ExecStream, exec_stream
 
 SESSION_COMMAND = "/usr/local/libexec/labplatform-workstation"
@@ -46,6 +50,25 @@ async def workstation_terminal(
         namespace=namespace, pod=manifests.workstation_pod_name(student), command=command, tty=True, cluster=cluster
     ) as stream:
         yield stream
+
+
+async def workstation_stopped(*, cluster: str, namespace: str, student: str) -> str | None:
+    """Why the student's workstation has stopped for good, in its node's words (an
+    eviction for using too much disk, say); None while it runs, starts, or is gone."""
+    try:
+        pod = await CoreV1Api(await api_client(cluster)).read_namespaced_pod(
+            manifests.workstation_pod_name(student), namespace, _request_timeout=default_timeout()
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise ClusterUnavailable(f"workstation of {student}: {exc.status} {exc.reason}") from exc
+    except (OSError, TimeoutError) as exc:
+        raise ClusterUnavailable(f"workstation of {student}: {exc}") from exc
+    status = pod.status
+    if status is None or status.phase not in ("Failed", "Succeeded"):
+        return None
+    return (status.message or "").strip() or status.reason or f"its pod has {status.phase.lower()}"
 
 
 async def _session_end(*, cluster: str, namespace: str, student: str) -> None:

@@ -24,7 +24,13 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from labplatform.cluster.errors import ClusterError, PodMissing
-from labplatform.cluster.terminals import DETACH_KEY, KEEPALIVE_KEY, KEEPALIVE_SECONDS, workstation_terminal
+from labplatform.cluster.terminals import (
+    DETACH_KEY,
+    KEEPALIVE_KEY,
+    KEEPALIVE_SECONDS,
+    workstation_stopped,
+    workstation_terminal,
+)
 from labplatform.terminal import access, sessions
 from labplatform.terminal.flow import OutputWindow, terminal_size, utf8_split
 
@@ -153,11 +159,15 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             )
             return
         except ClusterError as exc:
+            if await self._ended_by_the_node():
+                return
             logger.warning("terminal of %s: %s", target.student, exc)
             await self._end(
                 "The cluster could not open the terminal just now. Try Reconnect in a moment.",
                 code=CLOSE_UNAVAILABLE,
             )
+            return
+        if await self._ended_by_the_node():
             return
         if target.read_only:
             await self._end(
@@ -165,6 +175,28 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             )
         else:
             await self._end("Your shell has ended. Reconnect to start a new one.", code=CLOSE_ENDED)
+
+    async def _ended_by_the_node(self) -> bool:
+        """Says so if the workstation has stopped for good (its node evicted it, say), in
+        the node's words; the shell cannot come back, a reset gives a new one."""
+        target = self.target
+        try:
+            stopped = await workstation_stopped(
+                cluster=target.cluster, namespace=target.namespace, student=target.student
+            )
+        except ClusterError:
+            return False
+        if stopped is None:
+            return False
+        if target.read_only:
+            await self._end(f"This student's workstation has stopped: {stopped}", code=CLOSE_ENDED)
+        else:
+            await self._end(
+                f"Your workstation has stopped: {stopped} Reset your environment to get a new one.",
+                code=CLOSE_ENDED,
+                reset=True,
+            )
+        return True
 
     async def _pump(self, stream) -> None:
         """Output to the browser, never more than the window ahead of what it has drawn."""

@@ -129,16 +129,24 @@ def test_the_relays_die_with_kwok_however_it_dies(tmp_path):
 
 
 @pytest.mark.local_cluster
-def test_kwok_runs_this_clusters_own_workstation_launcher(kube):
-    """Inside kwok's mount namespace, the fixed path the exec rules name is this cluster's
-    launcher (from its state folder), whatever another local cluster installed."""
-    from tests.kube import cluster_pids, cluster_state_dir
+def test_nothing_of_host_shells_remains(kube):
+    """Students' shells are containers on the real node: this host has no student users,
+    no launcher, no copy of kubectl for them, and the cluster no KWOK exec rule (which
+    would run commands on this host)."""
+    from kubernetes import client
 
-    kwok = next(pid for pid, cmdline in cluster_pids().items() if cmdline.split(" ", 1)[0].endswith("/kwok"))
-    seen = subprocess.run(
-        ["nsenter", "-t", str(kwok), "-m", "cat", "/usr/local/libexec/labplatform-workstation"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    assert seen == (cluster_state_dir() / "libexec" / "labplatform-workstation").read_bytes()
-    assert str(cluster_state_dir() / "relay").encode() in seen
+    from tests.kube import KWOK_GROUP, KWOK_VERSION, cluster_state_dir
+
+    users = [line.split(":", 1)[0] for line in Path("/etc/passwd").read_text().splitlines()]
+    assert not [user for user in users if user.startswith("lab-")]
+    for path in [
+        cluster_state_dir() / "libexec",
+        Path("/usr/local/libexec/labplatform-workstation"),
+        Path("/usr/local/lib/labplatform/bin/kubectl"),
+        Path("/home/labplatform"),
+        Path("/run/labplatform-terminal"),
+    ]:
+        assert not path.exists(), path
+    custom = client.CustomObjectsApi(kube)
+    assert custom.list_cluster_custom_object(KWOK_GROUP, KWOK_VERSION, "clusterexecs")["items"] == []
+    assert custom.list_cluster_custom_object(KWOK_GROUP, KWOK_VERSION, "execs")["items"] == []

@@ -294,6 +294,27 @@ async def test_a_gone_workstation_is_explained_and_the_reset_offered(cohort, kub
     await terminal.close()
 
 
+async def test_a_workstation_evicted_for_its_disk_says_why_and_offers_the_reset(cohort, kube):
+    """Writing past the home's 1 GiB: the node evicts the workstation, and the terminal
+    says why in the node's words (never "try again") and offers a reset."""
+    _, students, _ = cohort
+    me = students[0]
+    terminal = await ready_terminal("/ws/terminal/", session=await session_cookie_async(me.user))
+    await terminal.type("dd if=/dev/zero of=~/fill bs=1M count=1300 status=none; echo wrote-$((1+1))\r")
+    ended = await terminal.wait_for_message("ended", timeout=180)
+    assert ended["reset"] is True, ended
+    assert "Your workstation has stopped" in ended["reason"] and "exceeds" in ended["reason"], ended
+    pod = await asyncio.to_thread(
+        k8s.CoreV1Api(kube).read_namespaced_pod, f"ws-{me.student_id}", "labplatform-workstations"
+    )
+    assert (pod.status.phase, pod.status.reason) == ("Failed", "Evicted"), pod.status
+    assert pod.status.message.strip() in ended["reason"]
+    again = TerminalClient("/ws/terminal/", session=await session_cookie_async(me.user))
+    assert await again.connect()
+    assert (await again.wait_for_message("ended"))["reason"] == ended["reason"]
+    await again.close()
+
+
 async def test_an_idle_terminal_is_closed_and_says_so(cohort, settings):
     settings.TERMINAL_IDLE_SECONDS = 1
     _, students, _ = cohort
