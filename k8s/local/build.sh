@@ -10,7 +10,9 @@
 # does not depend on the Go module cache; the stamp covers them too.
 #
 # The real node's parts are components too: kubelet, containerd (with ctr and the runc
-# shim) and runc; its CNI plugins are Debian's containernetworking-plugins (CNI_BIN).
+# shim) and runc; its CNI plugins are Debian's containernetworking-plugins (CNI_BIN); its
+# NetworkPolicy enforcer is kube-router (its firewall controller only), with Debian's
+# iptables and ipset.
 #
 #   build.sh [COMPONENT...]   e.g. `build.sh kubernetes runc`; all of them by default
 set -Eeuo pipefail
@@ -24,7 +26,7 @@ mkdir -p "$cache"
 export GOFLAGS=-buildvcs=false CGO_ENABLED=0 GOTOOLCHAIN=local
 
 started=$SECONDS
-all_components=(etcd kwok kubernetes metrics-server kubelet containerd runc cni node-proxy)
+all_components=(etcd kwok kubernetes metrics-server kubelet containerd runc cni kube-router node-proxy)
 components=("$@")
 [ ${#components[@]} -gt 0 ] || components=("${all_components[@]}")
 step_total=$((${#components[@]} + 1))
@@ -269,6 +271,27 @@ cni() {
     echo "CNI_BIN=/usr/lib/cni"
 }
 
+# kube-router enforces NetworkPolicy on the real node (node.sh runs its firewall controller
+# alone). It drives Debian's iptables (nf_tables backend) and ipset, which are installed
+# here each time, even when the binary is cached.
+build_kube_router() {
+    local dir=$1
+    local log=$dir/build.log pkg=github.com/cloudnativelabs/kube-router/v2
+    local module=$pkg@$KUBE_ROUTER_VERSION
+    # As its Makefile stamps it (Version is a git commit there; the tag here).
+    local ldflags="-s -w -X $pkg/pkg/version.Version=$KUBE_ROUTER_VERSION -X $pkg/pkg/version.BuildDate=1970-01-01T00:00:00Z"
+    say "$step_label: installing kube-router (log: $log; ~5.5 min cold)"
+    run "$module" "go install" "$dir" "$log" \
+        env GOBIN="$dir/bin" go install -trimpath -ldflags "$ldflags" "$pkg/cmd/kube-router@$KUBE_ROUTER_VERSION"
+    version_check "$module" "version $KUBE_ROUTER_VERSION" "$dir/bin/kube-router" --version
+}
+
+kube_router() {
+    current_module=kube-router current_step="install iptables, ipset (scripts/apt-ensure.sh)"
+    "$repo/scripts/apt-ensure.sh" iptables ipset
+    component kube-router "$KUBE_ROUTER_VERSION" KUBE_ROUTER_BIN build_kube_router
+}
+
 # node-proxy is this repository's own (node-proxy/): its version is its source's hash.
 node_proxy_version() {
     cat "$here/node-proxy/go.mod" "$here/node-proxy/main.go" | sha256sum | cut -c1-16
@@ -298,6 +321,7 @@ for name in "${components[@]}"; do
         containerd) component containerd "$CONTAINERD_VERSION" CONTAINERD_BIN build_containerd ;;
         runc) component runc "$RUNC_VERSION" RUNC_BIN build_runc ;;
         cni) cni ;;
+        kube-router) kube_router ;;
         node-proxy) component node-proxy "$(node_proxy_version)" NODE_PROXY_BIN build_node_proxy ;;
         *) say "unknown component $name; known: ${all_components[*]}"; exit 2 ;;
     esac

@@ -10,8 +10,8 @@
 #
 # Two kinds of node: KWOK's simulated nodes, for the pods students make (where scale
 # matters and images cannot be pulled), and one real node (node.sh: kubelet, containerd,
-# runc, in a network namespace of its own) for the workstation pods in which students'
-# shells run.
+# runc, in a network namespace of its own, with kube-router enforcing NetworkPolicy) for
+# the workstation pods in which students' shells run.
 #
 # Up means: the API server answers, every node is Ready (the simulated ones and the real
 # one), a pod becomes Ready, and the metrics API (metrics-server) answers `kubectl top nodes`.
@@ -49,7 +49,7 @@ binaries() {
         esac
     done < <("$here/build.sh" && "$here/images.sh")
     local var
-    for var in KUBE_BIN ETCD_BIN KWOK_BIN METRICS_SERVER_BIN KUBELET_BIN CONTAINERD_BIN RUNC_BIN NODE_PROXY_BIN \
+    for var in KUBE_BIN ETCD_BIN KWOK_BIN METRICS_SERVER_BIN KUBELET_BIN CONTAINERD_BIN RUNC_BIN NODE_PROXY_BIN KUBE_ROUTER_BIN \
         PAUSE_IMAGE PAUSE_IMAGE_TAR WORKSTATION_IMAGE WORKSTATION_IMAGE_TAR; do
         [ -n "${!var:-}" ] || die "build did not finish (no $var)"
     done

@@ -12,13 +12,16 @@
 #     node-proxy, an HTTP CONNECT proxy on loopback that joins the node's name and address
 #     at the kubelet's port to a Unix socket relayed inside (the API server's and
 #     metrics-server's HTTPS_PROXY, see kwokctl.yaml);
-#   - an nftables rule lets pods reach the API relay and nothing else of the namespace.
+#   - an nftables rule lets pods reach the API relay and nothing else of the namespace;
+#   - kube-router's firewall controller (alone: no routing, no service proxy) enforces
+#     NetworkPolicy between pods and from pods to the node, with iptables and ipset in the
+#     namespace; it reaches the API server as its own user, $kube_router_user.
 # So no packet of the node or its pods can leave for an address outside the namespace:
 # there is no interface to leave by.
 #
 # Environment (cluster.sh sets it): NODE_STATE (this node's folder), CLUSTER_PKI (the
 # cluster's CA), API_PORT, NODE_PROXY_PORT, NODE_PROXY_SOCKET, KUBE_BIN, KUBELET_BIN, CONTAINERD_BIN,
-# RUNC_BIN, NODE_PROXY_BIN, PAUSE_IMAGE, PAUSE_IMAGE_TAR, WORKSTATION_IMAGE,
+# RUNC_BIN, NODE_PROXY_BIN, KUBE_ROUTER_BIN, PAUSE_IMAGE, PAUSE_IMAGE_TAR, WORKSTATION_IMAGE,
 # WORKSTATION_IMAGE_TAR, ADMIN_KUBECONFIG.
 set -euo pipefail
 
@@ -47,6 +50,13 @@ containerd_socket=$run/containerd.sock
 kernel_tunables=(kernel.panic kernel.panic_on_oops vm.overcommit_memory)
 controllers=(cpu cpuacct cpuset memory pids devices freezer blkio systemd)
 taint_key=labplatform.io/workstations
+# kube-router's identity (a client certificate of the cluster's CA) and what it may read.
+kube_router_user=labplatform-node:kube-router
+# Its health endpoint, inside the namespace (the nftables table refuses it to pods).
+kube_router_health_port=20244
+# The API server's own default (kwokctl sets none): kube-router needs one, and lets
+# traffic to it through its input chain; no kube-proxy serves it here.
+service_cidr=10.0.0.0/24
 
 say() { printf '[node] %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -205,10 +215,83 @@ certificates() {
     chmod 600 "$pki/kubelet.key"
 }
 
+# kube-router's own certificate and kubeconfig: never the admin's, never the kubelet's.
+kube_router_identity() {
+    local pki=$node/pki
+    if ! { [ -s "$pki/kube-router.crt" ] && openssl verify -CAfile "$pki/ca.crt" "$pki/kube-router.crt" >/dev/null 2>&1; }; then
+        openssl req -new -newkey rsa:2048 -nodes -keyout "$pki/kube-router.key" \
+            -subj "/CN=$kube_router_user" -out "$pki/kube-router.csr" 2>/dev/null
+        openssl x509 -req -in "$pki/kube-router.csr" -CA "$CLUSTER_PKI/ca.crt" -CAkey "$CLUSTER_PKI/ca.key" \
+            -CAcreateserial -days 3650 -out "$pki/kube-router.crt" 2>/dev/null
+        rm -f "$pki/kube-router.csr"
+        chmod 600 "$pki/kube-router.key"
+    fi
+    mkdir -p "$node/kube-router"
+    cat >"$node/kube-router/kubeconfig" <<KUBECONFIG
+apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: https://127.0.0.1:$node_api_port
+    certificate-authority: $pki/ca.crt
+users:
+- name: kube-router
+  user:
+    client-certificate: $pki/kube-router.crt
+    client-key: $pki/kube-router.key
+contexts:
+- name: kube-router
+  context: {cluster: local, user: kube-router}
+current-context: kube-router
+KUBECONFIG
+}
+
+# What kube-router's firewall controller reads (its informers: pods, namespaces,
+# NetworkPolicies, and nodes, services, endpoints and EndpointSlices, which it lists
+# whatever runs), and nothing it may change.
+kube_router_rbac() {
+    kubectl apply -f - >/dev/null <<YAML
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: labplatform-node-kube-router
+rules:
+- apiGroups: [""]
+  resources: [nodes, pods, namespaces, services, endpoints]
+  verbs: [get, list, watch]
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [get, list, watch]
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies]
+  verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: labplatform-node-kube-router
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: labplatform-node-kube-router
+subjects:
+- apiGroup: rbac.authorization.k8s.io
+  kind: User
+  name: $kube_router_user
+YAML
+}
+
+# kube-router's health endpoint answers 200 once its firewall controller has synced.
+kube_router_healthy() {
+    in_node curl -fsS --max-time 2 "http://127.0.0.1:$kube_router_health_port/healthz"
+}
+
 render() {
     mkdir -p "$node/run" "$logs" "$relay" "$node/containerd" "$node/cni/net.d" "$node/kubelet"
     chmod 700 "$relay" "$node"
     certificates
+    kube_router_identity
     cat >"$node/resolv.conf" <<'RESOLV'
 # Pods on this node resolve nothing: no nameserver of the host is named here.
 options ndots:1
@@ -316,7 +399,7 @@ kubelet_listening() {
 }
 
 cmd_up() {
-    for tool in socat nft nsenter ip openssl setsid; do
+    for tool in socat nft nsenter ip openssl setsid curl iptables ipset; do
         command -v "$tool" >/dev/null || die "missing $tool"
     done
     render
@@ -338,6 +421,15 @@ cmd_up() {
         --hostname-override "$node_name" --node-ip "$node_ip" --node-labels "$taint_key=true"
     wait_for "the kubelet on $node_ip:$kubelet_port (its log: $logs/kubelet.log)" 240 kubelet_listening
     wait_for "node $node_name Ready (kubelet log: $logs/kubelet.log)" 240 node_ready_since "$since"
+    # After the node is registered: kube-router reads its Node object (its address) at start.
+    # Its iptables rules and ipsets stay in the namespace while it is stopped.
+    kube_router_rbac
+    start kube-router "${inside[@]}" env PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+        "$KUBE_ROUTER_BIN/kube-router" --kubeconfig "$node/kube-router/kubeconfig" --hostname-override "$node_name" \
+        --run-firewall=true --run-router=false --run-service-proxy=false --run-loadbalancer=false \
+        --enable-cni=false --enable-ipv4=true --enable-ipv6=false --service-cluster-ip-range "$service_cidr" \
+        --health-port "$kube_router_health_port" --metrics-port 0
+    wait_for "kube-router healthy (its log: $logs/kube-router.log)" 120 kube_router_healthy
     workstation_settings
     say "node $node_name Ready"
 }
@@ -357,6 +449,7 @@ JSON
 }
 
 cmd_stop() {
+    halt kube-router
     halt kubelet
     halt containerd
     remove_cgroups
@@ -387,7 +480,7 @@ cmd_down() {
 
 cmd_status() {
     local name status=0
-    for name in api-relay-host api-relay-node kubelet-relay node-proxy containerd kubelet; do
+    for name in api-relay-host api-relay-node kubelet-relay node-proxy containerd kubelet kube-router; do
         if running "$name"; then say "$name: running"; else say "$name: not running"; status=3; fi
     done
     if node_ready; then say "node $node_name Ready"; else say "node $node_name not Ready"; status=3; fi

@@ -14,7 +14,7 @@ def test_every_cluster_process_listens_and_connects_on_loopback_only():
     pids = cluster_pids()
     names = " ".join(pids.values())
     components = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "metrics-server")
-    for component in (*components, "kubelet", "containerd", "node-proxy"):
+    for component in (*components, "kubelet", "containerd", "node-proxy", "kube-router"):
         assert component in names, f"{component} is not running: {names}"
 
     offenders = []

@@ -43,6 +43,7 @@ def test_a_partially_built_cache_is_detected_and_rebuilt(tmp_path):
         f"kubernetes-{versions['KUBE_VERSION']}",
         f"kwok-{versions['KWOK_VERSION']}",
         f"metrics-server-{versions['METRICS_SERVER_VERSION']}",
+        f"kube-router-{versions['KUBE_ROUTER_VERSION']}",
     ]
     for folder in folders:
         shutil.copytree(CACHE / folder, tmp_path / folder, copy_function=os.link)

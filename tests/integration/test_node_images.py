@@ -1,5 +1,5 @@
-"""The local cluster's real node, from the build side: build.sh's kubelet, containerd and
-runc (cached, stamped, at the pinned versions) and images.sh's OCI archives of the pause
+"""The local cluster's real node, from the build side: build.sh's kubelet, containerd,
+runc and kube-router (cached, stamped, at the pinned versions) and images.sh's OCI archives of the pause
 and workstation images, read blob by blob; then a containerd of our build imports both
 archives and runs them with our runc. Needs only the cache (a cold one is built first,
 which takes minutes) and root (images.sh, containerd)."""
@@ -53,7 +53,7 @@ def assignments(stdout: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def built() -> dict[str, Path]:
-    result = run([BUILD, "kubernetes", "kubelet", "containerd", "runc", "cni"], timeout=BUILD_TIMEOUT)
+    result = run([BUILD, "kubernetes", "kubelet", "containerd", "runc", "cni", "kube-router"], timeout=BUILD_TIMEOUT)
     assert result.returncode == 0, result.stderr
     return {name: Path(value) for name, value in assignments(result.stdout).items()}
 
@@ -83,6 +83,9 @@ def test_each_node_binary_reports_its_pinned_version(built):
     reported = run([built["RUNC_BIN"] / "runc", "--version"]).stdout
     assert reported.splitlines()[0] == f"runc version {runc.lstrip('v')}", reported
     assert "libseccomp: 2." in reported, "built with the seccomp tag"
+    kube_router = VERSIONS["KUBE_ROUTER_VERSION"]
+    reported = run([built["KUBE_ROUTER_BIN"] / "kube-router", "--version"]).stderr  # klog, to stderr
+    assert f"kube-router version {kube_router}," in reported, reported
 
 
 def test_each_node_binary_folder_is_stamped_with_every_binarys_checksum(built):
@@ -93,6 +96,7 @@ def test_each_node_binary_folder_is_stamped_with_every_binarys_checksum(built):
             {"containerd", "ctr", "containerd-shim-runc-v2"},
         ),
         "RUNC_BIN": (f"runc-{VERSIONS['RUNC_VERSION']}", {"runc"}),
+        "KUBE_ROUTER_BIN": (f"kube-router-{VERSIONS['KUBE_ROUTER_VERSION']}", {"kube-router"}),
     }
     for var, (folder, binaries) in expected.items():
         bin_dir = built[var]
@@ -105,8 +109,12 @@ def test_each_node_binary_folder_is_stamped_with_every_binarys_checksum(built):
         assert stamped == {name: file_sha256(bin_dir / name) for name in binaries}, var
 
 
-def test_the_kubelet_and_containerd_are_static_and_runc_links_libseccomp(built):
-    for binary in (built["KUBELET_BIN"] / "kubelet", built["CONTAINERD_BIN"] / "containerd"):
+def test_the_kubelet_containerd_and_kube_router_are_static_and_runc_links_libseccomp(built):
+    for binary in (
+        built["KUBELET_BIN"] / "kubelet",
+        built["CONTAINERD_BIN"] / "containerd",
+        built["KUBE_ROUTER_BIN"] / "kube-router",
+    ):
         assert "not a dynamic executable" in run(["ldd", binary]).stdout + run(["ldd", binary]).stderr, binary
     assert "libseccomp.so" in run(["ldd", built["RUNC_BIN"] / "runc"]).stdout
 

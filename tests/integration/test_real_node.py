@@ -4,7 +4,6 @@ placed there is a real container from the image built here (k8s/local/images.sh)
 terminal goes into it: API server -> node-proxy -> kubelet -> containerd -> runc.
 Everything in the shell is typed into the terminal, as the student would."""
 
-import asyncio
 import dataclasses
 import json
 import subprocess
@@ -16,61 +15,16 @@ from kubernetes import client
 from kubernetes.utils import parse_quantity
 
 from labplatform.cluster.errors import ClusterUnavailable, PodMissing
-from labplatform.cluster.manifests import WorkstationRuntime
-from labplatform.cluster.students import student_environment_apply, student_environment_delete, workstation_ready
-from tests.cohorts import local_student_spec
-from tests.containment import typed_until
+from labplatform.cluster.students import workstation_ready
 from tests.kube import cluster_state_dir, node_netns, wait_for
+from tests.real_node import NODE, NODE_POOL, real_node_runtime, result, students_on_the_node, typed
 
 pytestmark = pytest.mark.local_cluster
-
-NODE = "labplatform-node"
-NODE_POOL = "labplatform.io/workstations"
-
-
-def real_node_runtime() -> WorkstationRuntime:
-    """How workstations run on the real node, as node.sh wrote it."""
-    found = json.loads((cluster_state_dir() / "node" / "workstation.json").read_text())
-    return WorkstationRuntime(
-        image=found["image"],
-        pull_policy=found["pull_policy"],
-        node_pool=found["node_pool"],
-        api_server=found["api_server"],
-    )
-
-
-def node_spec(student: str):
-    return dataclasses.replace(local_student_spec(student, cohort="real-node"), workstation=real_node_runtime())
 
 
 @pytest.fixture(scope="module")
 def students(kube):
-    specs = [node_spec("s" + uuid.uuid4().hex[:9]) for _ in range(2)]
-    try:
-        for spec in specs:
-            student_environment_apply(spec)
-        for spec in specs:
-            wait_for(f"workstation of {spec.student} Ready", lambda spec=spec: workstation_ready(spec), timeout=120)
-        yield specs
-    finally:
-        for spec in specs:
-            student_environment_delete(spec)
-
-
-def typed(spec, command: str, *, timeout: float = 60) -> str:
-    """Types `command` into the student's terminal; returns what it printed up to the
-    marker it ends with (printed in two pieces so the typed line does not match)."""
-    marker = uuid.uuid4().hex[:10]
-    typed_line = f"{command}; printf '%s-%s\\n' END {marker}\r"
-    text = asyncio.run(typed_until(spec, typed_line, f"END-{marker}", timeout=timeout))
-    return text[text.rfind(f"END {marker}") :]
-
-
-def result(output: str, key: str) -> str:
-    for line in output.splitlines():
-        if line.startswith(f"RESULT {key} "):
-            return line.split(" ", 2)[2].strip()
-    raise AssertionError(f"no RESULT {key} in:\n{output}")
+    yield from students_on_the_node(2)
 
 
 def test_the_real_node_is_ready_tainted_for_workstations_and_its_kubelets_own(kube):
