@@ -1,7 +1,8 @@
-"""Where a student's pods may run, tried as the student with their own ServiceAccount token
-(minted the way workstations get theirs) against the real local API server:
-k8s/platform/base/admission.yaml keeps students' pods off the real node labplatform-node,
-which runs the workstations."""
+"""Where a student's pods may run, and what an exec into one answers, tried as the student
+with their own ServiceAccount token (minted the way workstations get theirs) against the
+real local API server. k8s/platform/base/admission.yaml keeps students' pods off the real
+node labplatform-node, which runs the workstations; overlays/local/simulated-pods.yaml
+refuses exec, attach and port-forward into students' pods, which KWOK only simulates."""
 
 import json
 import subprocess
@@ -32,6 +33,7 @@ WORKSTATIONS = "labplatform-workstations"
 REAL_NODE = "labplatform-node"
 POOL = "labplatform.io/workstations"
 NODES_POLICY = "ValidatingAdmissionPolicy 'labplatform-student-pod-nodes'"
+CONNECT_POLICY = "ValidatingAdmissionPolicy 'labplatform-simulated-pods'"
 
 
 @pytest.fixture(scope="module")
@@ -273,3 +275,33 @@ def test_the_platforms_workstation_pod_selects_and_tolerates_the_real_node_and_i
     # The platform's own exec into a workstation is not a student's into a simulated pod.
     result = kubectl(admin_kubeconfig(), "exec", "-n", WORKSTATIONS, name, "--", SESSION_COMMAND, "end", me.student)
     assert result.returncode == 0, result.stderr
+
+
+CONNECTS = [
+    ("exec", ["exec", "{pod}", "--", "sh", "-c", "echo hello"], "to exec into"),
+    ("exec -it", ["exec", "-i", "-t", "{pod}", "--", "sh"], "to exec into"),
+    ("attach", ["attach", "{pod}"], "to attach to"),
+    ("port-forward", ["port-forward", "pod/{pod}", "0:80"], "to forward ports to"),
+]
+
+
+@pytest.mark.parametrize(("what", "args", "reach"), CONNECTS, ids=[row[0] for row in CONNECTS])
+def test_exec_attach_and_port_forward_into_a_simulated_pod_say_it_is_simulated(
+    my_kubeconfig, my_pod, what, args, reach
+):
+    command = what.split()[0]
+    result = kubectl(my_kubeconfig, *[a.format(pod=my_pod) for a in args], stdin="")
+    assert result.returncode != 0
+    assert f'pods "{my_pod}" is forbidden: {CONNECT_POLICY}' in result.stderr, result.stderr
+    assert (
+        f"kubectl {command} {my_pod}: pod {my_pod} runs on one of the course's simulated nodes, which run no"
+        f" containers: there is no process in it {reach}. See what it does with `kubectl logs {my_pod}` and"
+        f" `kubectl describe pod {my_pod}`, and run commands in your workstation's own shell"
+    ) in result.stderr, result.stderr
+
+
+def test_the_student_may_still_read_logs_and_describe_the_pod(my_kubeconfig, my_pod):
+    """What the refusal suggests answers."""
+    assert kubectl(my_kubeconfig, "describe", "pod", my_pod).returncode == 0
+    logs = kubectl(my_kubeconfig, "logs", my_pod)
+    assert CONNECT_POLICY not in logs.stderr
