@@ -168,8 +168,8 @@ WORKSTATION_NODE_POOL = os.environ.get("WORKSTATION_NODE_POOL", _LOCAL_NODE.get(
 # The API server as workstation pods reach it ("" for the platform's own address; it must
 # be in the API server certificate's names).
 WORKSTATION_API_SERVER = os.environ.get("WORKSTATION_API_SERVER", _LOCAL_NODE.get("api_server", ""))
-# Extra annotations on workstation pods; on the local cluster {"labplatform.io/ready-delay": "20s"}
-# makes them start slowly, as a real image pull would.
+# Extra annotations on workstation pods (on a simulated KWOK node, {"labplatform.io/ready-delay":
+# "20s"} makes one start slowly; the local cluster's real node starts them as containers start).
 WORKSTATION_POD_ANNOTATIONS = env_json_object("WORKSTATION_POD_ANNOTATIONS", {})
 # A terminal's shell outlives its connections: it is kept this long after the last one
 # closes (reloads, dropped sockets, a restart of the web process reattach to it).

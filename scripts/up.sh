@@ -41,7 +41,7 @@ if [ -z "${REDIS_URL:-}" ]; then
 fi
 
 if [ -z "${LABPLATFORM_KUBECONFIG:-}" ]; then
-    scripts/apt-ensure.sh nftables socat iproute2 util-linux tmux vim openssl
+    scripts/apt-ensure.sh nftables socat iproute2 util-linux openssl
     cluster_was_up=true
     k8s/local/cluster.sh status >/dev/null 2>&1 || cluster_was_up=false
     if ! k8s/local/cluster.sh up; then

@@ -68,6 +68,6 @@ def local_student_spec(student: str, *, cohort: str):
         default_request=preset.default_request,
         default_limit=preset.default_limit,
         workstation_namespace="labplatform-workstations",
-        workstation=workstation_runtime(),
+        workstation=workstation_runtime(preset),
         local=True,
     )

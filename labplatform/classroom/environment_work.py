@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from labplatform.classroom.models import StudentEnvironment
-from labplatform.classroom.presets import PRESETS
+from labplatform.classroom.presets import PRESETS, QuotaPreset
 from labplatform.classroom.progress import progress_push
 from labplatform.cluster.errors import ClusterError, PodMissing
 from labplatform.cluster.manifests import WorkstationRuntime
@@ -34,12 +34,15 @@ class StillDeleting(Exception):
     """The namespace is still terminating; the task tries again later."""
 
 
-def workstation_runtime() -> WorkstationRuntime:
+def workstation_runtime(preset: QuotaPreset) -> WorkstationRuntime:
+    """How the cluster runs workstations (settings), bounded as the cohort's preset says."""
     return WorkstationRuntime(
         image=settings.WORKSTATION_IMAGE,
         pull_policy=settings.WORKSTATION_IMAGE_PULL_POLICY,
         node_pool=settings.WORKSTATION_NODE_POOL,
         api_server=settings.WORKSTATION_API_SERVER,
+        requests=dict(preset.workstation_request),
+        limits=dict(preset.workstation_limit),
     )
 
 
@@ -55,7 +58,7 @@ def environment_spec(environment: StudentEnvironment) -> StudentEnvironmentSpec:
         default_request=preset.default_request,
         default_limit=preset.default_limit,
         workstation_namespace=settings.WORKSTATION_NAMESPACE,
-        workstation=workstation_runtime(),
+        workstation=workstation_runtime(preset),
         workstation_annotations=settings.WORKSTATION_POD_ANNOTATIONS,
         local=cohort.cluster.is_local,
     )

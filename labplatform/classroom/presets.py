@@ -6,6 +6,8 @@ has 750m of CPU limits), and what earlier lessons leave behind; two LoadBalancer
 
 from dataclasses import dataclass, field
 
+from labplatform.cluster.manifests import WORKSTATION_LIMITS, WORKSTATION_REQUESTS
+
 
 @dataclass(frozen=True)
 class QuotaPreset:
@@ -14,6 +16,11 @@ class QuotaPreset:
     hard: dict[str, str]
     default_request: dict[str, str] = field(default_factory=lambda: {"cpu": "50m", "memory": "64Mi"})
     default_limit: dict[str, str] = field(default_factory=lambda: {"cpu": "500m", "memory": "256Mi"})
+    # The student's workstation (their shell's container), outside the namespace's quota:
+    # what the node reserves for it, and what it may use (memory past the limit kills the
+    # process that asked; disk past it evicts the workstation, and the terminal says so).
+    workstation_request: dict[str, str] = field(default_factory=lambda: dict(WORKSTATION_REQUESTS))
+    workstation_limit: dict[str, str] = field(default_factory=lambda: dict(WORKSTATION_LIMITS))
 
 
 PRESETS: dict[str, QuotaPreset] = {
@@ -62,6 +69,7 @@ PRESETS: dict[str, QuotaPreset] = {
                 "count/horizontalpodautoscalers.autoscaling": "2",
                 "count/jobs.batch": "5",
             },
+            workstation_limit={"cpu": "250m", "memory": "256Mi", "ephemeral-storage": "512Mi"},
         ),
     ]
 }

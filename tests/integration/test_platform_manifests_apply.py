@@ -138,7 +138,7 @@ def test_kwok_rights_appear_only_in_the_local_overlay():
 def test_the_platform_can_create_namespaces_and_bind_the_student_role():
     assert can_i("create", "namespaces") == "yes"
     assert can_i("bind", "clusterroles/labplatform-student") == "yes"
-    assert can_i("create", "clusterexecs.kwok.x-k8s.io") == "yes"
+    assert can_i("create", "clusterexecs.kwok.x-k8s.io") == "no", "KWOK would run an exec rule's commands on this host"
     assert can_i("create", "pods", "-n", WORKSTATIONS) == "yes"
 
 

@@ -5,6 +5,7 @@ the local cluster, and the database records each state."""
 import threading
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from kubernetes import client
 
@@ -51,6 +52,21 @@ def test_provisioning_a_cohort_makes_every_students_environment_ready(make_cohor
         assert {"kubernetes.io/metadata.name": environment.namespace} in reaches
         assert environment.ready_at is not None and environment.last_error == ""
     assert not StudentEnvironment.objects.filter(enrollment__cohort=cohort, enrollment__role="instructor").exists()
+
+
+@pytest.mark.parametrize("preset", ["standard", "small"])
+def test_the_workstation_is_bounded_as_the_cohorts_preset_says(make_cohort, kube, preset):
+    from labplatform.classroom.presets import PRESETS
+
+    cohort = make_cohort(students=1, preset=preset)
+    environments.cohort_provision(cohort=cohort)
+    wait_for_environments(cohort, State.READY, 1)
+    pod = client.CoreV1Api(kube).read_namespaced_pod(
+        f"ws-{environment_of(cohort).enrollment.student_id}", "labplatform-workstations"
+    )
+    resources = pod.spec.containers[0].resources
+    assert resources.limits == PRESETS[preset].workstation_limit
+    assert resources.requests == PRESETS[preset].workstation_request
 
 
 def test_applying_an_environment_twice_changes_nothing(make_cohort, kube):
@@ -190,6 +206,11 @@ def test_refreshing_a_workstation_token_puts_a_new_student_token_in_its_kubeconf
 
     config = kubeconfig()
     assert set(config["users"][0]["user"]) == {"token"}, "only the token: a client certificate would win"
+    # The workstation's address of the API server may be reachable only from workstations
+    # (on the local cluster, inside the real node's namespace); the test asks at the host's.
+    cluster = config["clusters"][0]["cluster"]
+    assert cluster["server"] == (settings.WORKSTATION_API_SERVER or kube.configuration.host)
+    cluster["server"] = kube.configuration.host
     api = kubernetes.config.new_client_from_config_dict(config)
     review = client.AuthenticationV1Api(api).create_self_subject_review({})
     assert review.status.user_info.username == f"system:serviceaccount:{environment.namespace}:student"

@@ -48,8 +48,9 @@ def test_an_unreachable_cluster_fails_environments_with_the_reason_and_retry_fin
 def test_a_worker_killed_mid_student_is_redelivered_and_the_environment_ends_ready_once(make_cohort, kube):
     cohort = make_cohort(students=1)
     # A broker of its own keeps the other tests' workers out of this one. A short
-    # visibility timeout brings the killed worker's task back quickly; a slow workstation
-    # makes sure the worker is killed while it is still working on the student.
+    # visibility timeout brings the killed worker's task back quickly. The worker is killed
+    # as soon as the workstation pod exists, while it waits for the pod to be Ready (a
+    # container on the real node takes seconds; on a simulated node the delay does it).
     broker = "redis://127.0.0.1:6379/7"
     redis.Redis.from_url(broker).flushdb()
     environment = {
