@@ -27,9 +27,9 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import yaml
 from kubernetes import client, config, watch
 
+from bench import realnode
 from labplatform.cluster import manifests
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,17 +81,11 @@ def pause_pod(name: str) -> dict:
     }
 
 
-def node_cgroup_root() -> Path:
-    kubelet = yaml.safe_load((STATE / "node" / "kubelet" / "config.yaml").read_text())
-    return Path("/sys/fs/cgroup/memory") / kubelet["cgroupRoot"].strip("/") / "kubepods"
-
-
 def working_set(uid: str) -> int:
-    for folder in node_cgroup_root().rglob(f"pod{uid}"):
-        usage = int((folder / "memory.usage_in_bytes").read_text())
-        stat = dict(line.split() for line in (folder / "memory.stat").read_text().splitlines())
-        return usage - int(stat.get("total_inactive_file", 0))
-    raise RuntimeError(f"no cgroup for pod {uid}")
+    found = realnode.working_set(uid)
+    if found is None:
+        raise RuntimeError(f"no cgroup for pod {uid}")
+    return found
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -5,7 +5,6 @@ cluster's kubeconfigs and kubectl. Everything is on 127.0.0.1.
 Celery workers the benchmark starts."""
 
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -20,16 +19,16 @@ DATABASE_NAME = "bench_provision"
 DATABASE_URL = f"postgres://labplatform:labplatform@127.0.0.1:5433/{DATABASE_NAME}"
 # Connecting here creates the benchmark's database when it is missing.
 MAINTENANCE_DATABASE_URL = "postgresql://labplatform:labplatform@127.0.0.1:5433/postgres"
-REDIS_URL = "redis://127.0.0.1:6379/5"
+# Flushed at the start of a run; BENCH_PROVISION_REDIS_URL picks another database when 5 is
+# someone else's on this machine.
+REDIS_URL = os.environ.get("BENCH_PROVISION_REDIS_URL", "redis://127.0.0.1:6379/5")
 
 STATE = Path.home() / ".local" / "state" / "labplatform" / "cluster"
 PLATFORM_KUBECONFIG = STATE / "platform-kubeconfig"
 ADMIN_KUBECONFIG = STATE / "kubeconfig"
 KUBECTL = Path.home() / ".cache" / "labplatform" / "kubernetes-v1.36.3" / "bin" / "kubectl"
 
-# Baseline students have no Unix user of their own; their exec rules name nobody.
-BASELINE_UID = 65534
-BASELINE_HOME = "/nonexistent"
+# The baselines' workstation kubeconfig holds this instead of a TokenRequest's token.
 PLACEHOLDER_TOKEN = "bench-placeholder-token"  # a placeholder, not a credential
 
 # A run's cohorts are named bench-<run>-<phase>; leftovers of an aborted run are found by
@@ -37,7 +36,21 @@ PLACEHOLDER_TOKEN = "bench-placeholder-token"  # a placeholder, not a credential
 COHORT_PREFIX = "bench-"
 
 
-def configure(*, ready_delay: str | None = None) -> dict[str, str]:
+# Settings that would send workstations elsewhere than the local cluster's real node, or
+# make the platform take another cluster for the local one.
+OVERRIDES_DROPPED = (
+    "KUBERNETES_SERVICE_HOST",
+    "LABPLATFORM_KUBECONFIG",
+    "WORKSTATION_IMAGE",
+    "WORKSTATION_IMAGE_PULL_POLICY",
+    "WORKSTATION_NODE_POOL",
+    "WORKSTATION_API_SERVER",
+    "WORKSTATION_POD_ANNOTATIONS",
+    "WORKSTATION_NAMESPACE",
+)
+
+
+def configure() -> dict[str, str]:
     """Points Django, Celery and the cluster clients at the benchmark's own stores. These
     override the caller's environment on purpose: the benchmark deletes what it made, and
     must never do that in the platform's own database."""
@@ -48,15 +61,27 @@ def configure(*, ready_delay: str | None = None) -> dict[str, str]:
             "REDIS_URL": REDIS_URL,
             "SECRET_KEY": os.environ.get("BENCH_SECRET_KEY", "bench-provision-not-secret"),
             "DEBUG": "false",
-            "LABPLATFORM_KUBECONFIG": str(PLATFORM_KUBECONFIG),
+            # The platform finds the local cluster's kubeconfig here, and, because it is not
+            # given LABPLATFORM_KUBECONFIG, knows the cluster is the local one and sends
+            # workstations to its real node (settings read node/workstation.json).
+            "LABPLATFORM_CLUSTER_STATE": str(STATE),
         }
     )
-    os.environ.pop("KUBERNETES_SERVICE_HOST", None)
-    if ready_delay:
-        # KWOK makes the workstation pods Ready this long after they are scheduled, as an
-        # image pull would (k8s/local/stages.yaml); the baselines' pods get the same.
-        os.environ["WORKSTATION_POD_ANNOTATIONS"] = json.dumps({"labplatform.io/ready-delay": ready_delay})
+    for name in OVERRIDES_DROPPED:
+        os.environ.pop(name, None)
     return dict(os.environ)
+
+
+def workstations_on_the_node() -> None:
+    """Refuses to run when the settings would not put workstations on the real node (a
+    KWOK node runs nothing, and answers an exec with "no exec found"). Needs Django."""
+    from django.conf import settings
+
+    if not settings.WORKSTATION_NODE_POOL:
+        raise SystemExit(
+            f"no workstation node pool: {STATE}/node/workstation.json is missing or empty; "
+            "is the local cluster up with its node (make cluster-up)?"
+        )
 
 
 def py_spy() -> str | None:

@@ -1,11 +1,16 @@
 """CPU seconds spent by each part of the system during a phase, from /proc: the cluster's
-components, the stores, the Celery workers the benchmark started, kubectl and the
-benchmark itself. On a 2-core machine they all compete, so this shows who is busy."""
+components (this local cluster's only: others may run clusters of their own on the
+machine), its real node (kubelet, containerd and its shims, node-proxy), the workstation
+pods (their cgroups on the node), the stores, the Celery workers the benchmark started,
+kubectl and the benchmark itself. On a 2-core machine they all compete, so this shows who
+is busy."""
 
 import os
 import resource
 import time
+from pathlib import Path
 
+from bench import realnode
 from bench.common import machine_cpu, process_cpu
 
 # comm (truncated to 15 characters by the kernel) -> component
@@ -15,9 +20,25 @@ _COMPONENTS = {
     "kwok": "kwok",
     "kube-scheduler": "kube-scheduler",
     "kube-controller": "kube-controller-manager",
-    "postgres": "postgres",
-    "redis-server": "redis",
+    "kubelet": "node: kubelet",
+    "containerd": "node: containerd",
+    "containerd-shim": "node: containerd shims",
+    "runc": "node: runc",
+    "node-proxy": "node-proxy",
 }
+# Shared with everyone on the machine.
+_SHARED = {"postgres": "postgres", "redis-server": "redis"}
+WORKSTATIONS = "node: pods (kubepods cgroup: workstations, and anyone else's)"
+
+
+def _node_pods_cpu() -> float:
+    """CPU seconds of every pod on the real node so far (its kubepods cgroup): the
+    workstations' shells starting, and whatever else runs there (someone's tests)."""
+    try:
+        usage = Path(realnode.CGROUP / "cpuacct" / realnode.cgroup_root() / "kubepods" / "cpuacct.usage")
+        return int(usage.read_text()) / 1e9
+    except OSError:
+        return 0.0
 
 
 def descendants(pids: list[int]) -> set[int]:
@@ -42,9 +63,10 @@ def snapshot(worker_pids: list[int] | tuple[int, ...] = ()) -> dict[str, float]:
     for entry in os.listdir("/proc"):
         if entry.isdigit() and (stat := process_cpu(int(entry))) is not None:
             processes[int(entry)] = stat
-    totals: dict[str, float] = dict.fromkeys([*_COMPONENTS.values(), "celery workers", "workers' children"], 0.0)
+    parts = [*dict.fromkeys(_COMPONENTS.values()), *_SHARED.values(), WORKSTATIONS]
+    totals: dict[str, float] = dict.fromkeys([*parts, "celery workers", "workers' children"], 0.0)
     workers = set(worker_pids)
-    # Descendants of the workers (prefork children, useradd).
+    # Descendants of the workers (prefork children).
     changed = True
     while changed:
         changed = False
@@ -54,11 +76,14 @@ def snapshot(worker_pids: list[int] | tuple[int, ...] = ()) -> dict[str, float]:
                 changed = True
     for pid, (comm, _, own, children) in processes.items():
         if pid in workers:
-            # Python in the workers; what they ran and waited for (useradd) apart.
+            # Python in the workers; what they ran and waited for apart.
             totals["celery workers"] += own
             totals["workers' children"] += children
-        elif comm in _COMPONENTS:
+        elif comm in _SHARED:
+            totals[_SHARED[comm]] += own
+        elif comm in _COMPONENTS and realnode.ours(pid):
             totals[_COMPONENTS[comm]] += own
+    totals[WORKSTATIONS] = _node_pods_cpu()
     me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     totals["benchmark process"] = me.ru_utime + me.ru_stime

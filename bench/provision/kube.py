@@ -89,13 +89,20 @@ def cohort_selector(cohort: str) -> str:
 
 
 class ReadyWatcher(threading.Thread):
-    """Records when each pod of a cohort in the workstation namespace is first seen Ready,
-    by one watch (as cluster-admin): the same observer for every phase."""
+    """Records when each pod of a cohort in the workstation namespace is first seen, first
+    seen bound to a node, with its container running, and Ready, by one watch (as
+    cluster-admin): the same observer for every phase. created -> Ready is the pod's start
+    on the real node (scheduler, then kubelet, containerd and runc, then the kubelet's
+    status report)."""
 
     def __init__(self, kube: Kube, namespace: str, cohort: str):
         super().__init__(name=f"watch-{cohort}", daemon=True)
         self.kube, self.namespace, self.cohort = kube, namespace, cohort
         self.ready: dict[str, float] = {}
+        self.created: dict[str, float] = {}
+        self.scheduled: dict[str, float] = {}
+        self.running: dict[str, float] = {}
+        self.nodes: dict[str, str] = {}
         self.seen: set[str] = set()
         self.errors = 0
         self._stop = threading.Event()
@@ -105,15 +112,38 @@ class ReadyWatcher(threading.Thread):
         self._stop.set()
 
     def _see(self, pod: dict) -> None:
-        name = pod["metadata"]["name"]
+        name, now = pod["metadata"]["name"], time.time()
         self.seen.add(name)
         if name in self.ready or pod["metadata"].get("deletionTimestamp"):
             return
+        self.created.setdefault(name, now)
+        if pod["spec"].get("nodeName"):
+            self.scheduled.setdefault(name, now)
+            self.nodes[name] = pod["spec"]["nodeName"]
+        statuses = pod.get("status", {}).get("containerStatuses") or []
+        if statuses and all("running" in (s.get("state") or {}) for s in statuses):
+            self.running.setdefault(name, now)
         conditions = pod.get("status", {}).get("conditions") or []
         if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
             with self._changed:
                 self.ready[name] = time.time()
                 self._changed.notify_all()
+
+    def pod_start(self) -> dict[str, list[float]]:
+        """Seconds per pod: created -> Ready, and its steps as the watch saw them (a step
+        reported in the same event as the next counts as 0 s)."""
+        out: dict[str, list[float]] = {"created_to_ready": [], "to_scheduled": [], "to_running": [], "to_ready": []}
+        for name, ready in self.ready.items():
+            created = self.created.get(name)
+            if created is None:
+                continue  # Ready when first seen: the watch started late
+            scheduled = self.scheduled.get(name, ready)
+            running = self.running.get(name, ready)
+            out["created_to_ready"].append(ready - created)
+            out["to_scheduled"].append(scheduled - created)
+            out["to_running"].append(running - scheduled)
+            out["to_ready"].append(ready - running)
+        return out
 
     def wait_for(self, count: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -171,7 +201,6 @@ class ReadyWatcher(threading.Thread):
 # Cluster-scoped kinds a phase leaves.
 _CLUSTER_SCOPED = [
     "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
-    "/apis/kwok.x-k8s.io/v1alpha1/clusterexecs",
 ]
 
 

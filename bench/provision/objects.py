@@ -3,9 +3,10 @@
 The spec comes from the platform's own `environment_spec` on unsaved rows, and the objects
 from a dry run of the platform's own `student_environment_apply` that records each object
 it would apply instead of sending it. So a baseline student gets the same objects as a
-platform student, and keeps getting them while the platform's code changes. What differs:
-the exec rule names a fixed non-root uid (no Unix user is made), and the workstation
-kubeconfig holds a placeholder token (no TokenRequest)."""
+platform student (the workstation pod for the real node included), and keeps getting them
+while the platform's code changes. What differs: the workstation kubeconfig holds a
+placeholder token (no TokenRequest), and the API server's Service and EndpointSlices are
+read once for all students."""
 
 import threading
 from contextlib import contextmanager
@@ -15,10 +16,8 @@ from labplatform.classroom.environment_work import environment_spec
 from labplatform.classroom.models import Cluster, Cohort, Enrollment, StudentEnvironment, new_student_id
 from labplatform.classroom.presets import DEFAULT_PRESET
 from labplatform.cluster import students
-from labplatform.cluster.local_users import LocalUser
 from labplatform.cluster.students import StudentEnvironmentSpec
 
-BASELINE_USER = LocalUser(name="nobody", uid=config.BASELINE_UID, gid=config.BASELINE_UID, home=config.BASELINE_HOME)
 _lock = threading.Lock()
 
 
@@ -48,9 +47,6 @@ def _recording(applied: list[dict]):
     with _lock:
         replaced = {
             "object_apply": lambda obj, *, cluster=None: applied.append(obj) or obj,
-            "local_user_ensure": lambda student: BASELINE_USER,
-            # The shell's kubeconfig file on this host: not a cluster write.
-            "local_user_kubeconfig_write": lambda student, kubeconfig_yaml: None,
             "student_token": lambda spec, **_: config.PLACEHOLDER_TOKEN,
         }
         if hasattr(students, "api_server_peers"):

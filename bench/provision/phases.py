@@ -3,7 +3,6 @@ each timed until every workstation pod is Ready, each cleaning up after itself."
 
 import asyncio
 import json
-import pwd
 import shutil
 import signal
 import ssl
@@ -25,9 +24,8 @@ from bench.provision.kube import Kube, ReadyWatcher, cleanup, credentials
 from bench.provision.objects import baseline_spec, student_objects
 from bench.workers import celery_workers_start, celery_workers_stop
 from labplatform.classroom.environments import cohort_provision
-from labplatform.classroom.models import Cluster, Cohort, Enrollment, StudentEnvironment
+from labplatform.classroom.models import Cluster, Cohort, StudentEnvironment
 from labplatform.cluster.apply import object_path
-from labplatform.cluster.local_users import local_user_name
 
 State = StudentEnvironment.State
 WORKSTATION_NAMESPACE = settings.WORKSTATION_NAMESPACE
@@ -48,6 +46,9 @@ def _ready_summary(watcher: ReadyWatcher, started: float) -> dict:
         "first_pod_ready_s": round(times[0], 3) if times else None,
         "last_pod_ready_s": round(times[-1], 3) if times else None,
         "watch_errors": watcher.errors,
+        # Each workstation's start on the node, as the same watch saw it in every phase.
+        "pod_start": {step: stats.summary(values) for step, values in watcher.pod_start().items()},
+        "pod_nodes": sorted(set(watcher.nodes.values())),
     }
 
 
@@ -120,7 +121,7 @@ class PySpy:
     """py-spy sampling the Python processes that run tasks (prefork children, or the worker
     itself for the threads pool), only while they hold the GIL: where Python spends CPU.
     Attached per process rather than with --subprocesses, which would also chase every
-    useradd the workers start and slow it down."""
+    process the workers start and slow it down."""
 
     def __init__(self, binary: str, worker_pids: list[int], out_dir: Path, rate_hz: int):
         children = [pid for pid in cpu.descendants(worker_pids) if pid not in worker_pids]
@@ -144,32 +145,10 @@ class PySpy:
         return self.outputs
 
 
-def cohort_student_ids(cohort_slug: str) -> list[str]:
-    return list(Enrollment.objects.filter(cohort__slug=cohort_slug).values_list("student_id", flat=True))
-
-
 def remove_cohort_rows(cohort_slug: str) -> None:
     """Deletes the cohort, its enrollments and environments, and its users."""
     Cohort.objects.filter(slug=cohort_slug).delete()
     get_user_model().objects.filter(username__startswith=f"{cohort_slug}-").delete()
-
-
-def remove_unix_users(students: list[str]) -> int:
-    removed = 0
-    for student in students:
-        name = local_user_name(student)
-        if not name.startswith("lab-s"):
-            continue
-        try:
-            pwd.getpwnam(name)
-        except KeyError:
-            continue
-        result = subprocess.run(["userdel", "--remove", name], capture_output=True, text=True, check=False)
-        if result.returncode not in (0, 6):
-            say(f"userdel {name}: {result.stderr.strip()}")
-        else:
-            removed += 1
-    return removed
 
 
 def run_platform(
@@ -292,9 +271,8 @@ def run_platform(
         result["trace_dir"] = str(trace_dir)
         result["cleanup_s"] = _cleanup(admin, cohort_slug)
         began = time.monotonic()
-        result["unix_users_removed"] = remove_unix_users(cohort_student_ids(cohort_slug))
         remove_cohort_rows(cohort_slug)
-        result["userdel_s"] = round(time.monotonic() - began, 1)
+        result["rows_removed_s"] = round(time.monotonic() - began, 1)
     return result
 
 

@@ -1,5 +1,7 @@
 """Provisioning benchmark: how fast labplatform gives N students their environment, against
 the kubectl loop an admin would write and a bare concurrent client, on the local cluster.
+Every student's workstation pod starts on the cluster's real node, which holds about 40
+(by CPU requests); N is capped at what it has room for.
 
     .venv/bin/python -m bench.provision.run [--students N] [--full]
 
@@ -24,15 +26,22 @@ import time
 from bench.common import database_ensure
 from bench.provision import config
 
-DEFAULT_STUDENTS = 200
-FULL_STUDENTS = 1000
-DEFAULT_WORKERS = "prefork:2,prefork:8,prefork:16,prefork:32,threads:32x2"
+DEFAULT_STUDENTS = 30
+DEFAULT_WORKERS = "prefork:2,prefork:8,threads:16x2"
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.provision.run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--students", "-n", type=int, default=DEFAULT_STUDENTS, help="students per phase (200)")
-    parser.add_argument("--full", action="store_true", help=f"{FULL_STUDENTS} students per phase")
+    parser.add_argument(
+        "--students",
+        "-n",
+        type=int,
+        default=DEFAULT_STUDENTS,
+        help=f"students per phase ({DEFAULT_STUDENTS}; at most the workstations the node has room for)",
+    )
+    parser.add_argument(
+        "--full", action="store_true", help="as many students per phase as the node has room for (about 40)"
+    )
     parser.add_argument(
         "--workers",
         default=DEFAULT_WORKERS,
@@ -41,11 +50,6 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--phases", default="platform,kubectl,bare", help="which phases to run (default: all three, in this order)"
-    )
-    parser.add_argument(
-        "--ready-delay",
-        metavar="DURATION",
-        help="make workstation pods Ready this long after scheduling (e.g. 20s, like an image pull); default: at once",
     )
     parser.add_argument(
         "--experiment",
@@ -72,26 +76,42 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, help="seconds to wait for a phase (default 120 + 2 per student)")
     parser.add_argument("--cleanup-only", action="store_true", help="remove what an aborted run left, then stop")
     args = parser.parse_args(argv)
-    if args.full:
-        args.students = FULL_STUDENTS
     if args.students < 1:
         parser.error("--students must be at least 1")
     args.phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     unknown = set(args.phases) - {"platform", "kubectl", "bare"}
     if unknown:
         parser.error(f"unknown phases {sorted(unknown)}")
-    if args.timeout is None:
-        args.timeout = 120 + 2 * args.students
     return args
 
 
-def _capacity(admin, students: int, workstation_namespace: str) -> dict:
-    nodes = admin.json("GET", "/api/v1/nodes")["items"]
-    capacity = sum(int(node["status"]["allocatable"]["pods"]) for node in nodes)
-    pods = admin.json("GET", "/api/v1/pods", {"fieldSelector": "status.phase!=Succeeded,status.phase!=Failed"})
-    used = len(pods["items"])
-    version = admin.json("GET", "/version")
-    return {"nodes": len(nodes), "pod_capacity": capacity, "pods_running": used, "kube_version": version["gitVersion"]}
+def _capacity(admin, node_pool: str) -> dict:
+    """The workstation node's room (bench/realnode.py) and the cluster's version."""
+    from bench import realnode
+
+    found = realnode.workstation_capacity(lambda path, query=None: admin.json("GET", path, query), node_pool=node_pool)
+    found["kube_version"] = admin.json("GET", "/version")["gitVersion"]
+    return found
+
+
+def _fit_node(args: argparse.Namespace, node: dict) -> None:
+    """Caps the students at the workstations the node has room for now (each phase's are
+    gone before the next starts); records what was asked."""
+    node["students_asked"] = "all it has room for" if args.full else args.students
+    if args.full or args.students > node["free"]:
+        from bench.provision import phases
+
+        if not args.full:
+            phases.say(
+                f"the node holds {node['holds']} workstations, {node['free']} free now: "
+                f"{node['free']} students per phase, not {args.students}"
+            )
+        args.students = node["free"]
+    if args.students < 1:
+        raise SystemExit(f"the node has no room for a workstation now ({node})")
+    node["students"] = args.students
+    if args.timeout is None:
+        args.timeout = 120 + 2 * args.students
 
 
 def _leftovers(admin, workstation_namespace: str) -> None:
@@ -104,12 +124,15 @@ def _leftovers(admin, workstation_namespace: str) -> None:
     for cohort in sorted(cohorts):
         phases.say(f"removing what an earlier run left: {cohort}")
         phases.cleanup(admin, cohort, workstation_namespace)
-        phases.remove_unix_users(phases.cohort_student_ids(cohort))
         phases.remove_cohort_rows(cohort)
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2) if a and b else None
+
+
+def _pod_start_p50(result: dict | None) -> float | None:
+    return ((result or {}).get("pod_start") or {}).get("created_to_ready", {}).get("p50_ms")
 
 
 def _summary(results: list[dict], students: int, experiment: str) -> dict:
@@ -140,6 +163,9 @@ def _summary(results: list[dict], students: int, experiment: str) -> dict:
         "kubectl_all_ready_s": kubectl.get("all_ready_s") if kubectl else None,
         "bare_students_per_s": bare_rate,
         "bare_all_ready_s": bare.get("all_ready_s") if bare else None,
+        "platform_pod_start_p50_ms": _pod_start_p50(best),
+        "bare_pod_start_p50_ms": _pod_start_p50(bare),
+        "platform_pod_start_over_bare": _ratio(_pod_start_p50(best), _pod_start_p50(bare)),
         "platform_over_kubectl": over_kubectl,
         "bare_over_platform": bare_over,
         "goal": ">= 10x the kubectl loop and within 1.5x of the bare client (complete runs only)",
@@ -148,7 +174,29 @@ def _summary(results: list[dict], students: int, experiment: str) -> dict:
     }
 
 
-def _table(results: list[dict], summary: dict) -> str:
+def _pod_start_lines(results: list[dict]) -> list[str]:
+    """Each phase's workstation pods starting on the node (created -> Ready, as the watch
+    saw it), and its ratio to the bare client's pods of the same run."""
+    bare = next((r for r in results if r["phase"] == "bare"), None)
+    base = (bare or {}).get("pod_start", {}).get("created_to_ready", {}).get("p50_ms")
+    lines = ["workstation pod start on the node, created -> Ready as one watch saw it (p50 / p95 ms; steps' p50):"]
+    for r in results:
+        start = r.get("pod_start") or {}
+        total = start.get("created_to_ready") or {}
+        if not total.get("count"):
+            continue
+        name = f"{r['phase']} {r.get('tag', '')}".strip()
+        versus = f"; {_ratio(total['p50_ms'], base):.2f}x the bare client's p50" if base and r is not bare else ""
+        lines.append(
+            f"  {name:<20} {total['p50_ms']:.0f} / {total['p95_ms']:.0f} (scheduled "
+            f"{start['to_scheduled'].get('p50_ms', 0):.0f}, container running "
+            f"{start['to_running'].get('p50_ms', 0):.0f}, Ready reported "
+            f"{start['to_ready'].get('p50_ms', 0):.0f}){versus}"
+        )
+    return lines if len(lines) > 1 else []
+
+
+def _table(results: list[dict], summary: dict, node: dict | None = None) -> str:
     def cell(value, digits=2) -> str:
         if value is None:
             return "-"
@@ -167,7 +215,15 @@ def _table(results: list[dict], summary: dict) -> str:
         f"{'phase':<9} {'setting':<36} {'N':>5} {'all ready s':>11} {'students/s':>10} "
         f"{'first ready s':>13} {'failed':>16}"
     )
-    lines = [header, "-" * len(header)]
+    lines = []
+    if node:
+        asked = node.get("students_asked")
+        capped = f"; {asked} asked" if asked != node.get("students") else ""
+        lines.append(
+            f"{node.get('students')} students per phase (the node holds {node['holds']} workstations by the "
+            f"scheduler's count, {node['free']} free at the start{capped})"
+        )
+    lines += [header, "-" * len(header)]
     for r in results:
         setting = r.get("setting") or (
             f"{r['inflight']} requests in flight" if r["phase"] == "bare" else "1 kubectl apply per student"
@@ -194,6 +250,7 @@ def _table(results: list[dict], summary: dict) -> str:
                 f"platform [{r['setting']}] worker-slot time ({trace['tasks']} tasks, mean "
                 f"{trace['task_duration']['mean_ms']:.0f} ms each): {shares}"
             )
+    lines += _pod_start_lines(results)
     versions = {r["code"]["labplatform_py_sha256"] for r in results if r.get("code")}
     if len(versions) > 1:
         lines.append(f"WARNING: labplatform's code changed during the run ({len(versions)} versions; see 'code')")
@@ -239,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     except BlockingIOError:
         print("another provisioning benchmark is running; wait for it to finish", file=sys.stderr)
         return 3
-    env = config.configure(ready_delay=args.ready_delay)
+    env = config.configure()
     if args.experiment:
         env["BENCH_EXPERIMENTS"] = args.experiment
     database_ensure(env, maintenance_url=config.MAINTENANCE_DATABASE_URL, name=config.DATABASE_NAME)
@@ -247,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
+    config.workstations_on_the_node()
 
     import redis
     from django.conf import settings
@@ -260,11 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cleanup_only:
         return 0
     redis.Redis.from_url(config.REDIS_URL).flushdb()  # the benchmark's own database (5): stale tasks
-    cluster = _capacity(admin, args.students, workstation_namespace)
-    free = cluster["pod_capacity"] - cluster["pods_running"]
-    if free < args.students:
-        phases.say(f"only {free} pods fit on the cluster; {args.students} workstations are needed")
-        return 2
+    cluster = _capacity(admin, settings.WORKSTATION_NODE_POOL)
+    _fit_node(args, cluster)
     phases.say("measuring the idle machine's background CPU for 10s")
     idle = cpu.idle_rates(10.0)
     settings_to_try = [phases.WorkerSetting.parse(s) for s in args.workers.split(",") if s.strip()]
@@ -283,13 +338,12 @@ def main(argv: list[str] | None = None) -> int:
         "students": args.students,
         "machine": {"cpus": os.cpu_count(), "python": host_platform.python_version()},
         "cluster": cluster,
-        "workstation_pod_annotations": settings.WORKSTATION_POD_ANNOTATIONS,
         "workstation_image": settings.WORKSTATION_IMAGE,
+        "workstation_node_pool": settings.WORKSTATION_NODE_POOL,
         "database": config.DATABASE_URL.replace("labplatform:labplatform@", "labplatform:***@"),
         "redis": config.REDIS_URL,
         "idle_cpu_per_second": idle,
         "code": config.code_identity(),
-        "ready_delay": args.ready_delay,
         "experiments": args.experiment or None,
     }
     try:
@@ -335,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
             if "cpu_seconds" in result:
                 result["cpu_ms_per_student"] = cpu.per_student_ms(result["cpu_seconds"], idle, students=args.students)
         summary = _summary(results, args.students, args.experiment)
-        table = _table(results, summary)
+        table = _table(results, summary, cluster)
         output = config.RESULTS / f"provision-{stamp}.json"
         output.write_text(
             json.dumps({"meta": meta, "summary": summary, "table": table, "phases": results}, indent=2, default=str)

@@ -65,24 +65,23 @@ def install() -> None:
     from celery.signals import task_postrun, task_prerun, worker_process_shutdown, worker_shutdown
 
     from labplatform.classroom import environment_work
-    from labplatform.cluster import apply, local_users, students
+    from labplatform.cluster import apply, students
 
     _wrap(apply, "_call", _request_label)
-    _wrap(students, "local_user_ensure", "useradd (local_user_ensure)")
     _wrap(students, "_apply_all", "_apply_all (parallel applies)")
     _wrap(students, "student_token", "TokenRequest (student_token, with its 403 retries)")
     _wrap(students, "api_server_peers", "api_server_peers (GET Service + EndpointSlices)")
     _wrap(students, "student_kubeconfig", "kubeconfig render (student_kubeconfig)")
+    _wrap(students, "workstation_kubeconfig_apply", "workstation_kubeconfig_apply (TokenRequest + Secret)")
     _wrap(students, "workstation_apply", "workstation_apply")
-    _wrap(local_users, "_run", "useradd subprocess")
     _wrap(environment_work, "_load", "db: load row (_load)")
     _wrap(environment_work, "environment_spec", "spec (environment_spec)")
     _wrap(environment_work, "student_environment_apply", "student_environment_apply")
     _wrap(environment_work, "workstation_ready", "ready poll (GET pod)")
     _wrap(environment_work, "_provision", "_provision (apply + wait Ready)")
+    # time.sleep is not wrapped: the wait for Ready is _provision less the apply.
     _wrap(environment_work, "_finish", "db: finish (update, refresh, progress_push)")
     _wrap(environment_work, "progress_push", "progress_push (count query + channel send)")
-    # local_user_ensure calls local_users._run; students imported local_user_ensure by name.
 
     @task_prerun.connect(weak=False)
     def _started(task_id=None, task=None, args=None, **_):

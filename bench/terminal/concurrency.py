@@ -1,6 +1,8 @@
 """Many terminals on one daphne process: its memory per open terminal beyond the process
-with none, and the keystroke echo while every terminal types, with the echo of one more
-shell through the direct exec and through daphne as the baseline under the same load."""
+with none, the workstation pods' memory (working set) with the terminals open beyond the
+same pods with none, and the keystroke echo while every terminal types, with the echo of
+one more shell through the direct exec and through daphne as the baseline under the same
+load; CPU per workstation pod from its cgroup."""
 
 import asyncio
 import contextlib
@@ -14,7 +16,7 @@ import aiohttp
 
 from bench.terminal.cpu import CpuMeter
 from bench.terminal.echo import CLEAR_EVERY, CLEAR_LINE
-from bench.terminal.memory import RssSampler, mb, status_kb
+from bench.terminal.memory import RssSampler, WorkingSetSampler, mb, status_kb, working_set_summary, working_sets_kb
 from bench.terminal.report import ms, summary
 from bench.terminal.server import Daphne
 from bench.terminal.terminals import BrowserTerminal, DirectTerminal, Terminal, TerminalClosed, plain
@@ -140,10 +142,17 @@ async def many_terminals(
     open_at_once: int,
     key_interval: float,
     seconds: float,
-    student_uids: frozenset[int],
+    probe_workstation: str,
+    workstations: list[str],
 ) -> dict:
+    """`workstations`: the uid of each student's workstation pod, in the order of `cookies`;
+    `probe_workstation`: the probe student's."""
     students = min(len(cookies), -(-terminals // per_student))
     result: dict = {"terminals_asked": terminals, "students": students, "per_student": per_student}
+    loaded = {f"student {i}": uid for i, uid in enumerate(workstations[:students])}
+    everyone = {**loaded, "probe": probe_workstation}
+    # The pods before any terminal of theirs opened: tini and sleep, no tmux yet.
+    idle_pods_kb = working_sets_kb(loaded)
     # Sockets to daphne are not pooled; the default limit of 100 would hold the rest back.
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         warm = _Opener(http, daphne, cookies, at_once=1)  # imports and caches, before the baseline
@@ -163,10 +172,20 @@ async def many_terminals(
         )
         await asyncio.sleep(2)
         open_kb = await _rss_kb(daphne.pid, seconds=2)
+        open_pods_kb = working_sets_kb(loaded)
+        both = [name for name in loaded if name in idle_pods_kb and name in open_pods_kb]
+        pods_added_kb = sum(open_pods_kb[name] - idle_pods_kb[name] for name in both)
+        opened_there = sum(len(opener.opened.get(int(name.split()[1]), [])) for name in both)
         result.update(
             rss_idle_mb=mb(idle_kb),
             rss_open_mb=mb(open_kb),
             rss_per_terminal_kib=round((open_kb - idle_kb) / len(opener.all)) if opener.all else None,
+            workstations_idle=working_set_summary(idle_pods_kb),
+            workstations_open=working_set_summary(open_pods_kb),
+            workstation_kib_per_terminal=round(pods_added_kb / opened_there) if opened_there else None,
+            workstation_open_over_idle=(
+                round(sum(open_pods_kb[n] for n in both) / sum(idle_pods_kb[n] for n in both), 2) if both else None
+            ),
         )
 
         probes: dict[str, Terminal] = {
@@ -177,8 +196,8 @@ async def many_terminals(
             await terminal.open()
             await terminal.settle()
         typing = _Typing(until=time.perf_counter() + seconds, key_interval=key_interval)
-        with CpuMeter(daphne_pids=(daphne.pid,), student_uids=student_uids) as cpu:
-            async with RssSampler({"daphne": daphne.pid}) as sampler:
+        with CpuMeter(daphne_pids=(daphne.pid,), workstations=everyone) as cpu:
+            async with RssSampler({"daphne": daphne.pid}) as sampler, WorkingSetSampler(everyone) as pods:
                 *_, probed = await asyncio.gather(
                     *(typing.student(group) for group in opener.opened.values()),
                     _probe(probes, until=typing.until, interval=PROBE_INTERVAL),
@@ -193,10 +212,32 @@ async def many_terminals(
             probe={path: summary(values) for path, values in probed.items()},
             probe_interval_s=PROBE_INTERVAL,
             typing_memory=sampler.result(),
+            typing_workstation_peak_mb=_peaks(pods.result()),
             typing_cores=cpu.cores,
+            typing_cores_per_workstation=_per_workstation(cpu.per_workstation),
             closed_while_typing=dict(Counter(t.closed for t in opener.all if t.closed)),
         )
         await asyncio.gather(*(t.close() for t in opener.all))
         await asyncio.sleep(3)
         result["rss_after_close_mb"] = mb(await _rss_kb(daphne.pid, seconds=1))
+        result["workstations_after_close"] = working_set_summary(working_sets_kb(loaded))
     return result
+
+
+def _peaks(sampled: dict[str, dict]) -> dict:
+    peaks = [v["working_set_peak_mb"] for k, v in sampled.items() if k != "probe" and v["working_set_peak_mb"]]
+    return {
+        "median_mb": round(statistics.median(peaks), 1) if peaks else None,
+        "max_mb": max(peaks, default=None),
+        "probe_mb": sampled.get("probe", {}).get("working_set_peak_mb"),
+    }
+
+
+def _per_workstation(cores: dict[str, float]) -> dict:
+    """Cores each typing student's pod used (median, max) and the probe's."""
+    typing = [v for k, v in cores.items() if k != "probe"]
+    return {
+        "median": round(statistics.median(typing), 3) if typing else None,
+        "max": max(typing, default=None),
+        "probe": cores.get("probe"),
+    }

@@ -6,14 +6,24 @@ daphne processes the benchmark starts."""
 
 import os
 
-from bench.provision.config import PLATFORM_KUBECONFIG, REPO, RESULTS, VENV_BIN, code_identity
+from bench.provision.config import (
+    OVERRIDES_DROPPED,
+    REPO,
+    RESULTS,
+    STATE,
+    VENV_BIN,
+    code_identity,
+    workstations_on_the_node,
+)
 
-__all__ = ["REPO", "RESULTS", "VENV_BIN", "code_identity", "configure"]
+__all__ = ["REPO", "RESULTS", "VENV_BIN", "code_identity", "configure", "workstations_on_the_node"]
 
 DATABASE_NAME = "bench_terminal"
 DATABASE_URL = f"postgres://labplatform:labplatform@127.0.0.1:5433/{DATABASE_NAME}"
 MAINTENANCE_DATABASE_URL = "postgresql://labplatform:labplatform@127.0.0.1:5433/postgres"
-REDIS_URL = "redis://127.0.0.1:6379/6"
+# Flushed at the start of a run; BENCH_TERMINAL_REDIS_URL picks another database when 6 is
+# someone else's on this machine.
+REDIS_URL = os.environ.get("BENCH_TERMINAL_REDIS_URL", "redis://127.0.0.1:6379/6")
 
 # Changes to try in daphne (--experiment), made by experiment_settings.py.
 EXPERIMENTS = ("no-dispatch-db-close",)
@@ -33,9 +43,12 @@ def configure() -> dict[str, str]:
             "SECRET_KEY": os.environ.get("BENCH_SECRET_KEY", "bench-terminal-not-secret"),
             "DEBUG": "false",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "LABPLATFORM_KUBECONFIG": str(PLATFORM_KUBECONFIG),
+            # The platform finds the local cluster's kubeconfig here, and, because it is not
+            # given LABPLATFORM_KUBECONFIG, knows the cluster is the local one and sends
+            # workstations to its real node (settings read node/workstation.json).
+            "LABPLATFORM_CLUSTER_STATE": str(STATE),
         }
     )
-    for name in ("KUBERNETES_SERVICE_HOST", "DJANGO_ALLOW_ASYNC_UNSAFE", "WORKSTATION_POD_ANNOTATIONS"):
+    for name in (*OVERRIDES_DROPPED, "DJANGO_ALLOW_ASYNC_UNSAFE"):
         os.environ.pop(name, None)
     return dict(os.environ)

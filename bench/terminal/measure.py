@@ -15,7 +15,7 @@ from bench.terminal.concurrency import many_terminals
 from bench.terminal.cpu import CpuMeter
 from bench.terminal.echo import echo_round_trips
 from bench.terminal.flood import flood, marked_flood, stalled
-from bench.terminal.memory import RedisMemory, RssSampler, mb, status_kb
+from bench.terminal.memory import RedisMemory, RssSampler, WorkingSetSampler, mb, status_kb
 from bench.terminal.report import added, ms, ratio, summary
 from bench.terminal.server import Daphne
 from bench.terminal.terminals import BrowserTerminal, DirectTerminal, Terminal, TerminalClosed
@@ -109,15 +109,17 @@ async def measure(
     logs: Path,
     students: list[str],
     cookies: list[str],
-    student_uids: frozenset[int],
+    workstations: list[str],
     say: Callable[[str], None],
 ) -> dict:
+    """`workstations`: the uid of each student's workstation pod, in the order of `students`."""
     results: dict = {"cores": {}}
     redis_memory = RedisMemory(config.REDIS_URL)
     daphne = Daphne(env=env, log=logs / "daphne.log")
+    measured = {"measured student": workstations[0]}
 
     def meter() -> CpuMeter:
-        return CpuMeter(daphne_pids=(daphne.pid,), student_uids=student_uids)
+        return CpuMeter(daphne_pids=(daphne.pid,), workstations=measured)
 
     try:
         async with aiohttp.ClientSession() as http:
@@ -128,7 +130,7 @@ async def measure(
             say(f"floods of {args.flood_seconds:g} s (yes, then timestamps among yes)")
             redis_before = redis_memory.used_mb()
             processes = {"daphne": daphne.pid, "redis-server": redis_memory.pid}
-            async with RssSampler(processes) as sampler:
+            async with RssSampler(processes) as sampler, WorkingSetSampler(measured) as pod:
                 for name, run in (("flood", flood), ("marked_flood", marked_flood)):
                     results[name] = {}
                     for path in PATHS:
@@ -143,6 +145,7 @@ async def measure(
             )
             results["flood_memory"] = {
                 **sampler.result(),
+                "workstation": pod.result()["measured student"],
                 "daphne_vmhwm_mb": mb(status_kb(daphne.pid, "VmHWM")),
                 "redis_before": redis_before,
                 "redis_after": redis_memory.used_mb(),
@@ -176,7 +179,8 @@ async def measure(
                 open_at_once=args.open_at_once,
                 key_interval=args.key_interval,
                 seconds=args.typing_seconds,
-                student_uids=student_uids,
+                probe_workstation=workstations[0],
+                workstations=workstations[1:],
             )
             results["cores"]["typing under load"] = results["concurrency"].pop("typing_cores")
         finally:

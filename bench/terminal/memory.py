@@ -1,11 +1,15 @@
-"""Memory of the processes under test: resident set size from /proc (sampled, so peaks
-are seen), the kernel's high-water mark, and Redis's own accounting."""
+"""Memory of what is under test: the host processes' resident set size from /proc
+(sampled, so peaks are seen), the kernel's high-water mark, Redis's own accounting, and
+the workstation pods' working set from their cgroups on the real node."""
 
 import asyncio
 import contextlib
+import statistics
 from pathlib import Path
 
 import redis
+
+from bench import realnode
 
 
 def status_kb(pid: int, field: str) -> int | None:
@@ -26,6 +30,8 @@ def mb(kb: float | None) -> float | None:
 class RssSampler:
     """Samples the RSS of named processes every `interval` seconds while in use."""
 
+    label = "rss"
+
     def __init__(self, pids: dict[str, int], *, interval: float = 0.05) -> None:
         self.pids = pids
         self.interval = interval
@@ -34,9 +40,12 @@ class RssSampler:
         self.last: dict[str, int] = {}
         self._task: asyncio.Task | None = None
 
+    def _read(self, pid) -> int | None:
+        return status_kb(pid, "VmRSS")
+
     def _sample(self) -> None:
         for name, pid in self.pids.items():
-            rss = status_kb(pid, "VmRSS")
+            rss = self._read(pid)
             if rss is None:
                 continue
             self.first.setdefault(name, rss)
@@ -62,13 +71,39 @@ class RssSampler:
     def result(self) -> dict[str, dict]:
         return {
             name: {
-                "rss_start_mb": mb(self.first.get(name)),
-                "rss_peak_mb": mb(self.peak.get(name)),
-                "rss_end_mb": mb(self.last.get(name)),
-                "rss_growth_mb": mb(self.peak[name] - self.first[name]) if name in self.peak else None,
+                f"{self.label}_start_mb": mb(self.first.get(name)),
+                f"{self.label}_peak_mb": mb(self.peak.get(name)),
+                f"{self.label}_end_mb": mb(self.last.get(name)),
+                f"{self.label}_growth_mb": mb(self.peak[name] - self.first[name]) if name in self.peak else None,
             }
             for name in self.pids
         }
+
+
+class WorkingSetSampler(RssSampler):
+    """The same for workstation pods (name -> pod uid): their memory working set (usage
+    less inactive file pages)."""
+
+    label = "working_set"
+
+    def __init__(self, uids: dict[str, str], *, interval: float = 0.25) -> None:
+        super().__init__(uids, interval=interval)
+
+    def _read(self, uid) -> int | None:
+        found = realnode.working_set(uid)
+        return found // 1024 if found is not None else None
+
+
+def working_sets_kb(uids: dict[str, str]) -> dict[str, int]:
+    """Each pod's working set now, in KiB (pods whose cgroup is gone are left out)."""
+    found = {name: realnode.working_set(uid) for name, uid in uids.items()}
+    return {name: value // 1024 for name, value in found.items() if value is not None}
+
+
+def working_set_summary(kb: dict[str, int]) -> dict:
+    if not kb:
+        return {"pods": 0}
+    return {"pods": len(kb), "median_mb": mb(statistics.median(kb.values())), "total_mb": mb(sum(kb.values()))}
 
 
 class RedisMemory:

@@ -116,8 +116,12 @@ def table(results: dict) -> str:
     if memory:
         web, store = memory["daphne"], memory["redis-server"]
         before, after = memory["redis_before"]["used_memory_mb"], memory["redis_after"]["used_memory_mb"]
+        pod = memory.get("workstation") or {}
         lines.append(
-            f"memory during the floods: daphne RSS {web['rss_start_mb']} -> peak {web['rss_peak_mb']} MB (VmHWM "
+            f"memory during the floods: the measured student's workstation pod (working set) "
+            f"{pod.get('working_set_start_mb')} -> peak {pod.get('working_set_peak_mb')} MB (growth "
+            f"{_cell(ratio(pod.get('working_set_peak_mb'), pod.get('working_set_start_mb')), 2)}x); "
+            f"daphne RSS {web['rss_start_mb']} -> peak {web['rss_peak_mb']} MB (VmHWM "
             f"{memory['daphne_vmhwm_mb']} MB); redis-server RSS peak {store['rss_peak_mb']} MB (growth "
             f"{store['rss_growth_mb']} MB), used_memory {before} -> {after} MB (Redis is shared with others; terminal "
             "output does not go through it)."
@@ -139,7 +143,7 @@ def table(results: dict) -> str:
         )
     if results.get("application_errors"):
         lines.append(f"daphne logged exceptions that ended connections: {results['application_errors']}")
-    lines += _concurrency_lines(results.get("concurrency"), echo)
+    lines += _concurrency_lines(results.get("concurrency"), echo, results["meta"].get("node"))
     lines.append("")
     lines.append("cores used per phase (others = everything not on the terminal path, e.g. someone's tests):")
     for phase, cores in results["cores"].items():
@@ -155,11 +159,26 @@ def _seen(flood: dict | None) -> str | None:
     return f"{flood['markers_seen']}/{flood['markers_printed_at_least']}" if flood else None
 
 
-def _concurrency_lines(c: dict | None, echo: dict) -> list[str]:
+def _node_line(c: dict, node: dict | None) -> str:
+    if not node:
+        return ""
+    capped = (
+        f"; capped from {node['students_asked']} students / {node['terminals_asked']} terminals asked"
+        if node.get("students_asked") != node.get("students") or node.get("terminals_asked") != node.get("terminals")
+        else ""
+    )
+    return (
+        f"{c['terminals_asked']} terminals (the node holds {node['holds']} workstations by the scheduler's count, "
+        f"{node['free']} free at the start; this run used {c['students'] + 1}{capped})"
+    )
+
+
+def _concurrency_lines(c: dict | None, echo: dict, node: dict | None = None) -> list[str]:
     if not c:
         return []
     lines = [
         "",
+        _node_line(c, node),
         f"concurrency: {c['terminals_asked']} terminals on one fresh daphne ({c['students']} students, up to "
         f"{c['per_student']} each, all of a student's terminals attached to the same tmux session, so each echo is "
         f"drawn in all of them); opened {c['opened']} in {c['open_seconds']} s "
@@ -179,6 +198,16 @@ def _concurrency_lines(c: dict | None, echo: dict) -> list[str]:
         f"{per} KiB per terminal (goal <= 1024 KiB: {_met(per is not None and per <= 1024)}); "
         f"peak while typing {c['typing_memory']['daphne']['rss_peak_mb']} MB; after closing all "
         f"{c['rss_after_close_mb']} MB",
+        f"  workstation pods (working set, their cgroups on the node): {_get(c, 'workstations_idle', 'median_mb')} MB "
+        f"median with no terminal, {_get(c, 'workstations_open', 'median_mb')} MB with theirs open (open/none "
+        f"{_cell(c.get('workstation_open_over_idle'), 2)}x, {c.get('workstation_kib_per_terminal')} KiB per terminal, "
+        "the tmux server and shell included); "
+        f"peak while typing median {_get(c, 'typing_workstation_peak_mb', 'median_mb')} MB, max "
+        f"{_get(c, 'typing_workstation_peak_mb', 'max_mb')} MB; after closing "
+        f"{_get(c, 'workstations_after_close', 'median_mb')} MB",
+        f"  CPU per workstation pod while typing (cpuacct): median {_get(c, 'typing_cores_per_workstation', 'median')}"
+        f" cores, max {_get(c, 'typing_cores_per_workstation', 'max')}; the probe's "
+        f"{_get(c, 'typing_cores_per_workstation', 'probe')}",
         f"  echo while every terminal types a key every {c['key_interval_s']} s for {c['typing_seconds']} s: "
         f"{c['echo']['count']} keys, p50 {c['echo'].get('p50_ms')} ms, p99 {c['echo'].get('p99_ms')} ms, "
         f"max {c['echo'].get('max_ms')} ms; {c['echo_timeouts']} timed out; slowest (ms @ s into the typing): "

@@ -4,8 +4,11 @@ terminals open, against a real daphne process on the local cluster.
 
     .venv/bin/python -m bench.terminal [--terminals 300] [--flood-seconds 5] [--quick]
 
-Run it as root (provisioning makes a Unix user per student). In one run, on one student's
-shell, alternating between the two paths so that both see the same machine:
+Every student's shell runs in their workstation pod on the local cluster's real node
+(API server -> node-proxy -> kubelet -> containerd -> runc, `labplatform-workstation
+attach`). Run it as root (it reads the pods' cgroups on the node), with the cluster up. In
+one run, on one student's shell, alternating between the two paths so that both see the
+same machine:
   direct   the bridge's own exec (`workstation_terminal`) opened from this process
   browser  /ws/terminal/ over a real WebSocket to a daphne subprocess (Redis channel layer),
            signed in by a session cookie, acking every output frame as xterm.js does
@@ -13,8 +16,11 @@ phases: keystroke echo (one character at the prompt, timed until it comes back),
 flood (bytes delivered, Ctrl-C until the prompt is back, daphne and redis-server RSS), a
 flood with timestamps (how late the screen is), a browser client that stops acking (bytes
 beyond the last ack), then --terminals terminals over --students students on a fresh
-daphne (RSS per terminal beyond none open, echo p99 while every terminal types, and
-one more shell typed into through both paths: the baseline under that load).
+daphne (daphne's RSS and the workstation pods' working set per terminal beyond none
+open, echo p99 while every terminal types, CPU per workstation pod, and one more shell
+typed into through both paths: the baseline under that load). The students, one
+workstation each, are capped at what the node has room for (by the scheduler's count:
+CPU and memory requests, maxPods), and the table says so.
 
 Its own stores: PostgreSQL database `bench_terminal` (created and migrated here) and Redis
 database 6 (flushed). Its students are a cohort `bench-term-<time>` provisioned with the
@@ -31,13 +37,14 @@ import json
 import logging
 import os
 import platform as host_platform
-import pwd
 import sys
 import time
 from pathlib import Path
 
 from bench.common import cohort_with_students, database_ensure
 from bench.terminal import config
+
+MAX_PER_STUDENT = 50
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -48,7 +55,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--flood-seconds", type=float, default=5.0, help="seconds of each flood (5)")
     parser.add_argument("--stall-seconds", type=float, default=4.0, help="seconds without acks during yes (4)")
     parser.add_argument("--terminals", type=int, default=300, help="terminals open at once on one daphne (300)")
-    parser.add_argument("--students", type=int, default=30, help="students the terminals are spread over (30)")
+    parser.add_argument(
+        "--students",
+        type=int,
+        default=30,
+        help="students (workstation pods) the terminals are spread over (30; at most what the node has room for, "
+        "less the measured student's)",
+    )
     parser.add_argument("--open-at-once", type=int, default=10, help="terminals being opened at a time (10)")
     parser.add_argument(
         "--key-interval", type=float, default=1.0, help="seconds between keys in each terminal under load (1.0)"
@@ -70,12 +83,40 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     unknown = set(filter(None, args.experiment.split(","))) - set(config.EXPERIMENTS)
     if unknown:
         parser.error(f"unknown experiments {sorted(unknown)}")
-    args.per_student = -(-args.terminals // args.students) if args.terminals else 0
-    if args.per_student > 50:
-        parser.error("more than 50 terminals per student: the session allows 256 processes per student")
+    if args.students < 1:
+        parser.error("--students must be at least 1")
+    _per_student(parser.error, args)
     if args.keys < args.rounds or args.rounds < 1:
         parser.error("--keys must be at least --rounds, and --rounds at least 1")
     return args
+
+
+def _per_student(error, args: argparse.Namespace) -> None:
+    args.per_student = -(-args.terminals // args.students) if args.terminals else 0
+    if args.per_student > MAX_PER_STUDENT:
+        error(
+            f"more than {MAX_PER_STUDENT} terminals per student: a workstation pod may run 256 processes "
+            "(the node's podPidsLimit), each terminal takes a few"
+        )
+
+
+def _fit_node(args: argparse.Namespace, node: dict) -> None:
+    """Caps the students at the workstations the node has room for now (one is the measured
+    student's), and the terminals at MAX_PER_STUDENT each; records what was asked."""
+    room = node["free"] - 1
+    if room < 1:
+        raise SystemExit(f"the node has room for {node['free']} workstations now; the benchmark needs at least 2")
+    node["students_asked"], node["terminals_asked"] = args.students, args.terminals
+    if args.terminals and args.students > room:
+        say(f"the node holds {node['holds']} workstations, {node['free']} free: {room} students, not {args.students}")
+        args.students = room
+        args.terminals = min(args.terminals, MAX_PER_STUDENT * room)
+    node["students"], node["terminals"] = args.students, args.terminals
+    _per_student(_refuse, args)
+
+
+def _refuse(message: str) -> None:
+    raise SystemExit(message)
 
 
 def say(message: str) -> None:
@@ -102,21 +143,30 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
+    config.workstations_on_the_node()
     # Provisioning threads share the API client's pool of 10; its warnings are noise here.
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
     import redis
+    from django.conf import settings
 
+    from bench import realnode
+    from bench.provision.config import ADMIN_KUBECONFIG
+    from bench.provision.kube import Kube
     from bench.terminal import students
     from bench.terminal.measure import measure
     from bench.terminal.report import table
-    from labplatform.cluster.local_users import local_user_name
 
     for slug in students.leftover_cohorts():
         say(f"removing what an earlier run left: {slug}")
         students.cohort_remove(slug)
     if args.cleanup_only:
         return 0
+    admin = Kube(ADMIN_KUBECONFIG)
+    node = realnode.workstation_capacity(
+        lambda path, query=None: admin.json("GET", path, query), node_pool=settings.WORKSTATION_NODE_POOL
+    )
+    _fit_node(args, node)
     redis.Redis.from_url(config.REDIS_URL).flushdb()  # the benchmark's own database (6)
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -132,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         "code": config.code_identity(),
         "experiment": args.experiment or None,
         "logs": str(logs),
+        "node": node,
+        "workstation_image": settings.WORKSTATION_IMAGE,
     }
     slug = f"{config.COHORT_PREFIX}{stamp.replace('-', '')}"
     # The first student's shell is measured alone, then probed under the others' load.
@@ -140,7 +192,6 @@ def main(argv: list[str] | None = None) -> int:
         say(f"provisioning {cohort.enrollments.count()} students ({slug}) with the platform's own code")
         meta["provision_seconds"] = round(students.cohort_provision_here(cohort), 1)
         enrollments = students.students_of(cohort)
-        uids = frozenset(pwd.getpwnam(local_user_name(e.student_id)).pw_uid for e in enrollments)
         results = asyncio.run(
             measure(
                 args=args,
@@ -148,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                 logs=logs,
                 students=[e.student_id for e in enrollments],
                 cookies=students.session_cookies(enrollments),
-                student_uids=uids,
+                workstations=students.workstation_uids(enrollments),
                 say=say,
             )
         )

@@ -1,5 +1,6 @@
 """The benchmark's students: a cohort provisioned by the platform's own code (as a Celery
-worker would run it), their session cookies, and their removal afterwards."""
+worker would run it), their workstation pods on the real node, their session cookies, and
+their removal afterwards."""
 
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -12,13 +13,15 @@ from django.test import Client
 from bench.terminal.config import COHORT_PREFIX
 from labplatform.classroom.environment_work import environment_provision_run, environment_spec
 from labplatform.classroom.models import Cohort, Enrollment, StudentEnvironment
-from labplatform.cluster.local_users import local_user_remove
-from labplatform.cluster.manifests import student_namespace_name
+from labplatform.cluster.apply import object_exists, object_get
+from labplatform.cluster.manifests import student_namespace_name, workstation_pod_name
 from labplatform.cluster.students import student_environment_delete
 
 State = StudentEnvironment.State
-# Provisioning is mostly waiting on the API server and useradd; a few at a time is enough.
+# Provisioning is mostly waiting on the API server and for each workstation pod to start on
+# the node; a few at a time is enough.
 PROVISION_THREADS = 8
+POD_GONE_SECONDS = 90
 
 
 def _provision_one(environment_id: int) -> None:
@@ -49,6 +52,25 @@ def cohort_provision_here(cohort: Cohort) -> float:
     return time.monotonic() - started
 
 
+def _pod_ref(student: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"namespace": settings.WORKSTATION_NAMESPACE, "name": workstation_pod_name(student)},
+    }
+
+
+def workstation_uids(enrollments: list[Enrollment]) -> list[str]:
+    """The uid of each student's workstation pod (its cgroups on the node are named by it)."""
+    uids = []
+    for enrollment in enrollments:
+        pod = object_get(_pod_ref(enrollment.student_id), cluster="local")
+        if pod is None or pod["spec"].get("nodeName") is None:
+            raise RuntimeError(f"no scheduled workstation pod for {enrollment.student_id}")
+        uids.append(pod["metadata"]["uid"])
+    return uids
+
+
 def students_of(cohort: Cohort) -> list[Enrollment]:
     return list(cohort.enrollments.order_by("pk").select_related("user"))
 
@@ -64,16 +86,20 @@ def session_cookies(enrollments: list[Enrollment]) -> list[str]:
 
 
 def cohort_remove(slug: str) -> None:
-    """Everything provisioning made for the cohort (namespace, bindings, workstation, Unix
-    user with its processes), then its rows."""
+    """Everything provisioning made for the cohort (namespace, bindings, workstation pod
+    with its shell), waiting until the pods are gone from the node, then its rows."""
     cohort = Cohort.objects.filter(slug=slug).first()
     if cohort is not None:
         for environment in StudentEnvironment.objects.filter(enrollment__cohort=cohort).select_related(
             "enrollment__cohort__cluster"
         ):
             student_environment_delete(environment_spec(environment))
-        for student in cohort.enrollments.values_list("student_id", flat=True):
-            local_user_remove(student)  # also those whose provisioning never started
+        pods = [_pod_ref(student) for student in cohort.enrollments.values_list("student_id", flat=True)]
+        deadline = time.monotonic() + POD_GONE_SECONDS
+        while (left := [p for p in pods if object_exists(p, cluster="local")]) and time.monotonic() < deadline:
+            time.sleep(1)
+        if left:
+            raise RuntimeError(f"{len(left)} workstation pods of {slug} still there after {POD_GONE_SECONDS}s")
         cohort.delete()
     get_user_model().objects.filter(username__startswith=f"{slug}-").delete()
 

@@ -228,7 +228,9 @@ class DirectTerminal(Terminal):
     async def _read(self) -> None:
         while (output := await self.stream.read()) is not None:
             self._received(output.data)
-        self._ended("the exec stream ended")
+        status = self.stream.exit_status or {}
+        why = f": {status.get('message') or status.get('status')}" if status.get("status") == "Failure" else ""
+        self._ended(f"the exec stream ended{why}")
 
     async def send(self, data: bytes) -> None:
         await self.stream.write(data)
