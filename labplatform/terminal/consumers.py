@@ -47,6 +47,11 @@ CLOSE_ENDED = 4410
 CLOSE_UNAVAILABLE = 4503
 
 
+# How long a terminal whose shell vanished asks the cluster whether the node stopped the
+# workstation (the pod's status follows its container's end by a few seconds).
+STOPPED_SETTLE_SECONDS = 10
+
+
 class TerminalConsumer(AsyncWebsocketConsumer):
     async def dispatch(self, message: dict) -> None:
         """As Channels does, without closing old database connections before every
@@ -149,6 +154,9 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 if not target.read_only:
                     self.tasks.append(asyncio.create_task(self._idle_watch()))
                 await self._pump(stream)
+                # The session command ends with a status when the shell ends (the student
+                # typed exit); a container killed under it (an eviction) leaves none.
+                cleanly = (stream.exit_status or {}).get("status") == "Success"
         except PodMissing:
             await self._end(
                 "Your workstation is not running. Reset your environment to get a new one."
@@ -167,7 +175,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 code=CLOSE_UNAVAILABLE,
             )
             return
-        if await self._ended_by_the_node():
+        if not cleanly and await self._ended_by_the_node(settle_seconds=STOPPED_SETTLE_SECONDS):
             return
         if target.read_only:
             await self._end(
@@ -176,16 +184,22 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         else:
             await self._end("Your shell has ended. Reconnect to start a new one.", code=CLOSE_ENDED)
 
-    async def _ended_by_the_node(self) -> bool:
+    async def _ended_by_the_node(self, *, settle_seconds: float = 0) -> bool:
         """Says so if the workstation has stopped for good (its node evicted it, say), in
-        the node's words; the shell cannot come back, a reset gives a new one."""
+        the node's words; the shell cannot come back, a reset gives a new one. A pod whose
+        container was just killed says so a moment later: asked for up to settle_seconds."""
         target = self.target
-        try:
-            stopped = await workstation_stopped(
-                cluster=target.cluster, namespace=target.namespace, student=target.student
-            )
-        except ClusterError:
-            return False
+        deadline = time.monotonic() + settle_seconds
+        while True:
+            try:
+                stopped = await workstation_stopped(
+                    cluster=target.cluster, namespace=target.namespace, student=target.student
+                )
+            except ClusterError:
+                stopped = None
+            if stopped is not None or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.5)
         if stopped is None:
             return False
         if target.read_only:

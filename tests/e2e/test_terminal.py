@@ -132,6 +132,22 @@ def test_the_student_runs_kubectl_and_sees_their_pods(student_page, screenshots)
     page.screenshot(path=screenshots / "terminal-student.png")
 
 
+def test_the_terminal_is_a_container_on_the_real_node(student_page, screenshots):
+    """What the student types runs in their workstation's container: a user namespace (the
+    container's root is an unprivileged id of the host's), its own processes only."""
+    page = student_page
+    open_terminal(page)
+    run(page, "clear; echo map-$(awk '{print $1 \"-\" $2}' /proc/self/uid_map)-end")
+    wait_for_screen(page, r"^map-\d+-\d+-end")
+    run(page, "echo procs-$(ps -e --no-headers | wc -l)-end")
+    wait_for_screen(page, r"^procs-\d+-end")
+    shown = screen(page)
+    inside, outside = re.search(r"^map-(\d+)-(\d+)-end", shown, re.MULTILINE).groups()
+    assert inside == "0" and int(outside) > 0, shown
+    assert int(re.search(r"^procs-(\d+)-end", shown, re.MULTILINE).group(1)) < 20, "the host's processes are visible"
+    page.screenshot(path=screenshots / "terminal-container.png")
+
+
 def test_vim_is_intact_after_a_page_reload(student_page):
     page = student_page
     open_terminal(page)
