@@ -127,10 +127,14 @@ def cluster_pids() -> dict[int, str]:
     return pids
 
 
+def node_id() -> str:
+    """The real node's id: k8s/local/node.sh names its namespace, cgroups and folders after it."""
+    return hashlib.sha256(str(cluster_state_dir() / "node").encode()).hexdigest()[:10]
+
+
 def node_netns() -> Path:
-    """The real node's network namespace (k8s/local/node.sh names it after its folder)."""
-    folder = str(cluster_state_dir() / "node")
-    return Path("/run/netns") / f"labplatform-node-{hashlib.sha256(folder.encode()).hexdigest()[:10]}"
+    """The real node's network namespace."""
+    return Path("/run/netns") / f"labplatform-node-{node_id()}"
 
 
 def in_node_netns(pid: int) -> bool:

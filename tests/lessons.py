@@ -14,7 +14,6 @@ from pathlib import Path
 
 import yaml
 
-from labplatform.cluster.manifests import STUDENT_PATH
 from labplatform.cluster.students import (
     StudentEnvironmentSpec,
     student_environment_apply,
@@ -28,10 +27,13 @@ from lessons.grading.setup import task_setup_run
 from lessons.loading import course_read
 from lessons.loading.data import CourseData, LessonData, TaskData
 from tests.cohorts import local_student_spec
+from tests.containment import KUBECTL
 
 CONTENT = Path(__file__).resolve().parent.parent / "lessons" / "content"
 COURSE = CONTENT / "module-15-kubernetes"
 CLUSTER = "local"
+# A shell with this cluster's kubectl first, as the workstation image has it.
+STUDENT_PATH = f"{KUBECTL.parent}:/usr/local/bin:/usr/bin:/bin"
 # A check still pending after this long (pods that never become Ready) is a failure.
 SETTLE_SECONDS = 30
 # A fence (whose contents may hold lines starting with "#") or a heading, in document order.
@@ -85,8 +87,9 @@ class Student:
         return self.spec.namespace
 
     def shell(self, script: str, *, timeout: float = 120) -> subprocess.CompletedProcess:
-        """Runs `script` in bash as the student's terminal would: their kubeconfig, their PATH
-        (this cluster's kubectl first), their own home."""
+        """Runs `script` in bash with what the student's terminal has: their kubeconfig (their
+        own token), this cluster's kubectl, a home of their own. It runs here, beside the
+        cluster (a harness of the lesson's commands, never something a student starts)."""
         environment = {"PATH": STUDENT_PATH, "KUBECONFIG": str(self.kubeconfig), "HOME": str(self.workdir)}
         return subprocess.run(
             ["bash", "-euo", "pipefail", "-c", script],

@@ -22,7 +22,7 @@
 # Environment (cluster.sh sets it): NODE_STATE (this node's folder), CLUSTER_PKI (the
 # cluster's CA), API_PORT, NODE_PROXY_PORT, NODE_PROXY_SOCKET, KUBE_BIN, KUBELET_BIN, CONTAINERD_BIN,
 # RUNC_BIN, NODE_PROXY_BIN, KUBE_ROUTER_BIN, PAUSE_IMAGE, PAUSE_IMAGE_TAR, WORKSTATION_IMAGE,
-# WORKSTATION_IMAGE_TAR, ADMIN_KUBECONFIG.
+# WORKSTATION_IMAGE_TAR, ADMIN_KUBECONFIG. Optional: NODE_DISK_GIB (the node's disk, 20).
 set -euo pipefail
 
 node=${NODE_STATE:?}
@@ -43,6 +43,8 @@ logs=$node/logs
 # outside root's home: a container's processes, which are no one on this host (a user
 # namespace), must be able to pass through every folder above their mounts.
 data=/var/lib/labplatform/node-$id
+disk_image=/var/lib/labplatform/node-$id.disk
+node_disk_gib=${NODE_DISK_GIB:-20}
 run=/run/labplatform/node-$id
 containerd_socket=$run/containerd.sock
 # The kubelet sets these host-wide at start (protectKernelDefaults would refuse to start
@@ -60,6 +62,7 @@ service_cidr=10.0.0.0/24
 
 say() { printf '[node] %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
+case $node_disk_gib in '' | *[!0-9]* | 0) die "NODE_DISK_GIB must be a whole number of GiB, not '$node_disk_gib'" ;; esac
 
 inside=(nsenter --net="/run/netns/$netns" --)
 in_node() { "${inside[@]}" "$@"; }
@@ -378,6 +381,28 @@ images() {
 runtime_folders() {
     install -d -m 0711 /var/lib/labplatform /run/labplatform "$data" "$run"
     mountpoint -q "$run" || mount -t tmpfs -o mode=0711,size=256m tmpfs "$run"
+    node_disk
+}
+
+# The node's disk: an ext4 file system of its own in a (sparse) file, NODE_DISK_GIB big,
+# mounted on its data folder. What workstations write (homes, /tmp's spill, their layers)
+# fills that file system and never the host's: the host keeps its free space less that
+# size whatever students do, and the kubelet evicts pods when the node's disk runs low.
+# A student's own share is their ephemeral-storage limit (the cohort's preset).
+node_disk() {
+    mountpoint -q "$data" && return
+    if [ ! -f "$disk_image" ]; then
+        # A data folder from before the node had a disk of its own: its pods start afresh.
+        unmount_below "$data"
+        find "$data" -mindepth 1 -maxdepth 1 -exec rm -rf --one-file-system {} + 2>/dev/null || true
+        say "making the node's disk: ${node_disk_gib} GiB, sparse, in $disk_image"
+        truncate -s "${node_disk_gib}G" "$disk_image.new"
+        mkfs.ext4 -q -F -m 0 -L labplatform-node "$disk_image.new"
+        chmod 600 "$disk_image.new"
+        mv "$disk_image.new" "$disk_image"
+    fi
+    mount -o loop "$disk_image" "$data"
+    chmod 0711 "$data"
 }
 
 node_ready() {
@@ -399,9 +424,13 @@ kubelet_listening() {
 }
 
 cmd_up() {
-    for tool in socat nft nsenter ip openssl setsid curl iptables ipset; do
+    for tool in socat nft nsenter ip openssl setsid curl iptables ipset mkfs.ext4 truncate; do
         command -v "$tool" >/dev/null || die "missing $tool"
     done
+    if ! mountpoint -q "$data" && [ ! -f "$disk_image" ] && { running containerd || running kubelet; }; then
+        say "moving the running node onto a disk of its own: it restarts, its pods start afresh"
+        cmd_stop
+    fi
     render
     make_netns
     make_cgroups
@@ -475,7 +504,7 @@ cmd_down() {
         ip route del unreachable "${node_ip%.*}.0/24" 2>/dev/null || true
         ip route del unreachable "$pod_cidr" 2>/dev/null || true
     fi
-    rm -rf "$node" "$data" "$run"
+    rm -rf "$node" "$data" "$run" "$disk_image"
 }
 
 cmd_status() {

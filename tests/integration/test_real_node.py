@@ -6,6 +6,7 @@ Everything in the shell is typed into the terminal, as the student would."""
 
 import dataclasses
 import json
+import os
 import subprocess
 import uuid
 from pathlib import Path
@@ -16,7 +17,7 @@ from kubernetes.utils import parse_quantity
 
 from labplatform.cluster.errors import ClusterUnavailable, PodMissing
 from labplatform.cluster.students import workstation_ready
-from tests.kube import cluster_state_dir, node_netns, wait_for
+from tests.kube import cluster_state_dir, node_id, node_netns, wait_for
 from tests.real_node import NODE, NODE_POOL, real_node_runtime, result, students_on_the_node, typed
 
 pytestmark = pytest.mark.local_cluster
@@ -61,6 +62,18 @@ def test_the_node_namespace_has_no_way_out(students):
     ids = {entry["nsid"]: entry.get("name") for entry in ip_json("netns", "list-id")}
     into_node = [link["ifname"] for link in ip_json("link") if ids.get(link.get("link_netnsid")) == netns]
     assert into_node == [], "a host interface leads into the node's namespace"
+
+
+def test_the_nodes_disk_is_a_file_system_of_its_own():
+    """What workstations write fills the node's disk (k8s/local/node.sh), never the host's."""
+    data = Path("/var/lib/labplatform") / f"node-{node_id()}"
+    mounts = [line.split() for line in Path("/proc/self/mounts").read_text().splitlines()]
+    found = [fields for fields in mounts if fields[1] == str(data)]
+    assert len(found) == 1 and found[0][2] == "ext4", found
+    assert found[0][0].startswith("/dev/loop"), found
+    size = os.statvfs(data)
+    assert size.f_blocks * size.f_frsize <= 20 * 2**30, "NODE_DISK_GIB is 20 by default"
+    assert os.statvfs(data).f_fsid != os.statvfs("/var/lib").f_fsid
 
 
 def test_metrics_server_scrapes_the_real_node(kube):
