@@ -71,3 +71,30 @@ def local_student_spec(student: str, *, cohort: str):
         workstation=workstation_runtime(preset),
         local=True,
     )
+
+
+def workstation_ready_within(spec, *, timeout: float = 120) -> None:
+    """Waits for the student's workstation to be Ready; if it is not, fails saying what the
+    cluster says of the pod (its phase, conditions, container states and events)."""
+    from kubernetes import client
+
+    from labplatform.cluster.clients import sync_client
+    from labplatform.cluster.students import workstation_ready
+    from tests.kube import wait_for
+
+    try:
+        wait_for(f"workstation of {spec.student} Ready", lambda: workstation_ready(spec), timeout=timeout)
+    except AssertionError as exc:
+        core = client.CoreV1Api(sync_client(spec.cluster))
+        name = f"ws-{spec.student}"
+        try:
+            pod = core.read_namespaced_pod(name, spec.workstation_namespace)
+            said = f"phase {pod.status.phase}, node {pod.spec.node_name}, conditions " + "; ".join(
+                f"{c.type}={c.status} {c.reason or ''} {c.message or ''}".strip() for c in pod.status.conditions or []
+            )
+            said += "; containers " + "; ".join(str(s.state) for s in pod.status.container_statuses or [])
+        except client.ApiException as read:
+            said = f"the pod cannot be read: {read.status} {read.reason}"
+        events = core.list_namespaced_event(spec.workstation_namespace, field_selector=f"involvedObject.name={name}")
+        said += "; events " + "; ".join(f"{e.reason}: {e.message}" for e in events.items)
+        raise AssertionError(f"{exc}: {said}") from None

@@ -9,10 +9,10 @@ import uuid
 from collections.abc import Iterator
 
 from labplatform.cluster.manifests import WorkstationRuntime
-from labplatform.cluster.students import student_environment_apply, student_environment_delete, workstation_ready
-from tests.cohorts import local_student_spec
+from labplatform.cluster.students import student_environment_apply, student_environment_delete
+from tests.cohorts import local_student_spec, workstation_ready_within
 from tests.containment import typed_until
-from tests.kube import cluster_state_dir, wait_for
+from tests.kube import cluster_state_dir
 
 NODE = "labplatform-node"
 NODE_POOL = "labplatform.io/workstations"
@@ -41,7 +41,7 @@ def students_on_the_node(count: int) -> Iterator[list]:
         for spec in specs:
             student_environment_apply(spec)
         for spec in specs:
-            wait_for(f"workstation of {spec.student} Ready", lambda spec=spec: workstation_ready(spec), timeout=120)
+            workstation_ready_within(spec)
         yield specs
     finally:
         for spec in specs:

@@ -90,7 +90,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_send(sessions.terminal_group(self.target.student), watchers)
         else:
             await self.channel_layer.group_add(sessions.terminal_group(self.target.student), self.channel_name)
-        self.tasks.append(asyncio.create_task(self._bridge()))
+        self.tasks.append(asyncio.create_task(self._bridge_or_say_why()))
 
     async def _resolve(self) -> access.TerminalTarget:
         user = self.scope.get("user")
@@ -121,6 +121,16 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(sessions.terminal_group(self.target.student), self.channel_name)
 
     # The shell
+
+    async def _bridge_or_say_why(self) -> None:
+        """The bridge, and if it fails unexpectedly, a message instead of a silent terminal."""
+        try:
+            await self._bridge()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("terminal of %s: the bridge failed", self.target.student)
+            await self._end("The terminal stopped on an error of ours. Reconnect to try again.", code=CLOSE_UNAVAILABLE)
 
     async def _bridge(self) -> None:
         target = self.target

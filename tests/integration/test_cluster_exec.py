@@ -11,8 +11,8 @@ import pytest
 
 from labplatform.cluster.errors import ClusterError
 from labplatform.cluster.exec import STDERR, STDOUT, ExecStream, exec_stream
-from labplatform.cluster.students import student_environment_apply, student_environment_delete, workstation_ready
-from tests.cohorts import local_student_spec
+from labplatform.cluster.students import student_environment_apply, student_environment_delete
+from tests.cohorts import local_student_spec, workstation_ready_within
 from tests.kube import KWOK_GROUP, KWOK_VERSION, cluster_state_dir, pods_ready, wait_for
 
 pytestmark = [pytest.mark.local_cluster, pytest.mark.usefixtures("async_gateway", "gateway_as_admin")]
@@ -27,7 +27,7 @@ def _workstations(count: int):
         for spec in specs:
             student_environment_apply(spec)
         for spec in specs:
-            wait_for(f"workstation of {spec.student} Ready", lambda spec=spec: workstation_ready(spec), timeout=120)
+            workstation_ready_within(spec)
         yield [(spec.workstation_namespace, f"ws-{spec.student}") for spec in specs]
     finally:
         for spec in specs:

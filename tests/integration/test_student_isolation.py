@@ -18,9 +18,8 @@ from labplatform.cluster.students import (
     student_environment_delete,
     student_kubeconfig,
     student_token,
-    workstation_ready,
 )
-from tests.cohorts import local_student_spec
+from tests.cohorts import local_student_spec, workstation_ready_within
 from tests.kube import pods_ready, wait_for
 
 pytestmark = pytest.mark.local_cluster
@@ -39,7 +38,7 @@ def students(kube):
     specs = [spec_for("s" + uuid.uuid4().hex[:9]) for _ in range(2)]
     for spec in specs:
         student_environment_apply(spec)
-        wait_for(f"workstation of {spec.namespace}", lambda spec=spec: workstation_ready(spec))
+        workstation_ready_within(spec)
     yield specs
     for spec in specs:
         student_environment_delete(spec)

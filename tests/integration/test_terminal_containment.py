@@ -22,9 +22,8 @@ from labplatform.cluster.students import (
     student_environment_delete,
     student_kubeconfig,
     student_token,
-    workstation_ready,
 )
-from tests.cohorts import local_student_spec
+from tests.cohorts import local_student_spec, workstation_ready_within
 from tests.containment import (
     SHELLS,
     ExecShell,
@@ -66,7 +65,7 @@ def students(kube, tmp_path_factory) -> list[Student]:
         for spec in specs:
             student_environment_apply(spec)
         for spec in specs:
-            wait_for(f"workstation of {spec.namespace}", lambda spec=spec: workstation_ready(spec), timeout=120)
+            workstation_ready_within(spec)
             kubeconfig = tmp_path_factory.mktemp(spec.student) / "kubeconfig"
             kubeconfig.write_text(yaml.safe_dump(student_kubeconfig(spec, student_token(spec, seconds=3600))))
             created = kubectl(kubeconfig, "run", "shell", "--image=busybox:1.36", "--restart=Never")

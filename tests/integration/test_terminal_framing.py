@@ -15,7 +15,11 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 
 class CuttingStream:
+    """An exec stream whose output comes in the given pieces, then ends as a shell that
+    exited does (with a status)."""
+
     closed = False
+    exit_status = {"status": "Success"}
 
     def __init__(self, chunks: list[bytes]) -> None:
         self.chunks = chunks
@@ -59,3 +63,22 @@ async def test_a_character_split_across_reads_reaches_the_browser_whole(django_u
     for message in terminal.frames:
         frames.append(message.decode("utf-8"))  # each frame is whole characters
     assert "".join(frames) == "café € 5 🙂\r\n"
+
+
+class BrokenStream(CuttingStream):
+    async def read(self, timeout=None):
+        raise RuntimeError("a bug of ours, with internals: /srv/secret")
+
+
+async def test_a_bug_in_the_bridge_ends_the_terminal_with_a_message_not_silence(django_user_model, monkeypatch):
+    @asynccontextmanager
+    async def broken_terminal(**kwargs):
+        yield BrokenStream([])
+
+    monkeypatch.setattr(consumers, "workstation_terminal", broken_terminal)
+    user = await database_sync_to_async(ready_student)(django_user_model)
+    terminal = await ready_terminal("/ws/terminal/", session=await session_cookie_async(user))
+    ended = await terminal.wait_for_message("ended")
+    assert ended["reason"] == "The terminal stopped on an error of ours. Reconnect to try again."
+    assert await terminal.wait_closed() == consumers.CLOSE_UNAVAILABLE
+    await terminal.close()

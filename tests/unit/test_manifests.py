@@ -335,7 +335,7 @@ def test_the_workstation_pod_is_unprivileged_and_mounts_only_the_students_kubeco
                         {"name": "kubeconfig", "mountPath": "/home/student/.kube", "readOnly": True},
                     ],
                     "resources": {
-                        "requests": {"cpu": "50m", "memory": "64Mi", "ephemeral-storage": "64Mi"},
+                        "requests": {"cpu": "20m", "memory": "64Mi", "ephemeral-storage": "64Mi"},
                         "limits": {"cpu": "500m", "memory": "256Mi", "ephemeral-storage": "1Gi"},
                     },
                     "securityContext": {
