@@ -148,7 +148,10 @@ def deployment_state(deployment: dict, reads: ClusterReads) -> RolloutState:
     if leftover:
         plural = "s" if leftover != 1 else ""
         return Waiting(f"Deployment {name}: waiting for {leftover} old pod{plural} to be replaced")
-    return Ready()
+    # Its pods are Ready, and the Deployment controller has yet to count them in the
+    # Deployment's status, which is what checks of the Deployment read (a check that read it
+    # now would see readyReplicas short and fail a right answer).
+    return Waiting(f"Deployment {name}: waiting for the Deployment controller to count its ready pods")
 
 
 def pod_state(pod: dict) -> RolloutState:

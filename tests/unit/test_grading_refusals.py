@@ -77,3 +77,27 @@ def test_a_deployment_not_yet_rolled_out_has_its_replica_sets_read(change):
 
     state = deployment_state(deployment_with(ROLLED_OUT | change), NoReplicaSets())
     assert state == Waiting("Deployment web: waiting for its ReplicaSet to be created")
+
+
+def test_pods_ready_before_the_deployment_counts_them_is_waiting_not_ready():
+    """Checks read the Deployment's status: until its controller has counted the Ready pods
+    (readyReplicas short for a moment), the verdict waits."""
+    deployment = deployment_with(ROLLED_OUT | {"readyReplicas": 2, "availableReplicas": 2})
+    deployment["metadata"] |= {"uid": "d", "annotations": {"deployment.kubernetes.io/revision": "1"}}
+    replica_set = {
+        "metadata": {"name": "web-1", "uid": "r", "annotations": {"deployment.kubernetes.io/revision": "1"}},
+        "spec": {"replicas": 3},
+        "status": {"replicas": 3},
+    }
+    ready = {"type": "Ready", "status": "True"}
+    pods = [{"metadata": {"name": f"web-1-{n}"}, "status": {"conditions": [ready]}} for n in range(3)]
+
+    class Reads:
+        def owned_by(self, obj: dict, *, api_version: str, kind: str) -> list[dict]:
+            return [replica_set] if kind == "ReplicaSet" else pods
+
+        def events_about(self, obj: dict) -> list[dict]:
+            return []
+
+    state = deployment_state(deployment, Reads())
+    assert state == Waiting("Deployment web: waiting for the Deployment controller to count its ready pods")
