@@ -278,13 +278,13 @@ def test_a_fork_bomb_stops_at_the_pid_limit_and_another_workstation_still_forks(
     out = f"/tmp/fork-{name}.out"
     # Started from the terminal and left running, holding its children for a while, so
     # the other student forks while this one is at the limit.
-    WorkstationShell(me).run(f"(\n{fork_script(cap=2 * PID_LIMIT, hold=60)}) >{out} 2>&1 &\n")
-    wait_for("my workstation at its pid limit", lambda: pod_pids(kube, me)[0] >= PID_LIMIT - 2, timeout=60)
+    WorkstationShell(me).run(f"(\n{fork_script(cap=2 * PID_LIMIT, hold=120)}) >{out} 2>&1 &\n")
+    wait_for("my workstation at its pid limit", lambda: pod_pids(kube, me)[0] >= PID_LIMIT - 2, timeout=100)
     try:
         found = results(ExecShell(other).run(fork_script(cap=20, hold=0)))
         assert found == {"forked": "20", "failure": "none"}, found
     finally:
-        wait_for("my fork bomb to end", lambda: pod_pids(kube, me)[0] < PID_LIMIT // 2, timeout=120)
+        wait_for("my fork bomb to end", lambda: pod_pids(kube, me)[0] < PID_LIMIT // 2, timeout=180)
     found = results(ExecShell(me).run(f"cat {out}"))
     assert found["failure"] == "EAGAIN", found
     forked = int(found["forked"])
