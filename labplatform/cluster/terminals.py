@@ -68,7 +68,8 @@ async def workstation_stopped(*, cluster: str, namespace: str, student: str) -> 
     status = pod.status
     if status is None or status.phase not in ("Failed", "Succeeded"):
         return None
-    return (status.message or "").strip() or status.reason or f"its pod has {status.phase.lower()}"
+    said = (status.message or "").strip() or status.reason or f"its pod has {status.phase.lower()}"
+    return said if said.endswith((".", "!", "?")) else said + "."
 
 
 async def _session_end(*, cluster: str, namespace: str, student: str) -> None:
