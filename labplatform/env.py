@@ -93,13 +93,11 @@ def env_json_object(name: str, default: dict) -> dict:
     raw = os.environ.get(name)
     if raw is None:
         return default
-    try:
-        value = json.loads(raw)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name} is not valid JSON: {exc}") from None
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise ImproperlyConfigured(f'{name} must be a JSON object of strings, like {{"key": "value"}}')
-    return value
+    return _strings_object(
+        raw,
+        invalid=f"{name} is not valid JSON",
+        wrong_type=f'{name} must be a JSON object of strings, like {{"key": "value"}}',
+    )
 
 
 def env_path(name: str, default: Path) -> Path:
@@ -117,10 +115,16 @@ def json_file_object(path: Path) -> dict[str, str]:
         raw = path.read_text()
     except FileNotFoundError:
         return {}
+    return _strings_object(
+        raw, invalid=f"{path}: not valid JSON", wrong_type=f"{path}: must be a JSON object of strings"
+    )
+
+
+def _strings_object(raw: str, *, invalid: str, wrong_type: str) -> dict[str, str]:
     try:
         value = json.loads(raw)
     except ValueError as exc:
-        raise ImproperlyConfigured(f"{path}: not valid JSON: {exc}") from None
+        raise ImproperlyConfigured(f"{invalid}: {exc}") from None
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise ImproperlyConfigured(f"{path}: must be a JSON object of strings")
+        raise ImproperlyConfigured(wrong_type)
     return value

@@ -9,7 +9,6 @@ import asyncio
 import base64
 import json
 import shlex
-import subprocess
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,6 @@ from labplatform.cluster.students import StudentEnvironmentSpec
 from labplatform.cluster.terminals import workstation_terminal
 from tests.terminals import plain
 
-KUBECTL = next((Path.home() / ".cache" / "labplatform").glob("kubernetes-*/bin/kubectl"))
 SCRIPTS = ".containment"  # in the student's HOME, in their container
 GRACE_SECONDS = 300
 
@@ -35,16 +33,6 @@ class Student:
     @property
     def workstation(self) -> str:
         return manifests.workstation_pod_name(self.spec.student)
-
-
-def kubectl(kubeconfig: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(KUBECTL), "--kubeconfig", str(kubeconfig), "--request-timeout=20s", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 async def _container_exec(spec: StudentEnvironmentSpec, command: list[str], *, timeout: float) -> tuple[int, str]:
@@ -63,11 +51,15 @@ async def _container_exec(spec: StudentEnvironmentSpec, command: list[str], *, t
             status = stream.exit_status or {}
     finally:
         await close_async_clients()
-    text = out.decode(errors="replace")
+    return exit_code(status), out.decode(errors="replace")
+
+
+def exit_code(status: dict) -> int:
+    """The exit code in an exec's final Status (-1 when it gives none)."""
     if status.get("status") == "Success":
-        return 0, text
+        return 0
     causes = status.get("details", {}).get("causes", [])
-    return int(next((c["message"] for c in causes if c.get("reason") == "ExitCode"), "-1")), text
+    return int(next((c["message"] for c in causes if c.get("reason") == "ExitCode"), "-1"))
 
 
 def container_exec(spec: StudentEnvironmentSpec, script: str, *, timeout: float = 60) -> tuple[int, str]:

@@ -5,6 +5,7 @@ import ipaddress
 import os
 import socket
 import struct
+import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -20,6 +21,21 @@ from labplatform.cluster.clients import sync_client
 T = TypeVar("T")
 
 KWOK_GROUP, KWOK_VERSION = "kwok.x-k8s.io", "v1alpha1"
+
+
+# This cluster's kubectl (k8s/local/build.sh), for acting as a student with their kubeconfig.
+KUBECTL = next((Path.home() / ".cache" / "labplatform").glob("kubernetes-*/bin/kubectl"))
+
+
+def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(KUBECTL), "--kubeconfig", str(kubeconfig), "--request-timeout=20s", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def wait_for(what: str, probe: Callable[[], T | None], *, timeout: float = 60, interval: float = 0.2) -> T:

@@ -27,7 +27,7 @@ from lessons.grading.setup import task_setup_run
 from lessons.loading import course_read
 from lessons.loading.data import CourseData, LessonData, TaskData
 from tests.cohorts import local_student_spec
-from tests.containment import KUBECTL
+from tests.kube import KUBECTL
 
 CONTENT = Path(__file__).resolve().parent.parent / "lessons" / "content"
 COURSE = CONTENT / "module-15-kubernetes"

@@ -210,24 +210,26 @@ certificates() {
     cp "$CLUSTER_PKI/ca.crt" "$pki/ca.crt"
     # The kubelet's own identity, system:node:NAME in system:nodes (the Node authorizer
     # and NodeRestriction act on it); never the admin's.
-    openssl req -new -newkey rsa:2048 -nodes -keyout "$pki/kubelet.key" \
-        -subj "/O=system:nodes/CN=system:node:$node_name" -out "$pki/kubelet.csr" 2>/dev/null
-    openssl x509 -req -in "$pki/kubelet.csr" -CA "$CLUSTER_PKI/ca.crt" -CAkey "$CLUSTER_PKI/ca.key" \
-        -CAcreateserial -days 3650 -out "$pki/kubelet.crt" 2>/dev/null
-    rm -f "$pki/kubelet.csr"
-    chmod 600 "$pki/kubelet.key"
+    client_certificate kubelet "/O=system:nodes/CN=system:node:$node_name"
+}
+
+# client_certificate NAME SUBJECT: a key and a certificate for SUBJECT signed by the
+# cluster's CA, as $node/pki/NAME.key and NAME.crt.
+client_certificate() {
+    local pki=$node/pki name=$1 subject=$2
+    openssl req -new -newkey rsa:2048 -nodes -keyout "$pki/$name.key" \
+        -subj "$subject" -out "$pki/$name.csr" 2>/dev/null
+    openssl x509 -req -in "$pki/$name.csr" -CA "$CLUSTER_PKI/ca.crt" -CAkey "$CLUSTER_PKI/ca.key" \
+        -CAcreateserial -days 3650 -out "$pki/$name.crt" 2>/dev/null
+    rm -f "$pki/$name.csr"
+    chmod 600 "$pki/$name.key"
 }
 
 # kube-router's own certificate and kubeconfig: never the admin's, never the kubelet's.
 kube_router_identity() {
     local pki=$node/pki
     if ! { [ -s "$pki/kube-router.crt" ] && openssl verify -CAfile "$pki/ca.crt" "$pki/kube-router.crt" >/dev/null 2>&1; }; then
-        openssl req -new -newkey rsa:2048 -nodes -keyout "$pki/kube-router.key" \
-            -subj "/CN=$kube_router_user" -out "$pki/kube-router.csr" 2>/dev/null
-        openssl x509 -req -in "$pki/kube-router.csr" -CA "$CLUSTER_PKI/ca.crt" -CAkey "$CLUSTER_PKI/ca.key" \
-            -CAcreateserial -days 3650 -out "$pki/kube-router.crt" 2>/dev/null
-        rm -f "$pki/kube-router.csr"
-        chmod 600 "$pki/kube-router.key"
+        client_certificate kube-router "/CN=$kube_router_user"
     fi
     mkdir -p "$node/kube-router"
     cat >"$node/kube-router/kubeconfig" <<KUBECONFIG

@@ -65,17 +65,26 @@ class ExecStream:
         await self._websocket.close()
 
 
-async def _pod_exists(cluster: str, namespace: str, pod: str) -> bool:
-    """False only when the API server says the pod is not there."""
+async def pod_read(*, cluster: str, namespace: str, pod: str):
+    """The pod as the API server has it (a V1Pod), None if it is not there."""
     try:
-        await CoreV1Api(await api_client(cluster)).read_namespaced_pod(
+        return await CoreV1Api(await api_client(cluster)).read_namespaced_pod(
             pod, namespace, _request_timeout=default_timeout()
         )
     except ApiException as exc:
-        return exc.status != 404
-    except (aiohttp.ClientError, TimeoutError, OSError):
+        if exc.status == 404:
+            return None
+        raise ClusterUnavailable(f"pod {namespace}/{pod}: {exc.status} {exc.reason}") from exc
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise ClusterUnavailable(f"pod {namespace}/{pod}: {exc}") from exc
+
+
+async def _pod_exists(cluster: str, namespace: str, pod: str) -> bool:
+    """False only when the API server says the pod is not there."""
+    try:
+        return await pod_read(cluster=cluster, namespace=namespace, pod=pod) is not None
+    except ClusterUnavailable:
         return True
-    return True
 
 
 @asynccontextmanager

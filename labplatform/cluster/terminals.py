@@ -7,13 +7,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from kubernetes_asyncio.client import CoreV1Api
-from kubernetes_asyncio.client.exceptions import ApiException
-
 from labplatform.cluster import manifests
-from labplatform.cluster.clients import api_client, close_async_clients, default_timeout
-from labplatform.cluster.errors import ClusterUnavailable
-from labplatform.cluster.exec import ExecStream, exec_stream
+from labplatform.cluster.clients import close_async_clients
+from labplatform.cluster.exec import ExecStream, exec_stream, pod_read
 
 SESSION_COMMAND = "/usr/local/libexec/labplatform-workstation"
 # Keys the session's tmux binds (see the session command): KEEPALIVE marks the connection
@@ -55,17 +51,8 @@ async def workstation_terminal(
 async def workstation_stopped(*, cluster: str, namespace: str, student: str) -> str | None:
     """Why the student's workstation has stopped for good, in its node's words (an
     eviction for using too much disk, say); None while it runs, starts, or is gone."""
-    try:
-        pod = await CoreV1Api(await api_client(cluster)).read_namespaced_pod(
-            manifests.workstation_pod_name(student), namespace, _request_timeout=default_timeout()
-        )
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise ClusterUnavailable(f"workstation of {student}: {exc.status} {exc.reason}") from exc
-    except (OSError, TimeoutError) as exc:
-        raise ClusterUnavailable(f"workstation of {student}: {exc}") from exc
-    status = pod.status
+    pod = await pod_read(cluster=cluster, namespace=namespace, pod=manifests.workstation_pod_name(student))
+    status = pod.status if pod is not None else None
     if status is None or status.phase not in ("Failed", "Succeeded"):
         return None
     said = (status.message or "").strip() or status.reason or f"its pod has {status.phase.lower()}"

@@ -13,6 +13,7 @@ from labplatform.cluster.errors import ClusterError
 from labplatform.cluster.exec import STDERR, STDOUT, ExecStream, exec_stream
 from labplatform.cluster.students import student_environment_apply, student_environment_delete
 from tests.cohorts import local_student_spec, workstation_ready_within
+from tests.containment import exit_code
 from tests.kube import KWOK_GROUP, KWOK_VERSION, cluster_state_dir, pods_ready, wait_for
 
 pytestmark = [pytest.mark.local_cluster, pytest.mark.usefixtures("async_gateway", "gateway_as_admin")]
@@ -73,12 +74,7 @@ async def run(namespace: str, pod: str, script: str) -> tuple[int, str, str]:
             elif output.channel == STDERR:
                 err += output.data
         status = stream.exit_status or {}
-    if status.get("status") == "Success":
-        code = 0
-    else:
-        causes = status.get("details", {}).get("causes", [])
-        code = int(next((c["message"] for c in causes if c.get("reason") == "ExitCode"), "-1"))
-    return code, out.decode(), err.decode()
+    return exit_code(status), out.decode(), err.decode()
 
 
 @pytest.mark.asyncio

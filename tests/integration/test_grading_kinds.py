@@ -8,8 +8,7 @@ import pytest
 from lessons.grading.engine import checks_evaluate
 from lessons.grading.kinds import KINDS
 from lessons.grading.setup import task_setup_run
-from tests.containment import kubectl
-from tests.kube import admin_kubeconfig, deployment_rolled_out, pods_ready, wait_for
+from tests.kube import admin_kubeconfig, deployment_rolled_out, kubectl, pods_ready, wait_for
 
 pytestmark = pytest.mark.usefixtures("gateway_as_admin")
 

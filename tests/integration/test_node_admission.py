@@ -5,7 +5,6 @@ node labplatform-node, which runs the workstations; overlays/local/simulated-pod
 refuses exec, attach and port-forward into students' pods, which KWOK only simulates."""
 
 import json
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -25,10 +24,9 @@ from labplatform.cluster.students import (
 )
 from labplatform.cluster.terminals import SESSION_COMMAND
 from tests.cohorts import local_student_spec
-from tests.kube import admin_kubeconfig, pods_ready, wait_for
+from tests.kube import admin_kubeconfig, kubectl, pods_ready, wait_for
 
 pytestmark = pytest.mark.local_cluster
-KUBECTL = next((Path.home() / ".cache" / "labplatform").glob("kubernetes-*/bin/kubectl"))
 WORKSTATIONS = "labplatform-workstations"
 REAL_NODE = "labplatform-node"
 POOL = "labplatform.io/workstations"
@@ -60,17 +58,6 @@ def as_me(my_kubeconfig) -> client.ApiClient:
     import kubernetes
 
     return kubernetes.config.new_client_from_config(config_file=str(my_kubeconfig))
-
-
-def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(KUBECTL), "--kubeconfig", str(kubeconfig), "--request-timeout=20s", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def pod(name: str, **spec) -> dict:

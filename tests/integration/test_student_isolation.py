@@ -3,7 +3,6 @@ way workstations get theirs) against the real API server: real requests where th
 matter, SelfSubjectAccessReview for breadth, and the kubectl commands the lessons use."""
 
 import json
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -20,10 +19,9 @@ from labplatform.cluster.students import (
     student_token,
 )
 from tests.cohorts import local_student_spec, workstation_ready_within
-from tests.kube import pods_ready, wait_for
+from tests.kube import kubectl, pods_ready, wait_for
 
 pytestmark = pytest.mark.local_cluster
-KUBECTL = next((Path.home() / ".cache" / "labplatform").glob("kubernetes-*/bin/kubectl"))
 WORKSTATIONS = "labplatform-workstations"
 DOMAIN = "labs.example.test"
 
@@ -69,17 +67,6 @@ def as_me(my_kubeconfig) -> client.ApiClient:
     import kubernetes
 
     return kubernetes.config.new_client_from_config(config_file=str(my_kubeconfig))
-
-
-def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(KUBECTL), "--kubeconfig", str(kubeconfig), "--request-timeout=20s", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def can_i(api: client.ApiClient, *, verb: str, resource: str, namespace: str | None, group: str = "",

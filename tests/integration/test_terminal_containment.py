@@ -32,12 +32,19 @@ from tests.containment import (
     connect_script,
     container_exec,
     fork_script,
-    kubectl,
     processes_script,
     read_script,
     results,
 )
-from tests.kube import api_server_port, cluster_state_dir, component_ports, kwok_cluster_dir, pods_ready, wait_for
+from tests.kube import (
+    api_server_port,
+    cluster_state_dir,
+    component_ports,
+    kubectl,
+    kwok_cluster_dir,
+    pods_ready,
+    wait_for,
+)
 
 pytestmark = pytest.mark.local_cluster
 
