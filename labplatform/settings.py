@@ -178,9 +178,11 @@ TERMINAL_GRACE_SECONDS = env_int("TERMINAL_GRACE_SECONDS", 600, minimum=0)
 TERMINAL_IDLE_SECONDS = env_int("TERMINAL_IDLE_SECONDS", 1800, minimum=1)
 # Check: a student may press it once per this many seconds (across tasks).
 LESSONS_CHECK_INTERVAL_SECONDS = env_int("LESSONS_CHECK_INTERVAL_SECONDS", 3, minimum=0)
-# How long a check that waits on the cluster (pods becoming Ready) may stay pending
-# before it fails, saying what it waited for.
+# A check that waits on the cluster (pods becoming Ready, an EndpointSlice catching up)
+# stays pending while the cluster gets further; it fails, saying what was still not ready,
+# after this long without progress, or after the ceiling in any case.
 LESSONS_PENDING_SECONDS = env_int("LESSONS_PENDING_SECONDS", 45, minimum=1)
+LESSONS_PENDING_CEILING_SECONDS = env_int("LESSONS_PENDING_CEILING_SECONDS", 300, minimum=1)
 INVITE_VALID_DAYS = env_int("INVITE_VALID_DAYS", 14, minimum=1)
 # Students of a cohort are warned on every page this long before it ends and their
 # environments are torn down; "end now" ends a cohort this long from now.

@@ -2,8 +2,11 @@
 namespace, store the outcome once, update progress, push the result to the page.
 
 A check that is only waiting (pods still becoming Ready) leaves the attempt pending: the
-round's results are stored and the caller re-queues the next round with a countdown, for
-at most LESSONS_PENDING_SECONDS; then the waiting checks fail, saying what they waited for.
+round's results are stored and the caller re-queues the next round with a countdown. It
+waits as long as the cluster gets further (more pods Ready, more endpoints listed than at
+any round before), until LESSONS_PENDING_SECONDS pass without that or
+LESSONS_PENDING_CEILING_SECONDS in all; then the waiting checks fail, saying what was
+still not ready.
 Each round is stored by a conditional UPDATE on (state=pending, round=N): a redelivered
 or duplicated task finds its round gone and changes nothing, so an attempt is graded once.
 """
@@ -34,6 +37,7 @@ class RoundOutcome:
     state: str
     results: list[dict]
     message: str
+    progress: int = 0
 
 
 def _evaluate(attempt: Attempt) -> RoundOutcome:
@@ -59,14 +63,13 @@ def _evaluate(attempt: Attempt) -> RoundOutcome:
     if evaluation.status == "passed":
         return RoundOutcome(Attempt.State.PASSED, results, "Every check passed.")
     if evaluation.status == "pending":
-        return RoundOutcome(Attempt.State.PENDING, results, "Waiting for the cluster to catch up…")
+        return RoundOutcome(Attempt.State.PENDING, results, "Waiting for the cluster to catch up…", evaluation.progress)
     return RoundOutcome(Attempt.State.FAILED, results, f"{failed} of {len(results)} checks failed.")
 
 
-def _give_up_waiting(outcome: RoundOutcome) -> RoundOutcome:
-    limit = settings.LESSONS_PENDING_SECONDS
+def _give_up_waiting(outcome: RoundOutcome, waited: float) -> RoundOutcome:
     results = [
-        r | {"status": "failed", "message": f"Still not ready after {limit} s: {r['message']}"}
+        r | {"status": "failed", "message": f"Still not ready after {waited:.0f} s: {r['message']}"}
         if r["status"] == "pending"
         else r
         for r in outcome.results
@@ -103,17 +106,24 @@ def attempt_grade(*, attempt_id: int, round: int) -> float | None:
     if attempt is None:
         return None
     outcome = _evaluate(attempt)
-    waited = (timezone.now() - attempt.created_at).total_seconds()
-    if outcome.state == Attempt.State.PENDING and waited >= settings.LESSONS_PENDING_SECONDS:
-        outcome = _give_up_waiting(outcome)
-    finished = outcome.state != Attempt.State.PENDING
     now = timezone.now()
+    progress_mark, progressed_at = attempt.progress_mark, attempt.progressed_at or attempt.created_at
+    if outcome.state == Attempt.State.PENDING:
+        if outcome.progress > progress_mark:
+            progress_mark, progressed_at = outcome.progress, now
+        waited = (now - attempt.created_at).total_seconds()
+        stalled = (now - progressed_at).total_seconds()
+        if stalled >= settings.LESSONS_PENDING_SECONDS or waited >= settings.LESSONS_PENDING_CEILING_SECONDS:
+            outcome = _give_up_waiting(outcome, waited)
+    finished = outcome.state != Attempt.State.PENDING
     with transaction.atomic():
         stored = Attempt.objects.filter(pk=attempt.pk, state=Attempt.State.PENDING, round=round).update(
             state=outcome.state,
             results=outcome.results,
             message=outcome.message,
             round=round + 1,
+            progress_mark=progress_mark,
+            progressed_at=progressed_at,
             finished_at=now if finished else None,
             updated_at=now,
         )
@@ -121,6 +131,7 @@ def attempt_grade(*, attempt_id: int, round: int) -> float | None:
             return None
         attempt.state, attempt.results, attempt.message = outcome.state, outcome.results, outcome.message
         attempt.round, attempt.finished_at, attempt.updated_at = round + 1, now if finished else None, now
+        attempt.progress_mark, attempt.progressed_at = progress_mark, progressed_at
         if finished:
             _progress_record(attempt, outcome.state)
         transaction.on_commit(lambda: attempt_push(attempt=attempt))

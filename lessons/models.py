@@ -144,6 +144,10 @@ class Attempt(models.Model):
     # Grading runs in rounds (a pending check is re-checked later); a round is stored once,
     # by the first worker to finish it, so a redelivered task changes nothing.
     round = models.PositiveIntegerField(default=0)
+    # While pending: the most the cluster had got with what the checks wait for (pods
+    # Ready, endpoints listed), and when it last got further; grading waits while it does.
+    progress_mark = models.PositiveIntegerField(default=0)
+    progressed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)

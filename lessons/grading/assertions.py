@@ -15,7 +15,7 @@ OPERATORS = ("==", "!=", "<", "<=", ">", ">=", "in", "contains", "matches", "exi
 UNARY_OPERATORS = ("exists", "absent")
 REDACTED = "<redacted>"
 DEFAULT_MESSAGE = "{kind} {name}: expected {path} {op} {expected}, found {actual}"
-_MESSAGE_FIELDS = re.compile(r"\{(kind|name|path|op|expected|actual)\}")
+_MESSAGE_FIELDS = re.compile(r"\{(kind|name|path|op|expected|actual|pods|ready|selector|pod_labels)\}")
 _SHOWN_CHARACTERS = 120
 # Kubernetes quantities ("250m", "128Mi", "1.5G"), so limits compare as amounts.
 _QUANTITY = re.compile(r"([+-]?[0-9.]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?")
@@ -128,9 +128,19 @@ def value_show(value: Any) -> str:
 
 
 def message_render(
-    template: str | None, *, kind: str, name: str, path: str, op: str, expected: Any, actual: Any
+    template: str | None,
+    *,
+    kind: str,
+    name: str,
+    path: str,
+    op: str,
+    expected: Any,
+    actual: Any,
+    observed: dict[str, str] | None = None,
 ) -> str:
-    """Fills {kind} {name} {path} {op} {expected} {actual}; other braces are left as written."""
+    """Fills {kind} {name} {path} {op} {expected} {actual}, and what was read of what the
+    object derives from ({pods} {ready} {selector} {pod_labels}, when given); other braces
+    are left as written."""
     if template is None:
         template = {
             "exists": "{kind} {name}: expected {path} to exist, found nothing",
@@ -143,13 +153,16 @@ def message_render(
         "op": op,
         "expected": value_show(expected),
         "actual": actual if actual == REDACTED else value_show(actual),
-    }
-    return _MESSAGE_FIELDS.sub(lambda match: fields[match.group(1)], template)
+    } | (observed or {})
+    return _MESSAGE_FIELDS.sub(lambda match: fields.get(match.group(1), match.group(0)), template)
 
 
-def assertion_evaluate(assertion: dict, obj: dict, *, redact: bool = False) -> AssertionOutcome:
+def assertion_evaluate(
+    assertion: dict, obj: dict, *, redact: bool = False, observed: dict[str, str] | None = None
+) -> AssertionOutcome:
     """Evaluates one rendered assertion ({path, op, value?, message?}) on one object.
-    With `redact` (a Secret), the actual value never appears in the outcome."""
+    With `redact` (a Secret), the actual value never appears in the outcome. `observed`:
+    what its message may say of what the object derives from."""
     path, op = assertion["path"], assertion.get("op", "==")
     expected = assertion.get("value")
     actual = path_search(path, obj)
@@ -166,5 +179,6 @@ def assertion_evaluate(assertion: dict, obj: dict, *, redact: bool = False) -> A
             op=op,
             expected=expected,
             actual=shown,
+            observed=observed,
         )
     return AssertionOutcome(passed=passed, path=path, actual=shown, message=message)

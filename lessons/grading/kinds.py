@@ -8,6 +8,7 @@ from typing import Any
 
 from lessons.grading import deployments
 from lessons.grading.assertions import assertion_evaluate, path_search, value_compare, value_show
+from lessons.grading.derivation import Derivation, combined, derivation, is_derived, missing_derivation
 from lessons.grading.readiness import Broken, Waiting, rollout_state
 from lessons.grading.reads import describe_target
 from lessons.grading.results import CheckContext, CheckError, CheckResult
@@ -39,6 +40,9 @@ def _not_found(target: dict, namespace: str) -> str:
 
 
 def objects_evaluate(check: dict, context: CheckContext) -> CheckResult:
+    """The declarative form. A check whose only wrong fields are derived (status, an
+    EndpointSlice) is pending while what they derive from converges, and fails at once when
+    that is broken, saying why (derivation.py); what the student declared fails as read."""
     target = template_render(check["target"], context.templates)
     title = check.get("title") or describe_target(target)
     found = context.reads.matching(target)
@@ -46,14 +50,23 @@ def objects_evaluate(check: dict, context: CheckContext) -> CheckResult:
     redact = target["kind"] == "Secret"
     evidence: dict[str, Any] = {}
     failures: list[str] = []
-    # Waiting can make status fields true; it never changes what the student declared.
-    only_status_failed = True
+    derivations: list[Derivation] = []
+    only_derived_failed = True
     passing = 0
     for obj in found:
         outcomes = [assertion_evaluate(assertion, obj, redact=redact) for assertion in assertions]
+        if not all(outcome.passed for outcome in outcomes):
+            # What the wrong fields derive from, for the verdict and for the message to say.
+            source = derivation(obj, context.reads)
+            if source is not None:
+                derivations.append(source)
+                outcomes = [
+                    assertion_evaluate(assertion, obj, redact=redact, observed=source.observed)
+                    for assertion in assertions
+                ]
         evidence[_object_label(obj)] = {outcome.path: outcome.actual for outcome in outcomes}
         failures += [outcome.message for outcome in outcomes if not outcome.passed][:1]
-        only_status_failed &= all(outcome.passed or _is_status(outcome.path) for outcome in outcomes)
+        only_derived_failed &= all(outcome.passed or is_derived(target["kind"], outcome.path) for outcome in outcomes)
         passing += all(outcome.passed for outcome in outcomes)
     match = check.get("match", "all")
     if match == "count":
@@ -64,25 +77,42 @@ def objects_evaluate(check: dict, context: CheckContext) -> CheckResult:
         message = f"expected {count.get('op', '==')} {value_show(count['value'])} {noun}, found {passing}"
         if failures:
             message += f" ({failures[0]})"
+        short = not passed
     elif not found:
-        passed, message = False, _not_found(target, context.namespace)
+        passed, message, short = False, _not_found(target, context.namespace), True
     elif match == "any":
         passed = passing > 0
         message = f"none of the {len(found)} {describe_target(target)} passes: {failures[0]}" if failures else ""
+        short = False
     else:
-        passed, message = passing == len(found), failures[0] if failures else ""
+        passed, message, short = passing == len(found), failures[0] if failures else "", False
+    if short:
+        # Fewer objects than wanted: they may be still to be made (an EndpointSlice, pods).
+        missing = missing_derivation(target, context.reads, context.namespace)
+        if missing is not None:
+            derivations.append(missing)
     if check.get("wait") == "rollout" and found:
         state = rollout_state(found, context.reads)
         evidence["rollout"] = state.message or "ready"
         if isinstance(state, Broken):
             return CheckResult(title, "failed", state.message, evidence)
-        if isinstance(state, Waiting) and (passed or only_status_failed):
-            return CheckResult(title, "pending", state.message, evidence)
-    return CheckResult(title, "passed" if passed else "failed", "" if passed else message, evidence)
+        if isinstance(state, Waiting) and (passed or only_derived_failed):
+            return CheckResult(title, "pending", state.message, evidence, progress=_progress(found, context))
+    if passed:
+        return CheckResult(title, "passed", "", evidence)
+    if derivations and only_derived_failed:
+        source = combined(derivations)
+        if isinstance(source.state, Waiting):
+            # Objects that pass count as progress too (pods of a selector turning Ready).
+            progress = passing + source.progress
+            return CheckResult(title, "pending", source.state.message, evidence, progress=progress)
+        if isinstance(source.state, Broken):
+            return CheckResult(title, "failed", source.state.message, evidence)
+    return CheckResult(title, "failed", message, evidence)
 
 
-def _is_status(path: str) -> bool:
-    return path == "status" or path.startswith(("status.", "status["))
+def _progress(found: list[dict], context: CheckContext) -> int:
+    return sum(source.progress for obj in found if (source := derivation(obj, context.reads)))
 
 
 def _normalized(value: Any, how: str) -> Any:

@@ -2,6 +2,7 @@
 while pods start, an error when the cluster is unreachable, a pass kept. (A real worker
 and the push to the page: test_grading_worker.py.)"""
 
+import re
 import time
 
 import pytest
@@ -99,8 +100,64 @@ def test_waiting_too_long_fails_and_says_what_it_waited_for(student, apps_api, s
     grade_here(attempt)
     attempt.refresh_from_db()
     assert attempt.state == Attempt.State.FAILED
-    assert attempt.results[0]["message"] == (
-        "Still not ready after 2 s: Deployment web: waiting for 3 of 3 pods to become Ready"
+    message = attempt.results[0]["message"]
+    assert re.fullmatch(
+        r"Still not ready after \d+ s: Deployment web: waiting for 3 of 3 pods to become Ready", message
+    )
+
+
+READY_PODS_CHECK = {
+    "title": "Three pods app=slow are Ready",
+    "target": {"kind": "Pod", "selector": {"app": "slow"}},
+    "match": "count",
+    "count": {"op": "==", "value": 3},
+    "assert": [{"path": "status.conditions[?type=='Ready'].status | [0]", "op": "==", "value": "True"}],
+}
+
+
+def slow_pod(name: str, delay: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app": "slow"}, "annotations": {"labplatform.io/ready-delay": delay}},
+        "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]},
+    }
+
+
+@pytest.mark.usefixtures("no_rate_limit")
+def test_waiting_goes_on_while_the_cluster_gets_further(student, kube, settings):
+    """Pods that turn Ready one after another, each within the wait without progress, though
+    all of them take longer than that: the attempt keeps waiting and passes."""
+    settings.LESSONS_PENDING_SECONDS = 6
+    core = client.CoreV1Api(kube)
+    namespace = student.environment.namespace
+    task = course_with_task(checks=[READY_PODS_CHECK])
+    for index, delay in enumerate(["3s", "7s", "11s"]):
+        core.create_namespaced_pod(namespace, slow_pod(f"slow-{index}", delay))
+    task_open(enrollment=student, task=task)
+    attempt = attempt_create(enrollment=student, task=task, answers=[])
+    grade_here(attempt)
+    attempt.refresh_from_db()
+    assert attempt.state == Attempt.State.PASSED, attempt.results
+    assert (attempt.finished_at - attempt.created_at).total_seconds() > settings.LESSONS_PENDING_SECONDS
+    assert attempt.progress_mark >= 2
+
+
+@pytest.mark.usefixtures("no_rate_limit")
+def test_waiting_ends_at_the_ceiling_even_while_the_cluster_gets_further(student, kube, settings):
+    settings.LESSONS_PENDING_SECONDS, settings.LESSONS_PENDING_CEILING_SECONDS = 6, 5
+    core = client.CoreV1Api(kube)
+    namespace = student.environment.namespace
+    task = course_with_task(checks=[READY_PODS_CHECK])
+    for index, delay in enumerate(["2s", "300s", "300s"]):
+        core.create_namespaced_pod(namespace, slow_pod(f"slow-{index}", delay))
+    task_open(enrollment=student, task=task)
+    attempt = attempt_create(enrollment=student, task=task, answers=[])
+    grade_here(attempt)
+    attempt.refresh_from_db()
+    assert attempt.state == Attempt.State.FAILED
+    assert re.fullmatch(
+        r"Still not ready after \d+ s: Pod slow-[12]: waiting for it to become Ready", attempt.results[0]["message"]
     ), attempt.results
 
 
