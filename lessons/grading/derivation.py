@@ -45,6 +45,7 @@ OBSERVED_FIELDS = {
 # not scraped the new pods), and the ones that say it is scaling in steps.
 _METRICS_MISSING = {"FailedGetResourceMetric", "FailedGetPodsMetric", "FailedGetObjectMetric", "FailedGetScale"}
 _SCALING_IN_STEPS = {"ScaleUpLimit", "ScaleDownLimit"}
+_CONTROLLER_LABELS = {"pod-template-hash", "controller-revision-hash"}
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,12 @@ def selector_text(selector: dict[str, str] | None) -> str:
 
 
 def pod_labels_text(pods: list[dict]) -> str:
-    """`app=rag-api (2 pods), run=shell (1 pod)`: the label sets of these pods."""
+    """`app=rag-api (2 pods), run=shell (1 pod)`: the label sets of these pods, without the
+    ones controllers add (a ReplicaSet's pod-template-hash), which nobody selects by."""
     counts: dict[str, int] = {}
     for pod in pods:
-        labels = selector_text(pod["metadata"].get("labels"))
+        declared = {k: v for k, v in (pod["metadata"].get("labels") or {}).items() if k not in _CONTROLLER_LABELS}
+        labels = selector_text(declared)
         counts[labels if labels != "nothing" else "no labels"] = counts.get(labels, 0) + 1
     if not counts:
         return "no pods"
