@@ -21,6 +21,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
+source "$here/complete.sh"
 cache=${LABPLATFORM_CACHE:-$HOME/.cache/labplatform}
 mkdir -p "$cache"
 export GOFLAGS=-buildvcs=false CGO_ENABLED=0 GOTOOLCHAIN=local
@@ -58,8 +59,7 @@ run() {
 }
 
 is_complete() {
-    local dir=$1
-    [ -f "$dir/.complete" ] && (cd "$dir/bin" && sha256sum --quiet -c ../.complete) >/dev/null 2>&1
+    complete_verified "$1" "$1/bin"
 }
 
 stamp() {
@@ -69,6 +69,7 @@ stamp() {
         sha256sum -- *
         if [ -d ../manifests ]; then find ../manifests -type f -print0 | sort -z | xargs -0 sha256sum --; fi
     ) >"$dir/.complete.tmp"
+    rm -f "$dir/.verified"
     mv "$dir/.complete.tmp" "$dir/.complete"
 }
 

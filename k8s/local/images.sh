@@ -22,6 +22,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
+source "$here/complete.sh"
 cache=${LABPLATFORM_CACHE:-$HOME/.cache/labplatform}
 images=$cache/images
 # buildah's storage is ours alone (never /var/lib/containers, which other tools share);
@@ -79,8 +80,7 @@ inputs_hash() {
 }
 
 is_complete() {
-    local dir=$1
-    [ -f "$dir/.complete" ] && (cd "$dir" && sha256sum --quiet -c .complete) >/dev/null 2>&1
+    complete_verified "$1" "$1"
 }
 
 # fresh_dir DIR: an empty DIR, discarding what a build that did not finish left there.
@@ -98,6 +98,7 @@ fresh_dir() {
 finish() {
     local dir=$1 file=$2
     (cd "$dir" && sha256sum "$file") >"$dir/.complete.tmp"
+    rm -f "$dir/.verified"
     mv "$dir/.complete.tmp" "$dir/.complete"
     rm -rf "$dir/work"
 }
@@ -134,8 +135,16 @@ tar_layout() {
     tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$1" -cf "$2" .
 }
 
-# kubernetes_module_dir: where the Go module cache keeps k8s.io/kubernetes@KUBE_VERSION.
+# kubernetes_module_dir: where the Go module cache keeps k8s.io/kubernetes@KUBE_VERSION
+# (the module cache is read-only and verified as it is written, so a folder there is whole;
+# asking `go mod download` costs seconds even when it is).
 kubernetes_module_dir() {
+    local cached
+    cached=$(go env GOMODCACHE)/k8s.io/kubernetes@$KUBE_VERSION
+    if [ -f "$cached/go.mod" ]; then
+        printf '%s\n' "$cached"
+        return
+    fi
     current_step="go mod download k8s.io/kubernetes@$KUBE_VERSION"
     (cd / && GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@$KUBE_VERSION") |
         sed -n 's/^\s*"Dir": "\(.*\)",\?$/\1/p'
