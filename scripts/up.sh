@@ -53,13 +53,8 @@ else
     say "using the cluster in LABPLATFORM_KUBECONFIG=$LABPLATFORM_KUBECONFIG"
 fi
 
-.venv/bin/python manage.py migrate --noinput -v 0
-# The courses in lessons/content: loading an unchanged course changes nothing, and keeps
-# students' progress on tasks whose ids are unchanged.
-for course in lessons/content/*/course.yaml; do
-    .venv/bin/python manage.py load_course "$(dirname "$course")"
-done
-.venv/bin/python manage.py seed_demo
+# Migrations, the courses in lessons/content and the demo logins, in one process.
+.venv/bin/python manage.py up_prepare
 
 .venv/bin/daphne -b 127.0.0.1 -p "$port" labplatform.asgi:application >>"$run_dir/web.log" 2>&1 &
 children+=($!)
