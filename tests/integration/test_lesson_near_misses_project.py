@@ -126,7 +126,8 @@ def test_an_hpa_with_the_wrong_minimum_names_it(tmp_path):
         _, opened = opened_task(student, "15.11-module-review", "autoscale-rag-api")
         student.run("kubectl autoscale deployment rag-api --min=1 --max=10 --cpu=70%")
         assert failed_with(student, opened) == [
-            "HPA rag-api's minReplicas is 1; expected 3, so the API never drops below today's 3 pods."
+            "HPA rag-api's minReplicas is 1; expected 3, the replicas the project started with, "
+            "so the API never runs on fewer."
         ]
 
 
