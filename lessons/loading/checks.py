@@ -17,7 +17,19 @@ COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
 WAITS = ("rollout",)
 ROLLOUT_KINDS = ("Deployment", "ReplicaSet", "Pod")
 MESSAGE_FIELDS = ("kind", "name", "path", "op", "expected", "actual")
-# What the grader would leave as written in a message (it fills only MESSAGE_FIELDS): almost
+# Values the grader observes in the same evaluation (FORMAT.md, "Observed values"), with the
+# target kinds it can observe them for: the pods a Service (through its EndpointSlices or
+# Endpoints) or a workload selects, and for a Pod target the pods found.
+_SELECTING_KINDS = ("Service", "EndpointSlice", "Endpoints", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet")
+OBSERVED_FIELDS = {
+    "pods": (*_SELECTING_KINDS, "Pod"),
+    "ready": (*_SELECTING_KINDS, "Pod"),
+    "selector": _SELECTING_KINDS,
+    "pod_labels": (*_SELECTING_KINDS, "Pod"),
+}
+# An answer check's message is told only what the student typed.
+ANSWER_MESSAGE_FIELDS = ("answer",)
+# What the grader would leave as written in a message (it fills only the fields above): almost
 # always a misspelt field. Braces around anything else ({app: web}) are text.
 _PLACEHOLDER_RE = re.compile(r"(?<!\{)\{(\w+)\}(?!\})")
 _COMMON = {"kind": str, "title": str}
@@ -81,19 +93,32 @@ def _is_one_template(value: Any) -> bool:
     return isinstance(value, str) and value.strip().startswith("{{") and value.strip().endswith("}}")
 
 
-def _check_message(source: Source, owner: YamlMap) -> None:
+def _placeholders(owner: YamlMap) -> list[str]:
     message = owner.get("message")
-    if not isinstance(message, str):
-        return
-    for name in _PLACEHOLDER_RE.findall(message):
-        if name not in MESSAGE_FIELDS:
-            expected = ", ".join(f"{{{field}}}" for field in MESSAGE_FIELDS)
+    return _PLACEHOLDER_RE.findall(message) if isinstance(message, str) else []
+
+
+def _check_message(source: Source, owner: YamlMap, target_kind: Any) -> None:
+    """An assertion's message: the grader's fields, and values it observes only for some
+    target kinds (a target kind that is not a string has been reported already)."""
+    for name in _placeholders(owner):
+        if name in MESSAGE_FIELDS:
+            continue
+        kinds = OBSERVED_FIELDS.get(name)
+        if kinds is None:
+            expected = ", ".join(f"{{{field}}}" for field in (*MESSAGE_FIELDS, *OBSERVED_FIELDS))
             source.error(
                 owner.line_of("message"), f"unknown placeholder '{{{name}}}' in message (expected one of: {expected})"
             )
+        elif isinstance(target_kind, str) and target_kind not in kinds:
+            observed = ", ".join(kinds)
+            source.error(
+                owner.line_of("message"),
+                f"placeholder '{{{name}}}' in message is only observed for {observed} targets, not {target_kind}",
+            )
 
 
-def _check_assertion(source: Source, assertion: Any, line: int) -> None:
+def _check_assertion(source: Source, assertion: Any, line: int, target_kind: Any) -> None:
     if not is_mapping(source, assertion, line, "assertion"):
         return
     check_keys(
@@ -105,7 +130,7 @@ def _check_assertion(source: Source, assertion: Any, line: int) -> None:
     )
     check_jmespath(source, assertion, "path")
     check_one_of(source, assertion, "op", OPERATORS, "assertion")
-    _check_message(source, assertion)
+    _check_message(source, assertion, target_kind)
     op, value = assertion.get("op"), assertion.get("value")
     if op not in OPERATORS:
         return
@@ -144,11 +169,18 @@ def _check_objects(source: Source, check: YamlMap) -> None:
     assertions = check.get("assert")
     if isinstance(assertions, list):
         for index, assertion in enumerate(assertions):
-            _check_assertion(source, assertion, assertions.line_of(index))
+            _check_assertion(source, assertion, assertions.line_of(index), target_kind)
 
 
 def _check_answer(source: Source, check: YamlMap) -> None:
     check_one_of(source, check, "normalize", NORMALIZATIONS, "answer check")
+    for name in _placeholders(check):
+        if name not in ANSWER_MESSAGE_FIELDS:
+            expected = ", ".join(f"{{{field}}}" for field in ANSWER_MESSAGE_FIELDS)
+            source.error(
+                check.line_of("message"),
+                f"unknown placeholder '{{{name}}}' in answer check's message (expected one of: {expected})",
+            )
     if "expected" in check and "expected_from" in check:
         source.error(check.line_of("expected_from"), "answer check has both expected and expected_from (use one)")
     elif "expected" not in check and "expected_from" not in check:

@@ -50,6 +50,25 @@ def project_with(student: Student, task, change) -> None:
     student.apply(service)
 
 
+def test_the_api_key_in_the_configmap_and_no_secret_is_told_keys_belong_in_a_secret(tmp_path):
+    with provisioned_student(tmp_path) as student:
+        task, opened = opened_task(student, "15.11-module-review", "deploy-rag-api")
+        student.run(
+            "kubectl create configmap rag-config --from-literal=MODEL_NAME=gpt-4o-mini "
+            "--from-literal=VECTOR_DB_URL=http://qdrant:6333 --from-literal=TOP_K=5 "
+            "--from-literal=OPENAI_API_KEY=sk-test-1234"
+        )
+        for manifest in task.spec["solution"]["manifests"]:
+            student.apply(manifest)
+        # Before "Secret rag-secrets: not found": why the key does not belong where it is.
+        assert failed_with(student, opened) == [
+            "rag-config holds OPENAI_API_KEY: API keys belong in a Secret, not in a ConfigMap that anyone who "
+            "reads config can see. Put the key in the Secret rag-secrets, then delete rag-config and create it "
+            "again with only MODEL_NAME, VECTOR_DB_URL and TOP_K.",
+            f"Secret rag-secrets: not found in namespace {student.namespace}",
+        ]
+
+
 def test_a_service_sending_to_port_80_is_told_the_app_listens_on_8000(tmp_path):
     def target_port_80(deployment, service):
         service["spec"]["ports"][0]["targetPort"] = 80
@@ -126,7 +145,8 @@ def test_an_hpa_with_the_wrong_minimum_names_it(tmp_path):
         _, opened = opened_task(student, "15.11-module-review", "autoscale-rag-api")
         student.run("kubectl autoscale deployment rag-api --min=1 --max=10 --cpu=70%")
         assert failed_with(student, opened) == [
-            "HPA rag-api's minReplicas is 1; expected 3, so the API never drops below today's 3 pods."
+            "HPA rag-api's minReplicas is 1; expected 3, the replicas the project started with, "
+            "so the API never runs on fewer."
         ]
 
 

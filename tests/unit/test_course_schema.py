@@ -348,8 +348,43 @@ def test_assertions_need_a_valid_jmespath_a_known_op_and_a_value_when_the_op_tak
         f"{T}:12: op 'in' needs a list value, found a string",
         f"{T}:13: invalid regular expression 'web-(': missing ), unterminated subpattern at position 4",
         f"{T}:14: unknown placeholder '{{actul}}' in message "
-        "(expected one of: {kind}, {name}, {path}, {op}, {expected}, {actual})",
+        "(expected one of: {kind}, {name}, {path}, {op}, {expected}, {actual}, {pods}, {ready}, {selector}, "
+        "{pod_labels})",
         f"{T}:15: assertion is missing 'path'",
+    ]
+
+
+def test_observed_placeholders_only_in_checks_whose_target_kind_the_grader_observes_them_for():
+    checks = """\
+    checks:
+      - target: {kind: Service, name: web}
+        assert:
+          - {path: spec.type, op: "==", value: ClusterIP, message: "{name} selects {selector}: {pods} pods"}
+      - target: {apiVersion: discovery.k8s.io/v1, kind: EndpointSlice}
+        assert:
+          - {path: endpoints, op: exists, message: "{ready} of {pods} Ready; here: {pod_labels}"}
+      - target: {apiVersion: apps/v1, kind: Deployment, name: web}
+        assert:
+          - {path: spec.replicas, op: "==", value: 3, message: "{selector}: {ready} of {pods}, {pod_labels}"}
+      - target: {kind: Pod, selector: {app: web}}
+        assert:
+          - {path: metadata.name, op: exists, message: "{ready} of {pods} Ready; here: {pod_labels}"}
+          - {path: metadata.name, op: exists, message: "the pods select {selector}"}
+      - target: {kind: ConfigMap, name: web}
+        assert:
+          - {path: data, op: exists, message: "{kind} {name} feeds {pods} pods"}
+      - kind: answer
+        prompt: How many pods?
+        expected: "3"
+        message: "{answer} is not {pods}, the number of {kind}s"
+    """
+    assert task_errors(checks) == [
+        f"{T}:18: placeholder '{{selector}}' in message is only observed for Service, EndpointSlice, Endpoints, "
+        "Deployment, ReplicaSet, StatefulSet, DaemonSet targets, not Pod",
+        f"{T}:21: placeholder '{{pods}}' in message is only observed for Service, EndpointSlice, Endpoints, "
+        "Deployment, ReplicaSet, StatefulSet, DaemonSet, Pod targets, not ConfigMap",
+        f"{T}:25: unknown placeholder '{{pods}}' in answer check's message (expected one of: {{answer}})",
+        f"{T}:25: unknown placeholder '{{kind}}' in answer check's message (expected one of: {{answer}})",
     ]
 
 
