@@ -8,6 +8,7 @@ from typing import Any
 
 from labplatform.cluster.objects import RESOURCES, UnknownKind, resource_for
 from lessons.grading.assertions import OPERATORS, UNARY_OPERATORS
+from lessons.grading.derivation import OBSERVED_FIELDS as OBSERVED_BY_KIND
 from lessons.grading.kinds import KINDS, MATCH_MODES, NORMALIZATIONS
 from lessons.loading.fields import check_jmespath, check_keys, check_one_of, found_name, is_mapping
 from lessons.loading.problems import Source
@@ -18,14 +19,11 @@ WAITS = ("rollout",)
 ROLLOUT_KINDS = ("Deployment", "ReplicaSet", "Pod")
 MESSAGE_FIELDS = ("kind", "name", "path", "op", "expected", "actual")
 # Values the grader observes in the same evaluation (FORMAT.md, "Observed values"), with the
-# target kinds it can observe them for: the pods a Service (through its EndpointSlices or
-# Endpoints) or a workload selects, and for a Pod target the pods found.
-_SELECTING_KINDS = ("Service", "EndpointSlice", "Endpoints", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet")
+# target kinds it can observe them for (lessons/grading/derivation.py): the pods a Service
+# (through its EndpointSlices or Endpoints) or a workload selects, and for a Pod the pods found.
 OBSERVED_FIELDS = {
-    "pods": (*_SELECTING_KINDS, "Pod"),
-    "ready": (*_SELECTING_KINDS, "Pod"),
-    "selector": _SELECTING_KINDS,
-    "pod_labels": (*_SELECTING_KINDS, "Pod"),
+    name: tuple(kind for kind, fields in OBSERVED_BY_KIND.items() if name in fields)
+    for name in dict.fromkeys(name for fields in OBSERVED_BY_KIND.values() for name in fields)
 }
 # An answer check's message is told only what the student typed.
 ANSWER_MESSAGE_FIELDS = ("answer",)

@@ -380,9 +380,9 @@ def test_observed_placeholders_only_in_checks_whose_target_kind_the_grader_obser
     """
     assert task_errors(checks) == [
         f"{T}:18: placeholder '{{selector}}' in message is only observed for Service, EndpointSlice, Endpoints, "
-        "Deployment, ReplicaSet, StatefulSet, DaemonSet targets, not Pod",
+        "Deployment, ReplicaSet targets, not Pod",
         f"{T}:21: placeholder '{{pods}}' in message is only observed for Service, EndpointSlice, Endpoints, "
-        "Deployment, ReplicaSet, StatefulSet, DaemonSet, Pod targets, not ConfigMap",
+        "Deployment, ReplicaSet, Pod targets, not ConfigMap",
         f"{T}:25: unknown placeholder '{{pods}}' in answer check's message (expected one of: {{answer}})",
         f"{T}:25: unknown placeholder '{{kind}}' in answer check's message (expected one of: {{answer}})",
     ]
