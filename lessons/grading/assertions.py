@@ -77,10 +77,20 @@ def _number(value: Any) -> Decimal | None:
 
 
 def _equal(actual: Any, expected: Any) -> bool:
+    """Equality by meaning: true is never 1, and a quantity written as a string equals the
+    same amount however it is written (the API server keeps `memory: 134217728` as
+    "134217728", which is 128Mi). Two strings that are not both quantities (images, names)
+    compare as strings; lists and mappings compare item by item by these rules."""
     if isinstance(actual, bool) or isinstance(expected, bool):
         return type(actual) is type(expected) and actual == expected
-    if isinstance(actual, int | float) and isinstance(expected, int | float):
-        return actual == expected
+    if isinstance(actual, str) or isinstance(expected, str):
+        left, right = _number(actual), _number(expected)
+        if left is not None and right is not None:
+            return left == right
+    if isinstance(actual, list) and isinstance(expected, list):
+        return len(actual) == len(expected) and all(map(_equal, actual, expected))
+    if isinstance(actual, dict) and isinstance(expected, dict):
+        return actual.keys() == expected.keys() and all(_equal(actual[key], expected[key]) for key in actual)
     return actual == expected
 
 
