@@ -1,6 +1,6 @@
 """Validation of a task's checks against the grader's own registry
 (lessons/grading/kinds.py): every kind's keys and types from there, and the structure of
-the `objects` and `answer` forms (FORMAT.md) checked further here."""
+the `objects`, `answer` and `service_port` forms (FORMAT.md) checked further here."""
 
 import re
 from dataclasses import dataclass
@@ -16,6 +16,7 @@ from lessons.loading.yamlfile import YamlList, YamlMap
 COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
 WAITS = ("rollout",)
 ROLLOUT_KINDS = ("Deployment", "ReplicaSet", "Pod")
+MAX_PORT = 65535
 MESSAGE_FIELDS = ("kind", "name", "path", "op", "expected", "actual")
 # What the grader would leave as written in a message (it fills only MESSAGE_FIELDS): almost
 # always a misspelt field. Braces around anything else ({app: web}) are text.
@@ -160,6 +161,13 @@ def _check_answer(source: Source, check: YamlMap) -> None:
         check_jmespath(source, expected_from, "select")
 
 
+def _check_service_port(source: Source, check: YamlMap) -> None:
+    for key in ("port", "reaches"):
+        value = check.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and not 1 <= value <= MAX_PORT:
+            source.error(check.line_of(key), f"'{key}' in service_port check must be a port, 1 to {MAX_PORT}")
+
+
 def _check_check(source: Source, check: YamlMap, names: SetupNames) -> None:
     kind = check.get("kind", "objects")
     if not isinstance(kind, str):
@@ -175,6 +183,8 @@ def _check_check(source: Source, check: YamlMap, names: SetupNames) -> None:
         _check_objects(source, check)
     elif kind == "answer":
         _check_answer(source, check)
+    elif kind == "service_port":
+        _check_service_port(source, check)
     # By convention a kind's `baseline` key names one of the setup's baselines.
     baseline = check.get("baseline")
     if kind != "objects" and isinstance(baseline, str) and baseline not in names.baseline:

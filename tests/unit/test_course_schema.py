@@ -298,7 +298,7 @@ def test_an_unknown_key_in_a_check_names_the_expected_ones():
 def test_a_check_of_an_unknown_kind():
     assert task_errors("checks:\n  - kind: pod_deleted\n    deployment: web\n") == [
         f"{T}:6: unknown check kind 'pod_deleted' "
-        "(expected one of: answer, objects, pod_replaced, rolled_back, rollout_to_image)",
+        "(expected one of: answer, objects, pod_replaced, rolled_back, rollout_to_image, service_port)",
     ]
 
 
@@ -420,6 +420,26 @@ def test_python_kinds_are_checked_against_the_graders_registry():
         f"{T}:13: 'image' in rollout_to_image check must be a string, found a list",
         f"{T}:14: unknown key 'revisions' in rollout_to_image check (expected one of: deployment, image, kind, title)",
         f"{T}:17: the task's setup has no baseline 'pod_uid' (it defines: pod_uids)",
+    ]
+
+
+def test_a_service_port_check_names_a_service_and_two_ports():
+    checks = """\
+    checks:
+      - kind: service_port
+        service: web
+        port: 80
+        reaches: 70000
+        hint: [Set it.]
+      - kind: service_port
+        service: web
+        port: "80"
+    """
+    assert task_errors(checks) == [
+        f"{T}:9: 'reaches' in service_port check must be a port, 1 to 65535",
+        f"{T}:10: 'hint' in service_port check must be a string, found a list",
+        f"{T}:11: service_port check is missing 'reaches'",
+        f"{T}:13: 'port' in service_port check must be an integer, found a string",
     ]
 
 
