@@ -105,6 +105,12 @@ def _check_assertion(source: Source, assertion: Any, line: int) -> None:
         optional={"value": (str, int, float, bool, list, dict), "message": str},
     )
     check_jmespath(source, assertion, "path")
+    if isinstance(assertion.get("path"), str) and "targetPort" in assertion["path"]:
+        # A named targetPort means nothing on the Service: only the pods say which port it is.
+        source.error(
+            assertion.line_of("path"),
+            "compare a Service's target port with kind: service_port (a named targetPort is resolved against the pods)",
+        )
     check_one_of(source, assertion, "op", OPERATORS, "assertion")
     _check_message(source, assertion)
     op, value = assertion.get("op"), assertion.get("value")

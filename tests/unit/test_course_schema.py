@@ -423,9 +423,14 @@ def test_python_kinds_are_checked_against_the_graders_registry():
     ]
 
 
-def test_a_service_port_check_names_a_service_and_two_ports():
+def test_a_target_port_is_compared_by_service_port_not_by_an_assertion():
     checks = """\
     checks:
+      - target: {kind: Service, name: web}
+        assert:
+          - {path: "spec.ports[0].targetPort", op: "==", value: 8000}
+          - {path: "spec.ports[?port==`80`] | [0].targetPort", op: exists}
+          - {path: "spec.ports[0].port", op: "==", value: 80}
       - kind: service_port
         service: web
         port: 80
@@ -435,11 +440,16 @@ def test_a_service_port_check_names_a_service_and_two_ports():
         service: web
         port: "80"
     """
+    refusal = (
+        "compare a Service's target port with kind: service_port (a named targetPort is resolved against the pods)"
+    )
     assert task_errors(checks) == [
-        f"{T}:9: 'reaches' in service_port check must be a port, 1 to 65535",
-        f"{T}:10: 'hint' in service_port check must be a string, found a list",
-        f"{T}:11: service_port check is missing 'reaches'",
-        f"{T}:13: 'port' in service_port check must be an integer, found a string",
+        f"{T}:8: {refusal}",
+        f"{T}:9: {refusal}",
+        f"{T}:14: 'reaches' in service_port check must be a port, 1 to 65535",
+        f"{T}:15: 'hint' in service_port check must be a string, found a list",
+        f"{T}:16: service_port check is missing 'reaches'",
+        f"{T}:18: 'port' in service_port check must be an integer, found a string",
     ]
 
 
