@@ -203,7 +203,10 @@ def service_port_evaluate(check: dict, context: CheckContext) -> CheckResult:
     service_port = next((p for p in ports if p.get("port") == port), None)
     if service_port is None:
         numbers = [p.get("port") for p in ports]
-        has = f"its ports are {_and([str(n) for n in numbers])}" if numbers else "it has no ports"
+        if len(numbers) > 1:
+            has = f"its ports are {_and([str(number) for number in numbers])}"
+        else:
+            has = f"its only port is {numbers[0]}" if numbers else "it has no ports"
         return _failed(
             title, f"Service {name} has no port {port}: {has}.", check, {f"Service {name}": {"ports": numbers}}
         )

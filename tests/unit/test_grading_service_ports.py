@@ -120,6 +120,10 @@ def test_a_missing_service_or_port():
     no_port, _ = evaluate(service(ports=ports))
     assert no_port.message == "Service rag-api has no port 80: its ports are 8080 and 443."
     assert no_port.evidence == {"Service rag-api": {"ports": [8080, 443]}}
+    one, _ = evaluate(service(ports=ports[:1]))
+    assert one.message == "Service rag-api has no port 80: its only port is 8080."
+    none, _ = evaluate(service(ports=[]))
+    assert none.message == "Service rag-api has no port 80: it has no ports."
 
 
 def test_without_pods_the_name_is_resolved_against_the_workloads_template():
