@@ -76,11 +76,36 @@ def _number(value: Any) -> Decimal | None:
     return None
 
 
+def _has_unit(value: Any) -> bool:
+    match = _QUANTITY.fullmatch(value.strip()) if isinstance(value, str) else None
+    return bool(match and match.group(2))
+
+
+def _as_amounts(actual: Any, expected: Any) -> bool:
+    """Whether two values are meant as amounts: a string is one, beside a value with a unit
+    or beside a number. Two strings without a unit are text (a ConfigMap's "5" is not "5.0",
+    which an app reading an integer would refuse)."""
+    if not (isinstance(actual, str) or isinstance(expected, str)):
+        return False
+    both_text = isinstance(actual, str) and isinstance(expected, str)
+    return _has_unit(actual) or _has_unit(expected) or not both_text
+
+
 def _equal(actual: Any, expected: Any) -> bool:
+    """Equality by meaning: true is never 1, and a quantity written as a string equals the
+    same amount however it is written (the API server keeps `memory: 134217728` as
+    "134217728", which is 128Mi). Other strings (images, names, numbers as text beside
+    text) compare as strings; lists and mappings compare item by item by these rules."""
     if isinstance(actual, bool) or isinstance(expected, bool):
         return type(actual) is type(expected) and actual == expected
-    if isinstance(actual, int | float) and isinstance(expected, int | float):
-        return actual == expected
+    if _as_amounts(actual, expected):
+        left, right = _number(actual), _number(expected)
+        if left is not None and right is not None:
+            return left == right
+    if isinstance(actual, list) and isinstance(expected, list):
+        return len(actual) == len(expected) and all(map(_equal, actual, expected))
+    if isinstance(actual, dict) and isinstance(expected, dict):
+        return actual.keys() == expected.keys() and all(_equal(actual[key], expected[key]) for key in actual)
     return actual == expected
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from lessons.grading import deployments
+from lessons.grading import deployments, service_ports
 from lessons.grading.assertions import assertion_evaluate, path_search, value_compare, value_show
 from lessons.grading.derivation import Derivation, combined, derivation, is_derived, missing_derivation
 from lessons.grading.readiness import Broken, Waiting, rollout_state
@@ -193,6 +193,13 @@ KINDS: dict[str, CheckKind] = {
             optional={},
             evaluate=deployments.rolled_back_evaluate,
             default_title=lambda check: f"Deployment {check['deployment']} rolled back to {check['image']}",
+        ),
+        CheckKind(
+            name="service_port",
+            required={"service": str, "port": int, "reaches": int},
+            optional={"hint": str},
+            evaluate=service_ports.service_port_evaluate,
+            default_title=service_ports.service_port_title,
         ),
     ]
 }

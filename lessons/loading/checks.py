@@ -1,6 +1,6 @@
 """Validation of a task's checks against the grader's own registry
 (lessons/grading/kinds.py): every kind's keys and types from there, and the structure of
-the `objects` and `answer` forms (FORMAT.md) checked further here."""
+the `objects`, `answer` and `service_port` forms (FORMAT.md) checked further here."""
 
 import re
 from dataclasses import dataclass
@@ -17,6 +17,7 @@ from lessons.loading.yamlfile import YamlList, YamlMap
 COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
 WAITS = ("rollout",)
 ROLLOUT_KINDS = ("Deployment", "ReplicaSet", "Pod")
+MAX_PORT = 65535
 MESSAGE_FIELDS = ("kind", "name", "path", "op", "expected", "actual")
 # Values the grader observes in the same evaluation (FORMAT.md, "Observed values"), with the
 # target kinds it can observe them for (lessons/grading/derivation.py): the pods a Service
@@ -127,6 +128,12 @@ def _check_assertion(source: Source, assertion: Any, line: int, target_kind: Any
         optional={"value": (str, int, float, bool, list, dict), "message": str},
     )
     check_jmespath(source, assertion, "path")
+    if isinstance(assertion.get("path"), str) and "targetPort" in assertion["path"]:
+        # A named targetPort means nothing on the Service: only the pods say which port it is.
+        source.error(
+            assertion.line_of("path"),
+            "compare a Service's target port with kind: service_port (a named targetPort is resolved against the pods)",
+        )
     check_one_of(source, assertion, "op", OPERATORS, "assertion")
     _check_message(source, assertion, target_kind)
     op, value = assertion.get("op"), assertion.get("value")
@@ -190,6 +197,13 @@ def _check_answer(source: Source, check: YamlMap) -> None:
         check_jmespath(source, expected_from, "select")
 
 
+def _check_service_port(source: Source, check: YamlMap) -> None:
+    for key in ("port", "reaches"):
+        value = check.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and not 1 <= value <= MAX_PORT:
+            source.error(check.line_of(key), f"'{key}' in service_port check must be a port, 1 to {MAX_PORT}")
+
+
 def _check_check(source: Source, check: YamlMap, names: SetupNames) -> None:
     kind = check.get("kind", "objects")
     if not isinstance(kind, str):
@@ -205,6 +219,8 @@ def _check_check(source: Source, check: YamlMap, names: SetupNames) -> None:
         _check_objects(source, check)
     elif kind == "answer":
         _check_answer(source, check)
+    elif kind == "service_port":
+        _check_service_port(source, check)
     # By convention a kind's `baseline` key names one of the setup's baselines.
     baseline = check.get("baseline")
     if kind != "objects" and isinstance(baseline, str) and baseline not in names.baseline:

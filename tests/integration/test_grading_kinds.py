@@ -1,7 +1,9 @@
 """The Python check kinds on the real local cluster: a rollout to an image, a rollback
-with `kubectl rollout undo`, and a pod deleted and replaced after the task opened."""
+with `kubectl rollout undo`, a pod deleted and replaced after the task opened, and the
+port a Service's targetPort reaches on its pods; and quantities compared as amounts."""
 
 import datetime
+import json
 
 import pytest
 
@@ -72,6 +74,7 @@ def test_each_kind_declares_its_keys():
         "pod_replaced": ({"deployment": str, "baseline": str}, {}),
         "rollout_to_image": ({"deployment": str, "image": str}, {}),
         "rolled_back": ({"deployment": str, "image": str}, {}),
+        "service_port": ({"service": str, "port": int, "reaches": int}, {"hint": str}),
     }
 
 
@@ -143,3 +146,89 @@ def test_pod_replaced_after_a_pod_is_deleted(core, namespace, web):
     assert after.status == "passed"
     assert after.evidence["deleted pod uids"] == [victim.metadata.uid]
     assert len(after.evidence["replacement pods"]) == 1
+
+
+def served(name: str, port: int, *, replicas: int = 2) -> dict:
+    """A Deployment whose container names its port `port` http."""
+    web = deployment("nginx:1.27", replicas)
+    web["metadata"]["name"] = name
+    web["spec"]["template"]["spec"]["containers"][0]["ports"] = [{"name": "http", "containerPort": port}]
+    return web
+
+
+def service(target_port, *, selector=None) -> dict:
+    return {
+        "metadata": {"name": "web"},
+        "spec": {"selector": selector or {"app": "web"}, "ports": [{"port": 80, "targetPort": target_port}]},
+    }
+
+
+SERVICE_PORT = {"kind": "service_port", "service": "web", "port": 80, "reaches": 8000}
+
+
+def test_a_named_target_port_reaches_the_port_the_pods_give_that_name(apps, core, namespace):
+    apps.create_namespaced_deployment(namespace, served("web", 8000))
+    core.create_namespaced_service(namespace, service("http"))
+    wait_for("2 Ready pods of web", lambda: pods_ready(core, namespace, "app=web", 2))
+    result = evaluate(namespace, SERVICE_PORT)
+    assert (result.status, result.message) == ("passed", "")
+    assert result.title == "Service web sends port 80 to port 8000 on its pods"
+    assert result.evidence == {"Service web": {"port": 80, "targetPort": "http", "reaches": 8000}}
+
+
+def test_a_named_target_port_bound_to_8080_is_failed_naming_8080(apps, core, namespace):
+    apps.create_namespaced_deployment(namespace, served("web", 8080, replicas=1))
+    core.create_namespaced_service(namespace, service("http"))
+    [pod] = wait_for("a Ready pod of web", lambda: pods_ready(core, namespace, "app=web", 1))
+    result = evaluate(namespace, SERVICE_PORT | {"hint": "Name port 8000 http."})
+    assert (result.status, result.message) == (
+        "failed",
+        f"Service web sends port 80 to port 8080 on the pods (targetPort: http, which pod {pod.metadata.name} "
+        "names for 8080); the check wants 8000. Name port 8000 http.",
+    )
+    assert result.evidence == {"Service web": {"port": 80, "targetPort": "http", "reaches": 8080}}
+
+
+def test_before_any_pod_the_name_is_resolved_against_the_deployments_template(apps, core, namespace):
+    apps.create_namespaced_deployment(namespace, served("web", 8000, replicas=0))
+    core.create_namespaced_service(namespace, service("http"))
+    assert evaluate(namespace, SERVICE_PORT).status == "passed"
+
+
+def test_a_numeric_target_port_is_the_port_it_reaches(core, namespace):
+    core.create_namespaced_service(namespace, service(8000))
+    assert evaluate(namespace, SERVICE_PORT).status == "passed"
+    result = evaluate(namespace, SERVICE_PORT | {"reaches": 8080})
+    assert (result.status, result.message) == (
+        "failed",
+        "Service web sends port 80 to port 8000 on the pods (targetPort: 8000); the check wants 8080.",
+    )
+
+
+def test_a_service_whose_selector_matches_nothing_is_failed_naming_the_selector(apps, core, namespace):
+    apps.create_namespaced_deployment(namespace, served("web", 8000, replicas=1))
+    core.create_namespaced_service(namespace, service("http", selector={"app": "wbe"}))
+    wait_for("a Ready pod of web", lambda: pods_ready(core, namespace, "app=web", 1))
+    result = evaluate(namespace, SERVICE_PORT)
+    assert (result.status, result.message) == (
+        "failed",
+        f"Service web selects app=wbe, and nothing in namespace {namespace} has those labels (no pod, and no pod "
+        "template of a Deployment, ReplicaSet, StatefulSet or DaemonSet), so nothing gives its targetPort http "
+        "a port; the check wants 8000.",
+    )
+
+
+def test_a_memory_limit_written_in_bytes_is_128mi(namespace):
+    web = deployment("nginx:1.27", 1) | {"apiVersion": "apps/v1", "kind": "Deployment"}
+    # As a student's YAML says it: a number, which kubectl sends as one.
+    web["spec"]["template"]["spec"]["containers"][0]["resources"] = {"limits": {"memory": 134217728}}
+    applied = kubectl(admin_kubeconfig(), "-n", namespace, "apply", "-f", "-", stdin=json.dumps(web))
+    assert applied.returncode == 0, applied.stderr
+    path = "spec.template.spec.containers[0].resources.limits.memory"
+    check = {
+        "target": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+        "assert": [{"path": path, "op": "==", "value": "128Mi"}],
+    }
+    result = evaluate(namespace, check)
+    # The API server keeps the amount as written: in bytes, not as 128Mi.
+    assert (result.status, result.evidence) == ("passed", {"Deployment web": {path: "134217728"}})

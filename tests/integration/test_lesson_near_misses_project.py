@@ -77,8 +77,21 @@ def test_a_service_sending_to_port_80_is_told_the_app_listens_on_8000(tmp_path):
         task, opened = opened_task(student, "15.11-module-review", "deploy-rag-api")
         project_with(student, task, target_port_80)
         assert failed_with(student, opened) == [
-            "Service rag-api forwards to the pods' port 80, but rag-api listens on 8000: set targetPort: 8000."
+            "Service rag-api sends port 80 to port 80 on the pods (targetPort: 80); the check wants 8000. "
+            "rag-api listens on 8000: set targetPort: 8000."
         ]
+
+
+def test_a_named_target_port_the_pods_give_8000_is_right(tmp_path):
+    def named_port(deployment, service):
+        deployment["spec"]["template"]["spec"]["containers"][0]["ports"] = [{"name": "http", "containerPort": 8000}]
+        service["spec"]["ports"][0]["targetPort"] = "http"
+
+    with provisioned_student(tmp_path) as student:
+        task, opened = opened_task(student, "15.11-module-review", "deploy-rag-api")
+        project_with(student, task, named_port)
+        evaluation = task_evaluate_settled(student, opened)
+        assert evaluation.status == "passed", describe(evaluation)
 
 
 def test_a_deployment_with_2_replicas_is_told_the_project_wants_3(tmp_path):

@@ -136,8 +136,8 @@ def test_a_loadbalancer_to_port_80_instead_of_8000_is_told_where_the_api_listens
         student.run("kubectl expose deployment rag-api --name=rag-api-public --type=LoadBalancer --port=80")
         endpoints_ready(student, "rag-api-public", 2)
         assert settled_failure(student, opened) == [
-            "Service rag-api-public sends traffic to port 80 on the pods, but the RAG API listens on 8000: "
-            "set targetPort: 8000 (port stays 80)."
+            "Service rag-api-public sends port 80 to port 80 on the pods (targetPort: 80); the check wants 8000. "
+            "The RAG API listens on 8000: set targetPort: 8000 (port stays 80)."
         ]
 
 

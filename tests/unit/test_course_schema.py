@@ -298,7 +298,7 @@ def test_an_unknown_key_in_a_check_names_the_expected_ones():
 def test_a_check_of_an_unknown_kind():
     assert task_errors("checks:\n  - kind: pod_deleted\n    deployment: web\n") == [
         f"{T}:6: unknown check kind 'pod_deleted' "
-        "(expected one of: answer, objects, pod_replaced, rolled_back, rollout_to_image)",
+        "(expected one of: answer, objects, pod_replaced, rolled_back, rollout_to_image, service_port)",
     ]
 
 
@@ -455,6 +455,36 @@ def test_python_kinds_are_checked_against_the_graders_registry():
         f"{T}:13: 'image' in rollout_to_image check must be a string, found a list",
         f"{T}:14: unknown key 'revisions' in rollout_to_image check (expected one of: deployment, image, kind, title)",
         f"{T}:17: the task's setup has no baseline 'pod_uid' (it defines: pod_uids)",
+    ]
+
+
+def test_a_target_port_is_compared_by_service_port_not_by_an_assertion():
+    checks = """\
+    checks:
+      - target: {kind: Service, name: web}
+        assert:
+          - {path: "spec.ports[0].targetPort", op: "==", value: 8000}
+          - {path: "spec.ports[?port==`80`] | [0].targetPort", op: exists}
+          - {path: "spec.ports[0].port", op: "==", value: 80}
+      - kind: service_port
+        service: web
+        port: 80
+        reaches: 70000
+        hint: [Set it.]
+      - kind: service_port
+        service: web
+        port: "80"
+    """
+    refusal = (
+        "compare a Service's target port with kind: service_port (a named targetPort is resolved against the pods)"
+    )
+    assert task_errors(checks) == [
+        f"{T}:8: {refusal}",
+        f"{T}:9: {refusal}",
+        f"{T}:14: 'reaches' in service_port check must be a port, 1 to 65535",
+        f"{T}:15: 'hint' in service_port check must be a string, found a list",
+        f"{T}:16: service_port check is missing 'reaches'",
+        f"{T}:18: 'port' in service_port check must be an integer, found a string",
     ]
 
 

@@ -71,7 +71,6 @@ def test_a_missing_field_is_found_as_nothing():
     [
         ("==", 3, 3, True),
         ("==", 3, 3.0, True),
-        ("==", "3", 3, False),
         ("==", True, 1, False),
         ("==", [1, 2], [1, 2], True),
         ("!=", 2, 3, True),
@@ -112,6 +111,63 @@ def test_a_missing_field_is_found_as_nothing():
 )
 def test_operators(op, actual, expected, holds):
     assert value_compare(op, actual, expected) is holds
+
+
+@pytest.mark.parametrize(
+    ("op", "actual", "expected", "holds"),
+    [
+        # The API server keeps `memory: 134217728` as written: 128Mi, in bytes.
+        ("==", "134217728", "128Mi", True),
+        ("==", "128Mi", "134217728", True),
+        ("==", "134217728", 134217728, True),
+        ("==", 134217728, "128Mi", True),
+        ("==", "0.5", "500m", True),
+        ("==", "500m", 0.5, True),
+        ("==", "1Gi", "1024Mi", True),
+        ("==", "1G", "1Gi", False),
+        ("==", "128M", "128Mi", False),
+        ("==", "3", 3, True),
+        # Two strings without a unit are text: a ConfigMap's "5" is not "5.0".
+        ("==", "5", "5.0", False),
+        ("==", "05", "5", False),
+        ("==", "5", "5", True),
+        ("!=", "5", "5.0", True),
+        ("!=", "134217728", "128Mi", False),
+        ("!=", "1Gi", "1000Mi", True),
+        ("in", "134217728", ["64Mi", "128Mi"], True),
+        ("in", "0.5", ["250m", "1"], False),
+        ("contains", ["250m", "500m"], "0.5", True),
+        # Mappings and lists compare item by item, by the same rules.
+        ("==", {"cpu": "500m", "memory": "134217728"}, {"cpu": "0.5", "memory": "128Mi"}, True),
+        ("==", {"cpu": "500m"}, {"cpu": "500m", "memory": "128Mi"}, False),
+        ("==", ["1Gi"], ["1024Mi"], True),
+        ("==", ["1Gi"], ["1024Mi", "1Gi"], False),
+        # Strings that are not quantities compare as strings.
+        ("==", "nginx:1.27", "nginx:1.27", True),
+        ("==", "nginx:1.27", "nginx:1.270", False),
+        ("==", "rag-api", "rag-api", True),
+        ("!=", "web", "Web", True),
+        ("==", "128 Mi", "128Mi", False),
+        ("==", "1.2.3", "1.2.3", True),
+        # Booleans are never numbers, nor quantities written as strings.
+        ("==", True, "1", False),
+        ("==", "1", True, False),
+        ("!=", False, "0", True),
+        ("in", True, [1, "1"], False),
+        ("==", [True], [1], False),
+        ("==", True, True, True),
+    ],
+)
+def test_quantities_compare_as_amounts(op, actual, expected, holds):
+    assert value_compare(op, actual, expected) is holds
+
+
+def test_a_memory_limit_written_in_bytes_passes_a_check_that_wants_mebibytes():
+    limits = {"memory": "134217728", "cpu": "250m"}
+    obj = {"kind": "Deployment", "metadata": {"name": "web"}, "spec": {"limits": limits}}
+    assert check("spec.limits.memory", "==", "128Mi", obj=obj).passed
+    outcome = check("spec.limits.memory", "==", "256Mi", obj=obj)
+    assert outcome.message == 'Deployment web: expected spec.limits.memory == "256Mi", found "134217728"'
 
 
 def test_an_unknown_operator_is_refused():
