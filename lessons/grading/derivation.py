@@ -55,9 +55,29 @@ class Derivation:
     progress: int = 0
 
 
-def is_derived(kind: str, path: str) -> bool:
-    """Whether an assertion's path reads what a controller writes, not what the student declared."""
-    return kind in DERIVED_KINDS or path == "status" or path.startswith(("status.", "status["))
+class NothingSelected(Broken):
+    """A Service whose selector matches no pod and no workload: settled, and the check's own
+    message (which can say {selector} and {pod_labels}) is the one to show, if it has one."""
+
+
+def is_derived(obj: dict | None, kind: str, path: str, reads: ClusterReads) -> bool:
+    """Whether an assertion's path reads what a controller writes, not what the student
+    declared: a status; every field of an EndpointSlice; the replicas of a workload an
+    autoscaler scales."""
+    if kind in DERIVED_KINDS or path == "status" or path.startswith(("status.", "status[")):
+        return True
+    return path == "spec.replicas" and obj is not None and bool(_autoscalers_of(obj, reads))
+
+
+def _autoscalers_of(workload: dict, reads: ClusterReads) -> list[dict]:
+    if workload.get("kind") not in WORKLOAD_KINDS:
+        return []
+    return [
+        hpa
+        for hpa in reads.objects(api_version="autoscaling/v2", kind="HorizontalPodAutoscaler")
+        if ((hpa.get("spec") or {}).get("scaleTargetRef") or {}).get("kind") == workload["kind"]
+        and hpa["spec"]["scaleTargetRef"].get("name") == workload["metadata"]["name"]
+    ]
 
 
 def _live(objects: list[dict]) -> list[dict]:
@@ -137,7 +157,13 @@ def _workload(workload: dict, reads: ClusterReads) -> Derivation:
         # crashing after it was Ready once).
         state = _first([pod_broken(pod) or Ready() for pod in pods])
     observed = _pods_observed(pods, reads, selector)
-    return Derivation(state, observed, int(observed["ready"]))
+    progress = int(observed["ready"])
+    # Its replicas are what an autoscaler decides, while it is still deciding.
+    for hpa in _autoscalers_of(workload, reads):
+        scaling = _autoscaler_status(hpa)
+        state = _first([scaling.state, state])
+        progress += scaling.progress
+    return Derivation(state, observed, progress)
 
 
 def _pod(pod: dict, reads: ClusterReads) -> Derivation:
@@ -178,7 +204,7 @@ def service_derivation(service: dict, reads: ClusterReads, *, listed: int | None
         waiting = len(pods) - ready
         state = Waiting(f"Service {name}: waiting for {waiting} of the {len(pods)} pods it selects to become Ready")
     if not pods and not workloads:
-        state = Broken(
+        state = NothingSelected(
             f"Service {name} selects {selector_text(selector)}, and no pod in namespace "
             f"{service['metadata'].get('namespace', '')} has those labels (the pods there: {observed['pod_labels']})"
         )
@@ -205,6 +231,19 @@ def _service_of(obj: dict, reads: ClusterReads) -> dict | None:
 
 
 def _autoscaler(hpa: dict, reads: ClusterReads) -> Derivation:
+    own = _autoscaler_status(hpa)
+    if not isinstance(own.state, Ready):
+        return own
+    # Settled, as far as its own status goes: what it scales may still be rolling out.
+    target = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+    scaled = []
+    if target.get("kind") in WORKLOAD_KINDS and target.get("name"):
+        scaled = reads.matching({"apiVersion": "apps/v1", "kind": target["kind"], "name": target["name"]})
+    return Derivation(_first([workload_state(workload, reads) for workload in scaled]), {}, own.progress)
+
+
+def _autoscaler_status(hpa: dict) -> Derivation:
+    """An autoscaler's own convergence: metrics read, and not scaling in steps."""
     name, status = hpa["metadata"]["name"], hpa.get("status") or {}
     progress = status.get("desiredReplicas", 0) + status.get("currentReplicas", 0)
     conditions = {c.get("type"): c for c in status.get("conditions") or []}
@@ -219,12 +258,7 @@ def _autoscaler(hpa: dict, reads: ClusterReads) -> Derivation:
         wanted = status.get("desiredReplicas", 0)
         message = f"HorizontalPodAutoscaler {name}: scaling in steps, {wanted} replicas wanted so far"
         return Derivation(Waiting(message), {}, progress)
-    # Settled, as far as its own status goes: what it scales may still be rolling out.
-    target = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
-    scaled = []
-    if target.get("kind") in WORKLOAD_KINDS and target.get("name"):
-        scaled = reads.matching({"apiVersion": "apps/v1", "kind": target["kind"], "name": target["name"]})
-    return Derivation(_first([workload_state(workload, reads) for workload in scaled]), {}, progress)
+    return Derivation(Ready(), {}, progress)
 
 
 def derivation(obj: dict, reads: ClusterReads) -> Derivation | None:

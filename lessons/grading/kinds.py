@@ -8,7 +8,14 @@ from typing import Any
 
 from lessons.grading import deployments, service_ports
 from lessons.grading.assertions import assertion_evaluate, path_search, value_compare, value_show
-from lessons.grading.derivation import Derivation, combined, derivation, is_derived, missing_derivation
+from lessons.grading.derivation import (
+    Derivation,
+    NothingSelected,
+    combined,
+    derivation,
+    is_derived,
+    missing_derivation,
+)
 from lessons.grading.readiness import Broken, Waiting, rollout_state
 from lessons.grading.reads import describe_target
 from lessons.grading.results import CheckContext, CheckError, CheckResult
@@ -66,7 +73,9 @@ def objects_evaluate(check: dict, context: CheckContext) -> CheckResult:
                 ]
         evidence[_object_label(obj)] = {outcome.path: outcome.actual for outcome in outcomes}
         failures += [outcome.message for outcome in outcomes if not outcome.passed][:1]
-        only_derived_failed &= all(outcome.passed or is_derived(target["kind"], outcome.path) for outcome in outcomes)
+        only_derived_failed &= all(
+            outcome.passed or is_derived(obj, target["kind"], outcome.path, context.reads) for outcome in outcomes
+        )
         passing += all(outcome.passed for outcome in outcomes)
     match = check.get("match", "all")
     if match == "count":
@@ -106,9 +115,16 @@ def objects_evaluate(check: dict, context: CheckContext) -> CheckResult:
             # Objects that pass count as progress too (pods of a selector turning Ready).
             progress = passing + source.progress
             return CheckResult(title, "pending", source.state.message, evidence, progress=progress)
+        if isinstance(source.state, NothingSelected) and _own_message(assertions):
+            # Settled: the check's own words, which say what was read of the selector.
+            return CheckResult(title, "failed", message, evidence)
         if isinstance(source.state, Broken):
             return CheckResult(title, "failed", source.state.message, evidence)
     return CheckResult(title, "failed", message, evidence)
+
+
+def _own_message(assertions: list[dict]) -> bool:
+    return any("message" in assertion for assertion in assertions)
 
 
 def _progress(found: list[dict], context: CheckContext) -> int:

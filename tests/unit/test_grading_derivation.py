@@ -184,12 +184,50 @@ def test_a_settled_count_fails_saying_what_was_read(monkeypatch):
 def test_a_selector_matching_nothing_fails_at_once_naming_it_and_the_pods_labels(monkeypatch):
     objects = starting_frontend(ready=False, listed_ready=0, selector={"app": "frontnd"})
     objects[-1]["endpoints"] = []
+    # The check's own message, saying what was read of the selector.
     result = only(evaluate([ENDPOINTS_CHECK], objects, monkeypatch))
+    assert (result.status, result.message) == (
+        "failed",
+        "Service frontend lists 0 ready endpoints; selects app=frontnd, 0 of 0 Ready",
+    )
+    # Without one, the engine says it.
+    plain = ENDPOINTS_CHECK | {"assert": [{k: v for k, v in ENDPOINTS_CHECK["assert"][0].items() if k != "message"}]}
+    result = only(evaluate([plain], objects, monkeypatch))
     assert result.status == "failed"
     assert result.message == (
         f"Service frontend selects app=frontnd, and no pod in namespace {NAMESPACE} has those labels "
         "(the pods there: app=frontend (2 pods))"
     )
+
+
+def test_the_replicas_an_autoscaler_is_still_deciding_are_pending(monkeypatch):
+    made = deployment(replicas=6, ready=6)
+    made["status"]["readyReplicas"] = 6
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": meta("HorizontalPodAutoscaler", "frontend", generation=1),
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "frontend"}},
+        "status": {
+            "observedGeneration": 1,
+            "currentReplicas": 6,
+            "desiredReplicas": 6,
+            "conditions": [
+                {"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound"},
+                {"type": "ScalingLimited", "status": "True", "reason": "ScaleUpLimit"},
+            ],
+        },
+    }
+    check = REPLICAS_CHECK | {"assert": [{"path": "spec.replicas", "op": "==", "value": 10}]}
+    result = only(evaluate([check], [made, hpa], monkeypatch))
+    assert (result.status, result.message) == (
+        "pending",
+        "HorizontalPodAutoscaler frontend: scaling in steps, 6 replicas wanted so far",
+    )
+    # Done deciding at 6: the replicas are what they are.
+    hpa["status"]["conditions"][1] = {"type": "ScalingLimited", "status": "False", "reason": "DesiredWithinRange"}
+    result = only(evaluate([check], [made, hpa], monkeypatch))
+    assert (result.status, result.message) == ("failed", "Deployment frontend: expected spec.replicas == 10, found 6")
 
 
 def test_a_crash_loop_fails_at_once_and_says_so(monkeypatch):
