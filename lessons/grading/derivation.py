@@ -248,7 +248,9 @@ def _autoscaler_status(hpa: dict) -> Derivation:
     progress = status.get("desiredReplicas", 0) + status.get("currentReplicas", 0)
     conditions = {c.get("type"): c for c in status.get("conditions") or []}
     active, limited = conditions.get("ScalingActive") or {}, conditions.get("ScalingLimited") or {}
-    if status.get("observedGeneration", 0) < hpa["metadata"].get("generation", 1) or not conditions:
+    # The autoscaler controller does not set observedGeneration (it may be absent).
+    seen = status.get("observedGeneration", hpa["metadata"].get("generation", 1))
+    if seen < hpa["metadata"].get("generation", 1) or not conditions:
         message = f"HorizontalPodAutoscaler {name}: waiting for its controller to read it"
         return Derivation(Waiting(message), {}, progress)
     if active.get("status") == "False" and active.get("reason") in _METRICS_MISSING:
