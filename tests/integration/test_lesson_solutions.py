@@ -36,7 +36,10 @@ def test_the_reference_solution_turns_the_checks_from_failed_to_passed(lesson_da
         task = lesson_data.tasks[index]
 
         opened = task_open(student, task)
-        before = task_evaluate(student, opened)
+        # Once what the earlier tasks made has settled: an autoscaler just made has no
+        # metrics until metrics-server has scraped its pods twice (its checks are pending,
+        # not failed, until then).
+        before = task_evaluate_settled(student, opened, seconds=120)
         assert before.status == "failed", f"{task.slug} before its solution:\n{describe(before)}"
 
         solution_apply(student, task)
