@@ -13,12 +13,12 @@ what their pods will declare."""
 from dataclasses import dataclass
 from typing import Any
 
+from lessons.grading.derivation import service_derivation, workloads_making
+from lessons.grading.readiness import Waiting
 from lessons.grading.reads import labels_match
 from lessons.grading.results import CheckContext, CheckResult
 from lessons.grading.templates import template_render
 
-# The workloads whose pod templates a name is resolved against when no pod is selected.
-WORKLOAD_KINDS = ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet")
 _SHOWN_PODS = 2
 
 
@@ -98,15 +98,10 @@ def _selected(selector: dict, context: CheckContext) -> tuple[list[Declarer], bo
     ]
     if pods:
         return sorted(pods, key=lambda declarer: declarer.name), True
-    templates = []
-    for kind in WORKLOAD_KINDS:
-        for workload in context.reads.objects(api_version="apps/v1", kind=kind):
-            owners = workload["metadata"].get("ownerReferences") or []
-            if kind == "ReplicaSet" and any(owner.get("kind") == "Deployment" for owner in owners):
-                continue
-            template = (workload.get("spec") or {}).get("template") or {}
-            if labels_match(template, selector):
-                templates.append(Declarer(kind, workload["metadata"]["name"], template.get("spec") or {}))
+    templates = [
+        Declarer(workload["kind"], workload["metadata"]["name"], workload["spec"]["template"].get("spec") or {})
+        for workload in workloads_making(context.reads, selector)
+    ]
     return templates, False
 
 
@@ -114,6 +109,7 @@ def _selected(selector: dict, context: CheckContext) -> tuple[list[Declarer], bo
 class Resolved:
     port: int | None  # None when the pods disagree or give no port the name
     why: str  # for a port: what the parentheses say; otherwise the whole message
+    disagree: bool = False  # pods of two templates resolve the name two ways
 
 
 def _resolve_name(service: dict, service_port: dict, reaches: int, context: CheckContext) -> Resolved:
@@ -131,7 +127,7 @@ def _resolve_name(service: dict, service_port: dict, reaches: int, context: Chec
         return Resolved(
             None,
             f"Service {name} selects {_selector_shown(selector)}, and nothing in namespace {context.namespace} has "
-            "those labels (no pod, and no pod template of a Deployment, ReplicaSet, StatefulSet or DaemonSet), "
+            "those labels (no pod, and no pod template of a Deployment or ReplicaSet), "
             f"so nothing gives its targetPort {target} a port; the check wants {reaches}.",
         )
     groups: dict[int | None, list[Declarer]] = {}
@@ -153,6 +149,7 @@ def _resolve_name(service: dict, service_port: dict, reaches: int, context: Chec
         None,
         f"Service {name} sends port {port} to targetPort {target}, which its pods resolve differently: "
         f"{_and(parts)}{not_yet}; the check wants {reaches} on every pod.",
+        disagree=True,
     )
 
 
@@ -214,6 +211,12 @@ def service_port_evaluate(check: dict, context: CheckContext) -> CheckResult:
     evidence = {
         f"Service {name}": {"port": port, "targetPort": service_port.get("targetPort"), "reaches": resolved.port}
     }
+    if resolved.disagree:
+        # Pods of two templates resolve a name two ways while a rollout replaces one with
+        # the other: wait for it, as for any derived state.
+        rolling = service_derivation(service, context.reads).state
+        if isinstance(rolling, Waiting):
+            return CheckResult(title, "pending", rolling.message, evidence)
     if resolved.port is None:
         return _failed(title, resolved.why, check, evidence)
     if resolved.port != reaches:

@@ -42,7 +42,7 @@ def pod(name: str, *ports: dict, labels=None, **extra) -> dict:
         "kind": "Pod",
         "metadata": {"name": name, "labels": labels or {"app": "rag-api"}, **extra.pop("metadata", {})},
         "spec": {"containers": containers(*ports), **extra.pop("spec", {})},
-        "status": extra.pop("status", {"phase": "Running"}),
+        "status": extra.pop("status", {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}),
     }
 
 
@@ -167,6 +167,18 @@ def test_pods_that_resolve_the_name_differently_are_told_apart():
     assert result.evidence["Service rag-api"]["reaches"] is None
 
 
+def test_pods_that_resolve_the_name_differently_during_a_rollout_are_pending():
+    rolling = deployment("rag-api", http(8000)) | {"apiVersion": "apps/v1"}
+    rolling["metadata"] |= {"uid": "uid-d", "generation": 2}
+    rolling["spec"] |= {"replicas": 2, "selector": {"matchLabels": {"app": "rag-api"}}}
+    rolling["status"] = {"observedGeneration": 1}
+    result, _ = evaluate(service("http"), rolling, pod("rag-api-a", http(8000)), pod("rag-api-b", http(8080)))
+    assert (result.status, result.message) == (
+        "pending",
+        "Deployment rag-api: waiting for the Deployment controller to see the change",
+    )
+
+
 def test_a_name_no_pod_declares_is_failed_saying_what_they_declare():
     web = {"name": "web", "containerPort": 8000}
     result, _ = evaluate(service("http"), pod("rag-api-a", web, {"containerPort": 9090}), pod("rag-api-b"))
@@ -199,7 +211,7 @@ def test_a_selector_that_matches_nothing_is_named():
     result, _ = evaluate(service("http", selector={"app": "rag-app", "tier": "api"}), others)
     assert result.message == (
         "Service rag-api selects app=rag-app,tier=api, and nothing in namespace student-1 has those labels (no pod, "
-        "and no pod template of a Deployment, ReplicaSet, StatefulSet or DaemonSet), so nothing gives its "
+        "and no pod template of a Deployment or ReplicaSet), so nothing gives its "
         "targetPort http a port; the check wants 8000."
     )
 
