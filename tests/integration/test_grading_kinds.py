@@ -213,7 +213,7 @@ def test_a_service_whose_selector_matches_nothing_is_failed_naming_the_selector(
     assert (result.status, result.message) == (
         "failed",
         f"Service web selects app=wbe, and nothing in namespace {namespace} has those labels (no pod, and no pod "
-        "template of a Deployment, ReplicaSet, StatefulSet or DaemonSet), so nothing gives its targetPort http "
+        "template of a Deployment or ReplicaSet), so nothing gives its targetPort http "
         "a port; the check wants 8000.",
     )
 
