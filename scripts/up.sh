@@ -40,24 +40,33 @@ if [ -z "${REDIS_URL:-}" ]; then
     fi
 fi
 
+# The local cluster starts while the database, the courses and the web server are made
+# ready, which do not need it; the worker, which provisions on it, starts once it is up.
+cluster=
 if [ -z "${LABPLATFORM_KUBECONFIG:-}" ]; then
     scripts/apt-ensure.sh nftables socat iproute2 util-linux openssl
-    cluster_was_up=true
-    k8s/local/cluster.sh status >/dev/null 2>&1 || cluster_was_up=false
-    if ! k8s/local/cluster.sh up; then
-        say "the local cluster did not start; see the messages above, then run: make cluster-up"
-        exit 1
-    fi
-    $cluster_was_up || stop_services+=("k8s/local/cluster.sh stop")
+    k8s/local/cluster.sh status >/dev/null 2>&1 || stop_services+=("k8s/local/cluster.sh stop")
+    k8s/local/cluster.sh up &
+    cluster=$!
 else
     say "using the cluster in LABPLATFORM_KUBECONFIG=$LABPLATFORM_KUBECONFIG"
 fi
 
-# Migrations, the courses in lessons/content and the demo logins, in one process.
-.venv/bin/python manage.py up_prepare
+# Migrations, the courses in lessons/content and the demo logins, in one process; what it
+# says is shown once the cluster's messages are done.
+if ! .venv/bin/python manage.py up_prepare >"$run_dir/prepare.log" 2>&1; then
+    cat "$run_dir/prepare.log"
+    say "preparing the database failed; see the messages above"
+    exit 1
+fi
 
 .venv/bin/daphne -b 127.0.0.1 -p "$port" labplatform.asgi:application >>"$run_dir/web.log" 2>&1 &
 children+=($!)
+if [ -n "$cluster" ] && ! wait "$cluster"; then
+    say "the local cluster did not start; see the messages above, then run: make cluster-up"
+    exit 1
+fi
+cat "$run_dir/prepare.log"
 .venv/bin/celery -A labplatform worker --loglevel INFO --concurrency 8 >>"$run_dir/worker.log" 2>&1 &
 children+=($!)
 .venv/bin/celery -A labplatform beat --loglevel INFO --schedule "$run_dir/celerybeat-schedule" >>"$run_dir/beat.log" 2>&1 &
