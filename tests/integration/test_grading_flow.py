@@ -124,20 +124,26 @@ def slow_pod(name: str, delay: str) -> dict:
     }
 
 
+def graded_on_slow_pods(student, kube, delays: list[str]) -> Attempt:
+    """Pods app=slow, each Ready after its delay, and an attempt at READY_PODS_CHECK graded
+    to the end here."""
+    core = client.CoreV1Api(kube)
+    for index, delay in enumerate(delays):
+        core.create_namespaced_pod(student.environment.namespace, slow_pod(f"slow-{index}", delay))
+    task = course_with_task(checks=[READY_PODS_CHECK])
+    task_open(enrollment=student, task=task)
+    attempt = attempt_create(enrollment=student, task=task, answers=[])
+    grade_here(attempt)
+    attempt.refresh_from_db()
+    return attempt
+
+
 @pytest.mark.usefixtures("no_rate_limit")
 def test_waiting_goes_on_while_the_cluster_gets_further(student, kube, settings):
     """Pods that turn Ready one after another, each within the wait without progress, though
     all of them take longer than that: the attempt keeps waiting and passes."""
     settings.LESSONS_PENDING_SECONDS = 6
-    core = client.CoreV1Api(kube)
-    namespace = student.environment.namespace
-    task = course_with_task(checks=[READY_PODS_CHECK])
-    for index, delay in enumerate(["3s", "7s", "11s"]):
-        core.create_namespaced_pod(namespace, slow_pod(f"slow-{index}", delay))
-    task_open(enrollment=student, task=task)
-    attempt = attempt_create(enrollment=student, task=task, answers=[])
-    grade_here(attempt)
-    attempt.refresh_from_db()
+    attempt = graded_on_slow_pods(student, kube, ["3s", "7s", "11s"])
     assert attempt.state == Attempt.State.PASSED, attempt.results
     assert (attempt.finished_at - attempt.created_at).total_seconds() > settings.LESSONS_PENDING_SECONDS
     assert attempt.progress_mark >= 2
@@ -146,15 +152,7 @@ def test_waiting_goes_on_while_the_cluster_gets_further(student, kube, settings)
 @pytest.mark.usefixtures("no_rate_limit")
 def test_waiting_ends_at_the_ceiling_even_while_the_cluster_gets_further(student, kube, settings):
     settings.LESSONS_PENDING_SECONDS, settings.LESSONS_PENDING_CEILING_SECONDS = 6, 5
-    core = client.CoreV1Api(kube)
-    namespace = student.environment.namespace
-    task = course_with_task(checks=[READY_PODS_CHECK])
-    for index, delay in enumerate(["2s", "300s", "300s"]):
-        core.create_namespaced_pod(namespace, slow_pod(f"slow-{index}", delay))
-    task_open(enrollment=student, task=task)
-    attempt = attempt_create(enrollment=student, task=task, answers=[])
-    grade_here(attempt)
-    attempt.refresh_from_db()
+    attempt = graded_on_slow_pods(student, kube, ["2s", "300s", "300s"])
     assert attempt.state == Attempt.State.FAILED
     assert re.fullmatch(
         r"Still not ready after \d+ s: Pod slow-[12]: waiting for it to become Ready", attempt.results[0]["message"]

@@ -115,6 +115,22 @@ def endpoint_slice(pods: list[dict], *, listed_ready: int) -> dict:
     }
 
 
+def autoscaler(*, replicas: int, conditions: list[dict]) -> dict:
+    """HPA frontend, scaling Deployment frontend, at `replicas` with these conditions."""
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": meta("HorizontalPodAutoscaler", "frontend", generation=1),
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "frontend"}},
+        "status": {
+            "observedGeneration": 1,
+            "currentReplicas": replicas,
+            "desiredReplicas": replicas,
+            "conditions": conditions,
+        },
+    }
+
+
 class HeldReads(ClusterReads):
     """ClusterReads over objects given here: the engine's own filtering, no API server."""
 
@@ -203,21 +219,13 @@ def test_a_selector_matching_nothing_fails_at_once_naming_it_and_the_pods_labels
 def test_the_replicas_an_autoscaler_is_still_deciding_are_pending(monkeypatch):
     made = deployment(replicas=6, ready=6)
     made["status"]["readyReplicas"] = 6
-    hpa = {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": meta("HorizontalPodAutoscaler", "frontend", generation=1),
-        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "frontend"}},
-        "status": {
-            "observedGeneration": 1,
-            "currentReplicas": 6,
-            "desiredReplicas": 6,
-            "conditions": [
-                {"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound"},
-                {"type": "ScalingLimited", "status": "True", "reason": "ScaleUpLimit"},
-            ],
-        },
-    }
+    hpa = autoscaler(
+        replicas=6,
+        conditions=[
+            {"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound"},
+            {"type": "ScalingLimited", "status": "True", "reason": "ScaleUpLimit"},
+        ],
+    )
     check = REPLICAS_CHECK | {"assert": [{"path": "spec.replicas", "op": "==", "value": 10}]}
     result = only(evaluate([check], [made, hpa], monkeypatch))
     assert (result.status, result.message) == (
@@ -278,26 +286,18 @@ def test_an_endpointslice_of_a_missing_service_fails_saying_the_service_is_missi
 
 
 def test_an_autoscaler_without_metrics_yet_is_pending(monkeypatch):
-    hpa = {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": meta("HorizontalPodAutoscaler", "frontend", generation=1),
-        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "frontend"}},
-        "status": {
-            "observedGeneration": 1,
-            "currentReplicas": 2,
-            "desiredReplicas": 2,
-            "conditions": [
-                {"type": "AbleToScale", "status": "True", "reason": "SucceededGetScale"},
-                {
-                    "type": "ScalingActive",
-                    "status": "False",
-                    "reason": "FailedGetResourceMetric",
-                    "message": "no metrics",
-                },
-            ],
-        },
-    }
+    hpa = autoscaler(
+        replicas=2,
+        conditions=[
+            {"type": "AbleToScale", "status": "True", "reason": "SucceededGetScale"},
+            {
+                "type": "ScalingActive",
+                "status": "False",
+                "reason": "FailedGetResourceMetric",
+                "message": "no metrics",
+            },
+        ],
+    )
     check = {
         "title": "HPA frontend wants 4",
         "target": {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "name": "frontend"},
