@@ -13,7 +13,7 @@ what their pods will declare."""
 from dataclasses import dataclass
 from typing import Any
 
-from lessons.grading.derivation import service_derivation, workloads_making
+from lessons.grading.derivation import selector_text, service_derivation, workloads_making
 from lessons.grading.readiness import Waiting
 from lessons.grading.reads import labels_match
 from lessons.grading.results import CheckContext, CheckResult
@@ -79,10 +79,6 @@ def _declared(spec: dict) -> str:
     return _and(ports) if ports else "no container ports"
 
 
-def _selector_shown(selector: dict) -> str:
-    return ",".join(f"{key}={value}" for key, value in sorted(selector.items()))
-
-
 def _live(pod: dict) -> bool:
     phase = (pod.get("status") or {}).get("phase")
     return not pod["metadata"].get("deletionTimestamp") and phase not in ("Succeeded", "Failed")
@@ -126,7 +122,7 @@ def _resolve_name(service: dict, service_port: dict, reaches: int, context: Chec
     if not declarers:
         return Resolved(
             None,
-            f"Service {name} selects {_selector_shown(selector)}, and nothing in namespace {context.namespace} has "
+            f"Service {name} selects {selector_text(selector)}, and nothing in namespace {context.namespace} has "
             "those labels (no pod, and no pod template of a Deployment or ReplicaSet), "
             f"so nothing gives its targetPort {target} a port; the check wants {reaches}.",
         )
