@@ -16,6 +16,7 @@ test: deps
 lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 deps: $(VENV)/.installed node_modules/.installed
 

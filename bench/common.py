@@ -30,7 +30,7 @@ def cohort_with_students(*, slug: str, students: int):
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
 
-    from labplatform.classroom.models import Cluster, Cohort, Enrollment
+    from labplatform.cohorts.models import Cluster, Cohort, Enrollment
 
     cohort = Cohort.objects.create(name=slug, slug=slug, cluster=Cluster.objects.get(name="local"))
     user_model = get_user_model()

@@ -12,6 +12,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labplatform.settings")
 app = Celery("labplatform")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# A cohort's scheduled end sits with the rest of its lifecycle (tasks.py is imported by
+# the services that queue its tasks, which lifecycle uses).
+app.autodiscover_tasks(related_name="lifecycle")
 
 
 @setup_logging.connect

@@ -1,8 +1,8 @@
 from django.urls import path
 
-from labplatform.classroom.consumers import CohortProgressConsumer
-from labplatform.classroom.dashboard_consumers import DashboardConsumer
+from labplatform.environments.consumers import CohortProgressConsumer
 from labplatform.events import UserEventsConsumer
+from labplatform.teaching.consumers import DashboardConsumer
 from labplatform.terminal.consumers import TerminalConsumer
 
 websocket_urlpatterns = [

@@ -41,8 +41,11 @@ INSTALLED_APPS = [
     "channels",
     "labplatform",
     "labplatform.classroom",
+    "labplatform.cohorts",
+    "labplatform.environments",
     "labplatform.terminal",
     "lessons",
+    "labplatform.teaching",
 ]
 
 MIDDLEWARE = [
@@ -71,7 +74,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "labplatform.classroom.context_processors.student_banners",
+                "labplatform.cohorts.context_processors.student_banners",
             ],
         },
     },
@@ -134,11 +137,11 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "labplatform.tasks.worker_heartbeat", "schedule": 30.0},
     # Workstation tokens last 24 h; refreshed every 6 h, they always have 18 h left.
     "workstation-tokens": {
-        "task": "labplatform.classroom.tasks.workstation_tokens_refresh_task",
+        "task": "labplatform.environments.tasks.workstation_tokens_refresh_task",
         "schedule": 6 * 3600.0,
     },
     "attempts-stalled": {"task": "lessons.tasks.attempts_stalled_requeue", "schedule": 60.0},
-    "cohorts-ended": {"task": "labplatform.classroom.tasks.cohorts_ended_teardown", "schedule": 300.0},
+    "cohorts-ended": {"task": "labplatform.environments.lifecycle.cohorts_ended_teardown", "schedule": 300.0},
 }
 
 # The Kubernetes clusters the platform can place cohorts on. "local" is the default:

@@ -11,9 +11,9 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("", include("labplatform.classroom.urls")),
-    path("", include("labplatform.classroom.invite_urls")),
-    path("", include("labplatform.classroom.dashboard_urls")),
+    path("", include("labplatform.environments.urls")),
+    path("", include("labplatform.cohorts.urls")),
+    path("", include("labplatform.teaching.urls")),
     path("", include("labplatform.terminal.urls")),
     path("", include("lessons.urls")),
 ]

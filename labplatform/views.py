@@ -4,7 +4,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from labplatform.classroom.models import Enrollment
+from labplatform.cohorts.models import Enrollment
 from labplatform.health import health_report
 from labplatform.terminal.access import own_enrollment
 

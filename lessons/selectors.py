@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q
 
-from labplatform.classroom.models import Enrollment
 from labplatform.cluster.manifests import student_ingress_host
+from labplatform.cohorts.models import Enrollment
 from lessons.models import Attempt, Course, Lesson, QuizQuestion, QuizSubmission, Task, TaskProgress
 
 RECENT_ATTEMPTS = 5

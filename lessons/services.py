@@ -7,14 +7,16 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from labplatform.classroom.environment_work import environment_spec
-from labplatform.classroom.models import Enrollment, StudentEnvironment
 from labplatform.cluster.errors import ClusterError
 from labplatform.cluster.students import student_token
+from labplatform.cohorts.models import Enrollment
+from labplatform.environments.models import StudentEnvironment
+from labplatform.environments.steps import environment_spec
 from lessons.events import progress_push
 from lessons.grading.setup import task_setup_run
 from lessons.models import Attempt, HintReveal, Lesson, QuizSubmission, Task, TaskProgress
 from lessons.selectors import lesson_locked_reason
+from lessons.tasks import grade_attempt
 
 
 class LessonRefused(Exception):
@@ -147,8 +149,6 @@ def attempt_queue(*, progress: TaskProgress, answers: list[str], now=None) -> At
     """In the caller's transaction, with the progress row locked: a pending attempt, counted
     on the task, whose grading is queued once the transaction commits. A student's Check
     and an instructor's regrade both come here."""
-    from lessons.tasks import grade_attempt
-
     attempt = Attempt.objects.create(progress=progress, answers=answers, created_at=now or timezone.now())
     progress.attempts_count += 1
     if progress.state != TaskProgress.State.PASSED:

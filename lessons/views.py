@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from labplatform.classroom.models import Enrollment
+from labplatform.cohorts.models import Enrollment
 from lessons import selectors, services
 from lessons.activity import page_seen
 from lessons.models import Attempt, Course, Lesson, Task

@@ -17,9 +17,10 @@ if [ -z "${LABPLATFORM_KUBECONFIG:-}" ]; then
     k8s/local/cluster.sh up
 fi
 
-step "ruff"
+step "ruff, import contracts"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/lint-imports
 
 step "pytest"
 export DATABASE_URL=$database_url

@@ -37,7 +37,7 @@ def delete_labelled(kube: client.ApiClient, cohort_slug: str) -> None:
 
 
 def wait_for_environments(cohort, state: str, count: int, *, timeout: float = 120) -> None:
-    from labplatform.classroom.models import StudentEnvironment
+    from labplatform.environments.models import StudentEnvironment
 
     deadline = time.monotonic() + timeout
     while True:
@@ -54,9 +54,9 @@ def wait_for_environments(cohort, state: str, count: int, *, timeout: float = 12
 def local_student_spec(student: str, *, cohort: str):
     """A student's environment on the local cluster, as the platform would specify it,
     for tests that provision with the gateway directly (no database rows)."""
-    from labplatform.classroom.environment_work import workstation_runtime
-    from labplatform.classroom.presets import PRESETS
     from labplatform.cluster.students import StudentEnvironmentSpec
+    from labplatform.cohorts.presets import PRESETS
+    from labplatform.environments.steps import workstation_runtime
 
     preset = PRESETS["standard"]
     return StudentEnvironmentSpec(

@@ -33,7 +33,7 @@ def kube() -> client.ApiClient:
 def make_cohort(kube, django_user_model):
     """Makes cohorts with students (and instructors) on the local cluster; afterwards
     removes what was provisioned for them, whatever state the test left."""
-    from labplatform.classroom.models import Cluster, Cohort, Enrollment
+    from labplatform.cohorts.models import Cluster, Cohort, Enrollment
 
     made = []
 

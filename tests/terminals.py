@@ -12,9 +12,10 @@ from django.conf import settings
 from django.test import Client
 
 from labplatform.asgi import application
-from labplatform.classroom.environment_work import environment_provision_run
-from labplatform.classroom.models import Enrollment, StudentEnvironment
 from labplatform.cluster.manifests import student_namespace_name
+from labplatform.cohorts.models import Enrollment
+from labplatform.environments.models import StudentEnvironment
+from labplatform.environments.steps import environment_provision_run
 
 ANSI = re.compile(rb"\x1b(\[[0-9;?<=>!]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][0-9A-Za-z]|[=>78DEHMNOZc])")
 

@@ -64,9 +64,9 @@ def _course(tasks: int):
 
 
 def _cohort(students: int, course: str, instructor):
-    from labplatform.classroom.dashboard import course_tasks
-    from labplatform.classroom.models import Cluster, Cohort, Enrollment
-    from labplatform.classroom.sample_activity import cohort_sample_activity
+    from labplatform.cohorts.models import Cluster, Cohort, Enrollment
+    from labplatform.teaching.dashboard import course_tasks
+    from labplatform.teaching.sample_activity import cohort_sample_activity
 
     slug = f"bench-dash-{students}-{course.rsplit('-', 1)[1]}"
     cohort = Cohort.objects.filter(slug=slug).first()
@@ -81,7 +81,7 @@ def _cohort(students: int, course: str, instructor):
 
 def _per_row(cohort) -> int:
     """The baseline: the same cells, read one student at a time."""
-    from labplatform.classroom.dashboard import course_tasks, enrolled_students
+    from labplatform.teaching.dashboard import course_tasks, enrolled_students
     from lessons.models import TaskProgress
 
     tasks = course_tasks(cohort.course)

@@ -89,7 +89,7 @@ def _leftovers(admin) -> None:
 
     from bench.grading import cluster, task
     from bench.grading.phases import say
-    from labplatform.classroom.models import Cohort
+    from labplatform.cohorts.models import Cohort
     from lessons.models import Course
 
     for cohort in sorted(cluster.leftover_cohorts(admin, config.COHORT_PREFIX)):
@@ -107,7 +107,7 @@ def _cleanup(admin, slug: str) -> float:
 
     from bench.grading import cluster, task
     from bench.grading.phases import say
-    from labplatform.classroom.models import Cohort
+    from labplatform.cohorts.models import Cohort
 
     say(f"cleaning up {slug}: its namespaces (waiting until they are gone) and its rows")
     seconds = cluster.namespaces_delete(admin, selector=cluster.cohort_selector(slug))
@@ -269,8 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     from bench.grading import baseline, cluster, phases, task
     from bench.grading.phases import say
     from bench.provision.kube import Kube
-    from labplatform.classroom.models import StudentEnvironment
     from labplatform.cluster.manifests import student_namespace_name
+    from labplatform.environments.models import StudentEnvironment
 
     admin = Kube(config.ADMIN_KUBECONFIG, pool=cluster.SETUP_THREADS + 4)
     _leftovers(admin)

@@ -12,11 +12,12 @@ import threading
 from contextlib import contextmanager
 
 from bench.provision import config
-from labplatform.classroom.environment_work import environment_spec
-from labplatform.classroom.models import Cluster, Cohort, Enrollment, StudentEnvironment, new_student_id
-from labplatform.classroom.presets import DEFAULT_PRESET
 from labplatform.cluster import students
 from labplatform.cluster.students import StudentEnvironmentSpec
+from labplatform.cohorts.models import Cluster, Cohort, Enrollment, new_student_id
+from labplatform.cohorts.presets import DEFAULT_PRESET
+from labplatform.environments.models import StudentEnvironment
+from labplatform.environments.steps import environment_spec
 
 _lock = threading.Lock()
 

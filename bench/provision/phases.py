@@ -23,9 +23,10 @@ from bench.provision import config, cpu, stats
 from bench.provision.kube import Kube, ReadyWatcher, cleanup, credentials
 from bench.provision.objects import baseline_spec, student_objects
 from bench.workers import celery_workers_start, celery_workers_stop
-from labplatform.classroom.environments import cohort_provision
-from labplatform.classroom.models import Cluster, Cohort, StudentEnvironment
 from labplatform.cluster.apply import object_path
+from labplatform.cohorts.models import Cluster, Cohort
+from labplatform.environments.models import StudentEnvironment
+from labplatform.environments.services import cohort_provision
 
 State = StudentEnvironment.State
 WORKSTATION_NAMESPACE = settings.WORKSTATION_NAMESPACE

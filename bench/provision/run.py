@@ -117,7 +117,7 @@ def _fit_node(args: argparse.Namespace, node: dict) -> None:
 def _leftovers(admin, workstation_namespace: str) -> None:
     from bench.provision import phases
     from bench.provision.kube import leftover_cohorts
-    from labplatform.classroom.models import Cohort
+    from labplatform.cohorts.models import Cohort
 
     cohorts = leftover_cohorts(admin, config.COHORT_PREFIX, workstation_namespace)
     cohorts |= set(Cohort.objects.filter(slug__startswith=config.COHORT_PREFIX).values_list("slug", flat=True))

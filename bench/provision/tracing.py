@@ -64,8 +64,8 @@ def flush() -> None:
 def install() -> None:
     from celery.signals import task_postrun, task_prerun, worker_process_shutdown, worker_shutdown
 
-    from labplatform.classroom import environment_work
     from labplatform.cluster import apply, students
+    from labplatform.environments import steps as environment_work
 
     _wrap(apply, "_call", _request_label)
     _wrap(students, "_apply_all", "_apply_all (parallel applies)")

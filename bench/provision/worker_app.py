@@ -23,7 +23,7 @@ EXPERIMENTS = {e.strip() for e in os.environ.get("BENCH_EXPERIMENTS", "").split(
 if "db-reuse" in EXPERIMENTS:
     app.conf["CELERY_DB_REUSE_MAX"] = 1_000_000
 if "no-progress-push" in EXPERIMENTS:
-    from labplatform.classroom import environment_work
+    from labplatform.environments import steps as environment_work
 
     environment_work.progress_push = lambda **_: None
 

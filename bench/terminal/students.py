@@ -11,11 +11,12 @@ from django.db import connection
 from django.test import Client
 
 from bench.terminal.config import COHORT_PREFIX
-from labplatform.classroom.environment_work import environment_provision_run, environment_spec
-from labplatform.classroom.models import Cohort, Enrollment, StudentEnvironment
 from labplatform.cluster.apply import object_exists, object_get
 from labplatform.cluster.manifests import student_namespace_name, workstation_pod_name
 from labplatform.cluster.students import student_environment_delete
+from labplatform.cohorts.models import Cohort, Enrollment
+from labplatform.environments.models import StudentEnvironment
+from labplatform.environments.steps import environment_provision_run, environment_spec
 
 State = StudentEnvironment.State
 # Provisioning is mostly waiting on the API server and for each workstation pod to start on

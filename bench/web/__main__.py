@@ -83,9 +83,10 @@ def _seed():
     """The course, the dashboard's cohort and the Check cohort; made once."""
     from django.contrib.auth import get_user_model
 
-    from labplatform.classroom.dashboard import course_tasks
-    from labplatform.classroom.models import Cluster, Cohort, Enrollment, StudentEnvironment
-    from labplatform.classroom.sample_activity import cohort_sample_activity
+    from labplatform.cohorts.models import Cluster, Cohort, Enrollment
+    from labplatform.environments.models import StudentEnvironment
+    from labplatform.teaching.dashboard import course_tasks
+    from labplatform.teaching.sample_activity import cohort_sample_activity
     from lessons.models import Course
 
     if not Course.objects.filter(slug=COURSE).exists():
@@ -114,7 +115,7 @@ def _check_pairs(cohort, tasks) -> list[tuple[int, str]]:
     Check each. Earlier runs' attempts are deleted first."""
     from django.utils import timezone
 
-    from labplatform.classroom.models import Enrollment
+    from labplatform.cohorts.models import Enrollment
     from lessons.models import Attempt, TaskProgress
 
     students = list(cohort.enrollments.filter(role=Enrollment.Role.STUDENT).select_related("user"))
@@ -212,7 +213,7 @@ def main() -> None:
     from django.conf import settings
 
     from bench.terminal.server import Daphne
-    from labplatform.classroom.models import Enrollment
+    from labplatform.cohorts.models import Enrollment
 
     store = redis.Redis.from_url(settings.REDIS_URL)
     store.flushdb()

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-from labplatform.classroom.models import Enrollment, StudentEnvironment
+from labplatform.cohorts.models import Enrollment
+from labplatform.environments.models import StudentEnvironment
 
 
 class TerminalRefused(Exception):

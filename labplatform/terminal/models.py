@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from labplatform.classroom.models import Enrollment
+from labplatform.cohorts.models import Enrollment
 
 
 class ShadowSession(models.Model):

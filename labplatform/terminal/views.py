@@ -7,8 +7,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from labplatform.classroom.environments import environment_reset
-from labplatform.classroom.models import Enrollment, StudentEnvironment
+from labplatform.cohorts.models import Enrollment
+from labplatform.environments.models import StudentEnvironment
+from labplatform.environments.services import environment_reset
 from labplatform.terminal import access
 
 

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from labplatform.classroom.models import Cohort
+from labplatform.cohorts.models import Cohort
 from tests.e2e.lesson_pages import PASSWORD
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.local_cluster]

@@ -5,7 +5,8 @@ Redis, a Celery worker and the local cluster)."""
 import pytest
 from playwright.sync_api import expect
 
-from labplatform.classroom.models import Cohort, Enrollment, StudentEnvironment
+from labplatform.cohorts.models import Cohort, Enrollment
+from labplatform.environments.models import StudentEnvironment
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.local_cluster]
 
@@ -24,7 +25,7 @@ def test_an_admin_imports_50_students_and_provisions_them_with_live_progress(
     )
     cohort = make_cohort(students=0)
 
-    page.goto(f"{live_server_url}/admin/login/?next=/admin/classroom/cohort/{cohort.pk}/change/")
+    page.goto(f"{live_server_url}/admin/login/?next=/admin/cohorts/cohort/{cohort.pk}/change/")
     page.get_by_label("Username").fill("root")
     page.get_by_label("Password").fill("a-long-admin-password")
     page.get_by_role("button", name="Log in").click()
@@ -38,7 +39,7 @@ def test_an_admin_imports_50_students_and_provisions_them_with_live_progress(
     page.get_by_role("button", name="Import 50 people").click()
     assert Enrollment.objects.filter(cohort=cohort, role="student").count() == 50
 
-    page.goto(f"{live_server_url}/admin/classroom/cohort/{cohort.pk}/change/")
+    page.goto(f"{live_server_url}/admin/cohorts/cohort/{cohort.pk}/change/")
     page.get_by_role("link", name="Provision & progress").click()
     progress = page.locator("#progress")
     expect(progress.locator("[data-live]")).to_have_text("· live")

@@ -8,8 +8,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from labplatform.classroom.invites import invite_token
-from labplatform.classroom.models import Cluster, Cohort, Enrollment, Invite
+from labplatform.cohorts.invites import invite_token
+from labplatform.cohorts.models import Cluster, Cohort, Enrollment, Invite
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ def admin_client(client):
 
 
 def import_url(cohort: Cohort) -> str:
-    return f"/admin/classroom/cohort/{cohort.pk}/roster/"
+    return f"/admin/cohorts/cohort/{cohort.pk}/roster/"
 
 
 def upload(client, cohort: Cohort, data: bytes, *, name: str = "roster.csv", role: str = "student"):
@@ -48,9 +48,9 @@ def confirm(client, cohort: Cohort):
 
 
 def test_the_cohort_page_links_to_import_roster_and_invite_links(admin_client, cohort):
-    page = admin_client.get(f"/admin/classroom/cohort/{cohort.pk}/change/").content.decode()
+    page = admin_client.get(f"/admin/cohorts/cohort/{cohort.pk}/change/").content.decode()
     assert f'href="{import_url(cohort)}"' in page
-    assert f'href="/admin/classroom/cohort/{cohort.pk}/invites/"' in page
+    assert f'href="/admin/cohorts/cohort/{cohort.pk}/invites/"' in page
     assert "History" in page, "the default object tools stay"
 
 
@@ -110,7 +110,7 @@ def test_a_file_over_one_megabyte_is_refused_with_its_size(admin_client, cohort)
     big = b"email,full name\n" + b"x" * (1024 * 1024)
     response = upload(admin_client, cohort, big, name="big.csv")
     assert "big.csv is 1,048,592 bytes; a roster can be at most 1 MB (1,048,576 bytes)" in response.content.decode()
-    assert f"classroom.roster_upload.{cohort.pk}" not in admin_client.session
+    assert f"cohorts.roster_upload.{cohort.pk}" not in admin_client.session
 
 
 def test_a_fifty_person_roster_imports_as_instructors_when_asked(admin_client, cohort):
@@ -126,7 +126,7 @@ def test_non_staff_are_refused_and_nothing_is_written(client, cohort):
     response = upload(client, cohort, ROSTER)
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
-    assert client.get(f"/admin/classroom/cohort/{cohort.pk}/invites/").status_code == 302
+    assert client.get(f"/admin/cohorts/cohort/{cohort.pk}/invites/").status_code == 302
     assert not Enrollment.objects.exists()
 
 
@@ -142,10 +142,10 @@ def test_invite_links_lists_absolute_links_and_exports_them(admin_client, cohort
     ada_invite = Invite.objects.get(user__username="ada")
     link = f"http://testserver/invite/{invite_token(ada_invite)}/"
 
-    page = admin_client.get(f"/admin/classroom/cohort/{cohort.pk}/invites/").content.decode()
+    page = admin_client.get(f"/admin/cohorts/cohort/{cohort.pk}/invites/").content.decode()
     assert f'value="{link}"' in page
 
-    response = admin_client.get(f"/admin/classroom/cohort/{cohort.pk}/invites/export.csv")
+    response = admin_client.get(f"/admin/cohorts/cohort/{cohort.pk}/invites/export.csv")
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert 'filename="spring-invite-links.csv"' in response["Content-Disposition"]
     table = list(csv.reader(io.StringIO(response.content.decode())))
@@ -159,16 +159,16 @@ def test_regenerate_replaces_a_persons_link(admin_client, cohort):
     confirm(admin_client, cohort)
     ada = User.objects.get(username="ada")
     old = Invite.objects.get(user=ada)
-    response = admin_client.post(f"/admin/classroom/cohort/{cohort.pk}/invites/{ada.pk}/regenerate/")
+    response = admin_client.post(f"/admin/cohorts/cohort/{cohort.pk}/invites/{ada.pk}/regenerate/")
     assert response.status_code == 302
     old.refresh_from_db()
     assert old.revoked_at is not None
     assert Invite.objects.filter(user=ada, revoked_at=None).count() == 1
-    assert admin_client.get(f"/admin/classroom/cohort/{cohort.pk}/invites/{ada.pk}/regenerate/").status_code == 405
+    assert admin_client.get(f"/admin/cohorts/cohort/{cohort.pk}/invites/{ada.pk}/regenerate/").status_code == 405
 
 
 def test_regenerate_refuses_someone_not_in_the_cohort(admin_client, cohort):
     outsider = User.objects.create_user("out", email="out@example.com")
-    response = admin_client.post(f"/admin/classroom/cohort/{cohort.pk}/invites/{outsider.pk}/regenerate/")
+    response = admin_client.post(f"/admin/cohorts/cohort/{cohort.pk}/invites/{outsider.pk}/regenerate/")
     assert response.status_code == 404
     assert not Invite.objects.exists()

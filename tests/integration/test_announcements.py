@@ -10,8 +10,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from labplatform.asgi import application
-from labplatform.classroom.announcements import AnnouncementRefused, announcement_post
-from labplatform.classroom.models import Announcement, Cluster, Cohort, Enrollment, StudentEnvironment
+from labplatform.cohorts.announcements import AnnouncementRefused, announcement_post
+from labplatform.cohorts.models import Announcement, Cluster, Cohort, Enrollment
+from labplatform.environments.models import StudentEnvironment
 from lessons.models import Course, Lesson
 
 pytestmark = pytest.mark.django_db(transaction=True)

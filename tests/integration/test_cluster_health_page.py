@@ -7,10 +7,11 @@ import re
 import pytest
 from kubernetes import client as kube_client
 
-from labplatform.classroom import environments
-from labplatform.classroom.models import Cluster, StudentEnvironment
 from labplatform.cluster.info import cluster_version
 from labplatform.cluster.manifests import MANAGED_BY, MANAGED_BY_LABEL
+from labplatform.cohorts.models import Cluster
+from labplatform.environments import services as environments
+from labplatform.environments.models import StudentEnvironment
 from tests.cohorts import wait_for_environments
 from tests.kube import unique_name, wait_for, write_token_kubeconfig
 

@@ -13,10 +13,17 @@ from django.utils import timezone
 from kubernetes import client as kube_client
 
 from labplatform.celery import app
-from labplatform.classroom import environments
-from labplatform.classroom.lifecycle import END_OF_DAY, LifecycleRefused, cohort_end, cohort_extend, end_of
-from labplatform.classroom.models import Cohort, StudentEnvironment
-from labplatform.classroom.tasks import cohorts_ended_teardown
+from labplatform.cohorts.models import Cohort
+from labplatform.environments import services as environments
+from labplatform.environments.lifecycle import (
+    END_OF_DAY,
+    LifecycleRefused,
+    cohort_end,
+    cohort_extend,
+    cohorts_ended_teardown,
+    end_of,
+)
+from labplatform.environments.models import StudentEnvironment
 from tests.cohorts import wait_for_environments
 from tests.kube import wait_for
 

@@ -6,7 +6,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
 from labplatform.asgi import application
-from labplatform.classroom.models import StudentEnvironment
+from labplatform.environments.models import StudentEnvironment
 from tests.cohorts import wait_for_environments
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -64,7 +64,7 @@ async def test_staff_watch_provisioning_progress_live(client, staff, make_cohort
     socket, connected, _ = await connect(client.cookies[settings.SESSION_COOKIE_NAME].value, cohort.slug)
     assert connected
 
-    from labplatform.classroom.environments import cohort_provision
+    from labplatform.environments.services import cohort_provision
 
     await database_sync_to_async(cohort_provision)(cohort=cohort)
     seen_ready = 0

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from labplatform.classroom.models import Cluster, Cohort, Enrollment
+from labplatform.cohorts.models import Cluster, Cohort, Enrollment
 from lessons.loading.course_files import course_read
 from lessons.loading.service import course_load
 from lessons.models import Lesson

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from labplatform.classroom.models import Cluster, Cohort, Enrollment
-from labplatform.classroom.sample_activity import cohort_sample_activity
+from labplatform.cohorts.models import Cluster, Cohort, Enrollment
+from labplatform.teaching.sample_activity import cohort_sample_activity
 from labplatform.terminal.models import TerminalActivity
 from lessons.models import Attempt, Course, Lesson, PageActivity, StaffAction, Task, TaskProgress
 
@@ -84,7 +84,7 @@ def seeded():
 
     ns = {e.pk: f"lab-{e.student_id}" for e in (ada, bo, cy)}
     for e in (ada, bo, cy):
-        from labplatform.classroom.models import StudentEnvironment
+        from labplatform.environments.models import StudentEnvironment
 
         StudentEnvironment.objects.create(enrollment=e, namespace=ns[e.pk], state="ready")
     progress(ada, tasks[0], "passed", minutes_to_pass=4, attempts=1)
@@ -289,7 +289,7 @@ def test_who_may_act_on_a_student(seeded, client, django_user_model):
 
 
 def test_an_instructor_announces_from_the_dashboard_and_returns_to_it(seeded, client):
-    from labplatform.classroom.models import Announcement
+    from labplatform.cohorts.models import Announcement
 
     slug = seeded["cohort"].slug
     client.force_login(seeded["instructor"])

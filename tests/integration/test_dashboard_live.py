@@ -14,7 +14,7 @@ from django.test import Client
 from kubernetes import client
 
 from labplatform.asgi import application
-from labplatform.classroom.models import Enrollment
+from labplatform.cohorts.models import Enrollment
 from lessons.models import Attempt, StaffAction, TaskProgress
 from lessons.services import attempt_create, task_open
 from tests.lessons_rows import course_with_task, deployment

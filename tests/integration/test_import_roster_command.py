@@ -7,8 +7,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from labplatform.classroom.invites import invite_token
-from labplatform.classroom.models import Cluster, Cohort, Enrollment, Invite
+from labplatform.cohorts.invites import invite_token
+from labplatform.cohorts.models import Cluster, Cohort, Enrollment, Invite
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
 
-from labplatform.classroom.invites import (
+from labplatform.cohorts.invites import (
     InviteError,
     cohort_invite_links,
     invite_create,
@@ -19,7 +19,7 @@ from labplatform.classroom.invites import (
     invite_url,
     open_invites,
 )
-from labplatform.classroom.models import Cluster, Cohort, Enrollment, Invite
+from labplatform.cohorts.models import Cluster, Cohort, Enrollment, Invite
 
 pytestmark = pytest.mark.django_db
 

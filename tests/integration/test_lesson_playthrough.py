@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from labplatform.classroom.models import Cluster, Cohort, Enrollment
+from labplatform.cohorts.models import Cluster, Cohort, Enrollment
 from lessons.loading.service import course_load
 from lessons.models import Lesson
 from lessons.services import quiz_submit

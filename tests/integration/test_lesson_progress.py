@@ -4,7 +4,7 @@ No cluster needed: tasks without setup, progress recorded as the grader would.""
 import pytest
 from django.utils import timezone
 
-from labplatform.classroom.models import Cluster, Cohort, Enrollment
+from labplatform.cohorts.models import Cluster, Cohort, Enrollment
 from lessons.models import Course, Lesson, QuizQuestion, Task, TaskProgress
 from lessons.selectors import course_outline, lesson_page
 from lessons.services import LessonRefused, quiz_submit, task_open

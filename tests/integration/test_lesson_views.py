@@ -5,7 +5,8 @@ and who may see what."""
 import pytest
 from django.test import Client
 
-from labplatform.classroom.models import Cluster, Cohort, Enrollment, StudentEnvironment
+from labplatform.cohorts.models import Cluster, Cohort, Enrollment
+from labplatform.environments.models import StudentEnvironment
 from lessons import services
 from lessons.loading.markdown import markdown_render
 from lessons.models import Attempt, Course, Lesson, QuizQuestion, Task, TaskProgress

@@ -8,7 +8,7 @@ from textwrap import dedent
 import pytest
 from django.core.management import CommandError, call_command
 
-from labplatform.classroom.models import Cluster, Cohort, Enrollment
+from labplatform.cohorts.models import Cluster, Cohort, Enrollment
 from lessons.loading import CourseInvalid, course_load
 from lessons.models import Course, Lesson, QuizQuestion, Task, TaskProgress
 

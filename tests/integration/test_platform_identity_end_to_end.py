@@ -21,8 +21,8 @@ import yaml
 from django.conf import settings
 from kubernetes import client
 
-from labplatform.classroom.environments import cohort_provision
-from labplatform.classroom.models import StudentEnvironment
+from labplatform.environments.models import StudentEnvironment
+from labplatform.environments.services import cohort_provision
 from tests.kube import cluster_state_dir, deployment_rolled_out, wait_for
 from tests.lessons_rows import course_with_task, deployment
 from tests.processes import ROOT, free_port, start_web, stop, subprocess_environment

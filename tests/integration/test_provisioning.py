@@ -9,11 +9,11 @@ from django.conf import settings
 from django.db import connection
 from kubernetes import client
 
-from labplatform.classroom import environments
-from labplatform.classroom.environment_work import environment_spec
-from labplatform.classroom.models import StudentEnvironment
 from labplatform.cluster.apply import object_get, object_name
 from labplatform.cluster.students import student_environment_apply, student_namespace_objects
+from labplatform.environments import services as environments
+from labplatform.environments.models import StudentEnvironment
+from labplatform.environments.steps import environment_spec
 from tests.cohorts import wait_for_environments
 from tests.kube import wait_for
 
@@ -56,7 +56,7 @@ def test_provisioning_a_cohort_makes_every_students_environment_ready(make_cohor
 
 @pytest.mark.parametrize("preset", ["standard", "small"])
 def test_the_workstation_is_bounded_as_the_cohorts_preset_says(make_cohort, kube, preset):
-    from labplatform.classroom.presets import PRESETS
+    from labplatform.cohorts.presets import PRESETS
 
     cohort = make_cohort(students=1, preset=preset)
     environments.cohort_provision(cohort=cohort)
@@ -187,7 +187,7 @@ def test_refreshing_a_workstation_token_puts_a_new_student_token_in_its_kubeconf
     import kubernetes
     import yaml as pyyaml
 
-    from labplatform.classroom.tasks import workstation_tokens_refresh_task
+    from labplatform.environments.tasks import workstation_tokens_refresh_task
 
     cohort = make_cohort(students=1)
     environments.cohort_provision(cohort=cohort)

@@ -8,8 +8,9 @@ import redis
 from django.conf import settings
 from kubernetes import client
 
-from labplatform.classroom import environments
-from labplatform.classroom.models import Cluster, StudentEnvironment
+from labplatform.cohorts.models import Cluster
+from labplatform.environments import services as environments
+from labplatform.environments.models import StudentEnvironment
 from tests.cohorts import wait_for_environments
 from tests.kube import wait_for, write_token_kubeconfig
 from tests.processes import manage, start_worker, stop
@@ -65,8 +66,8 @@ def test_a_worker_killed_mid_student_is_redelivered_and_the_environment_ends_rea
             "shell",
             "--no-imports",
             "-c",
-            "from labplatform.classroom.environments import cohort_provision;"
-            "from labplatform.classroom.models import Cohort;"
+            "from labplatform.environments.services import cohort_provision;"
+            "from labplatform.cohorts.models import Cohort;"
             f"print(cohort_provision(cohort=Cohort.objects.get(slug='{cohort.slug}')))",
             **environment,
         )

@@ -7,8 +7,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from labplatform.classroom.models import Cluster, Cohort, Enrollment, Invite
-from labplatform.classroom.roster import RosterError, parse_roster, roster_import
+from labplatform.cohorts.models import Cluster, Cohort, Enrollment, Invite
+from labplatform.cohorts.roster import RosterError, parse_roster, roster_import
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,8 @@ import aiohttp
 import pytest
 from django.conf import settings
 
-from labplatform.classroom.models import Cluster, Cohort, Enrollment, StudentEnvironment
+from labplatform.cohorts.models import Cluster, Cohort, Enrollment
+from labplatform.environments.models import StudentEnvironment
 from lessons.events import progress_push
 from lessons.models import TaskProgress
 from tests.lessons_rows import course_with_task

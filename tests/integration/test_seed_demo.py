@@ -7,7 +7,8 @@ import re
 import pytest
 from django.core.management import call_command
 
-from labplatform.classroom.models import Cohort, StudentEnvironment
+from labplatform.cohorts.models import Cohort
+from labplatform.environments.models import StudentEnvironment
 from tests.cohorts import delete_labelled, wait_for_environments
 from tests.kube import unique_name
 

@@ -6,8 +6,9 @@ from contextlib import asynccontextmanager
 import pytest
 from channels.db import database_sync_to_async
 
-from labplatform.classroom.models import Cluster, Cohort, Enrollment, StudentEnvironment
 from labplatform.cluster.exec import ExecOutput
+from labplatform.cohorts.models import Cluster, Cohort, Enrollment
+from labplatform.environments.models import StudentEnvironment
 from labplatform.terminal import consumers
 from tests.terminals import ready_terminal, session_cookie_async
 

@@ -5,9 +5,9 @@ import asyncio
 
 import pytest
 
-from labplatform.classroom import environments
-from labplatform.classroom.models import StudentEnvironment
 from labplatform.cluster.clients import close_async_clients
+from labplatform.environments import services as environments
+from labplatform.environments.models import StudentEnvironment
 from tests.cohorts import wait_for_environments
 from tests.terminals import provision_ready, ready_terminal, session_cookie, shell_identity
 

@@ -3,7 +3,8 @@ and the terminal panel on the home page."""
 
 import pytest
 
-from labplatform.classroom.models import Cluster, Cohort, Enrollment, StudentEnvironment
+from labplatform.cohorts.models import Cluster, Cohort, Enrollment
+from labplatform.environments.models import StudentEnvironment
 
 pytestmark = pytest.mark.django_db
 

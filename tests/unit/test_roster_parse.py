@@ -1,7 +1,7 @@
 """Reading a roster CSV: every problem is reported by line, worded for the admin, and bad
 rows never stop good ones."""
 
-from labplatform.classroom.roster import RosterError, RosterRow, parse_roster
+from labplatform.cohorts.roster import RosterError, RosterRow, parse_roster
 
 
 def parse(data: bytes):

@@ -7,7 +7,7 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-import labplatform.classroom.models
+import labplatform.cohorts.models
 
 
 class Migration(migrations.Migration):
@@ -52,7 +52,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('role', models.CharField(choices=[('student', 'Student'), ('instructor', 'Instructor')], default='student', max_length=12)),
-                ('student_id', models.CharField(default=labplatform.classroom.models.new_student_id, editable=False, max_length=16, unique=True)),
+                ('student_id', models.CharField(default=labplatform.cohorts.models.new_student_id, editable=False, max_length=16, unique=True)),
                 ('dropped_at', models.DateTimeField(blank=True, null=True)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('cohort', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='enrollments', to='classroom.cohort')),

@@ -12,11 +12,11 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from labplatform.classroom.dashboard import course_tasks
-from labplatform.classroom.environments import cohort_provision, cohort_reconcile
-from labplatform.classroom.models import Cluster, Cohort, Enrollment
-from labplatform.classroom.sample_activity import cohort_sample_activity
 from labplatform.cluster.registry import LOCAL
+from labplatform.cohorts.models import Cluster, Cohort, Enrollment
+from labplatform.environments.services import cohort_provision, cohort_reconcile
+from labplatform.teaching.dashboard import course_tasks
+from labplatform.teaching.sample_activity import cohort_sample_activity
 
 
 @dataclass(frozen=True)
