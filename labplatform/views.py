@@ -28,16 +28,15 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     enrollments = list(
-        request.user.enrollments.filter(dropped_at__isnull=True)
-        .select_related("cohort", "environment")
-        .order_by("-cohort__starts_at")
+        request.user.enrollments.active().select_related("cohort", "environment").order_by("-cohort__starts_at")
     )
     # An instructor's cohorts list their students (to watch); a student's do not, so a
     # student's page never loads the roster.
     taught = [e.cohort_id for e in enrollments if e.role == Enrollment.Role.INSTRUCTOR]
     students: dict[int, list[Enrollment]] = {}
     for student in (
-        Enrollment.objects.filter(cohort_id__in=taught, role=Enrollment.Role.STUDENT, dropped_at__isnull=True)
+        Enrollment.objects.students()
+        .filter(cohort_id__in=taught)
         .select_related("user", "environment")
         .order_by("user__username")
     ):

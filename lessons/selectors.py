@@ -58,9 +58,8 @@ def student_enrollment(*, user: AbstractBaseUser | AnonymousUser, course_slug: s
     if not user.is_authenticated:
         return None
     return (
-        Enrollment.objects.filter(
-            user=user, role=Enrollment.Role.STUDENT, dropped_at__isnull=True, cohort__course=course_slug
-        )
+        Enrollment.objects.students()
+        .filter(user=user, cohort__course=course_slug)
         .select_related("cohort__cluster", "environment", "user")
         .order_by("-cohort__starts_at", "-pk")
         .first()

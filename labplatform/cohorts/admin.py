@@ -180,7 +180,7 @@ class CohortAdmin(admin.ModelAdmin):
     def invite_regenerate_view(self, request: HttpRequest, object_id: str, user_id: int) -> HttpResponse:
         cohort = self._cohort_to_change(request, object_id)
         enrollment = get_object_or_404(
-            Enrollment.objects.select_related("user"), cohort=cohort, user_id=user_id, dropped_at=None
+            Enrollment.objects.active().select_related("user"), cohort=cohort, user_id=user_id
         )
         invite = invite_regenerate(user=enrollment.user, valid_days=settings.INVITE_VALID_DAYS)
         messages.success(

@@ -75,9 +75,7 @@ def announcement_push(*, announcement: Announcement) -> None:
     """Best effort: the announcement is saved, so a page that misses the push shows it
     when it is next loaded."""
     students = list(
-        Enrollment.objects.filter(
-            cohort_id=announcement.cohort_id, role=Enrollment.Role.STUDENT, dropped_at__isnull=True
-        ).values_list("user_id", flat=True)
+        Enrollment.objects.students().filter(cohort_id=announcement.cohort_id).values_list("user_id", flat=True)
     )
     try:
         async_to_sync(_send_all)(students, announcement_event(announcement))

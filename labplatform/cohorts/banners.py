@@ -9,7 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q
 from django.utils import timezone
 
-from labplatform.cohorts.models import Announcement, Cohort, Enrollment
+from labplatform.cohorts.models import Announcement, Cohort, Enrollment, enrolled
 
 LATEST_ANNOUNCEMENTS = 3
 # After a cohort ended its students are told why their terminal is gone, for a while.
@@ -53,9 +53,9 @@ def student_banners(*, user: AbstractBaseUser | AnonymousUser) -> StudentBanners
     if not user.is_authenticated:
         return StudentBanners()
     cohorts = list(
-        Cohort.objects.filter(
-            enrollments__user=user, enrollments__role=Enrollment.Role.STUDENT, enrollments__dropped_at__isnull=True
-        ).order_by("ends_at")
+        Cohort.objects.filter(enrolled("enrollments", role=Enrollment.Role.STUDENT), enrollments__user=user).order_by(
+            "ends_at"
+        )
     )
     if not cohorts:
         return StudentBanners()

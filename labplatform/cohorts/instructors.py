@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from labplatform.cohorts.models import Cohort, Enrollment
+from labplatform.cohorts.models import Cohort, Enrollment, enrolled
 
 
 def cohorts_taught(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Cohort]:
@@ -15,7 +15,7 @@ def cohorts_taught(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Cohort]:
     if user.is_staff:
         return Cohort.objects.all()
     return Cohort.objects.filter(
-        enrollments__user=user, enrollments__role=Enrollment.Role.INSTRUCTOR, enrollments__dropped_at__isnull=True
+        enrolled("enrollments", role=Enrollment.Role.INSTRUCTOR), enrollments__user=user
     ).distinct()
 
 

@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from labplatform.cohorts.models import Cohort, Enrollment, Invite
+from labplatform.cohorts.models import Cohort, Enrollment, Invite, enrolled
 
 INVITE_SALT = "labplatform.invite"
 _ASK_ADMIN = "Ask your course admin for a new link."
@@ -105,7 +105,7 @@ def invite_open_for_user(*, user: AbstractUser) -> Invite | None:
 def open_invites(cohort: Cohort) -> QuerySet[Invite]:
     """The open invites of everyone enrolled (and not dropped) in `cohort`, by username, newest first."""
     return (
-        _open(Invite.objects.filter(user__enrollments__cohort=cohort, user__enrollments__dropped_at=None))
+        _open(Invite.objects.filter(enrolled("user__enrollments"), user__enrollments__cohort=cohort))
         .select_related("user")
         .order_by("user__username", "-created_at")
     )
@@ -116,9 +116,7 @@ def cohort_invite_links(*, cohort: Cohort) -> list[InviteLink]:
     newest_invite: dict[int, Invite] = {}
     for invite in open_invites(cohort):
         newest_invite.setdefault(invite.user_id, invite)
-    enrollments = (
-        Enrollment.objects.filter(cohort=cohort, dropped_at=None).select_related("user").order_by("user__username")
-    )
+    enrollments = Enrollment.objects.active().filter(cohort=cohort).select_related("user").order_by("user__username")
     return [
         InviteLink(enrollment=enrollment, invite=newest_invite.get(enrollment.user_id))
         for enrollment in enrollments

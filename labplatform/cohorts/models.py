@@ -69,6 +69,29 @@ class Cohort(models.Model):
         return f"cohort.{self.pk}.grades"
 
 
+class EnrollmentQuerySet(models.QuerySet):
+    """The rules about who is in a cohort, written once: a dropped enrollment keeps its
+    grades but counts for nothing else."""
+
+    def active(self) -> "EnrollmentQuerySet":
+        return self.filter(dropped_at__isnull=True)
+
+    def students(self) -> "EnrollmentQuerySet":
+        return self.active().filter(role=Enrollment.Role.STUDENT)
+
+    def instructors(self) -> "EnrollmentQuerySet":
+        return self.active().filter(role=Enrollment.Role.INSTRUCTOR)
+
+
+def enrolled(path: str, *, role: str | None = None) -> models.Q:
+    """The same rules across a relation: `enrolled("enrollment", role=STUDENT)` for a row
+    that belongs to an active student's enrollment."""
+    lookups = {f"{path}__dropped_at__isnull": True}
+    if role is not None:
+        lookups[f"{path}__role"] = role
+    return models.Q(**lookups)
+
+
 class Enrollment(models.Model):
     class Role(models.TextChoices):
         STUDENT = "student", "Student"
@@ -80,6 +103,8 @@ class Enrollment(models.Model):
     student_id = models.CharField(max_length=16, unique=True, default=new_student_id, editable=False)
     dropped_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = EnrollmentQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "cohort"], name="one_enrollment_per_cohort")]

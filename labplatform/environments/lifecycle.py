@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from labplatform.cohorts.banners import ending_warning_window
-from labplatform.cohorts.models import Cohort
+from labplatform.cohorts.models import Cohort, enrolled
 from labplatform.environments import services as environments
 from labplatform.environments.models import StudentEnvironment
 
@@ -39,8 +39,8 @@ def _torn_down(cohort: Cohort) -> bool:
     """The cohort was ended and its students' environments went (or are going) with it."""
     return cohort.state == ENDED and (
         StudentEnvironment.objects.filter(
+            enrolled("enrollment"),
             enrollment__cohort=cohort,
-            enrollment__dropped_at__isnull=True,
             state__in=[StudentEnvironment.State.DELETING, StudentEnvironment.State.DELETED],
         ).exists()
     )
@@ -96,7 +96,6 @@ def cohort_end(*, cohort_id: int) -> int | None:
     if not Cohort.objects.filter(pk=cohort_id, ends_at__lte=timezone.now()).exclude(state=ENDED).update(state=ENDED):
         return None
     return environments.cohort_teardown(cohort=Cohort.objects.get(pk=cohort_id))
-
 
 
 @shared_task

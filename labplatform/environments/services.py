@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from labplatform.cluster.manifests import student_namespace_name
-from labplatform.cohorts.models import Cohort, Enrollment
+from labplatform.cohorts.models import Cohort, Enrollment, enrolled
 from labplatform.environments.models import StudentEnvironment
 from labplatform.environments.progress import progress_push
 from labplatform.environments.tasks import environment_provision_task, environment_reset_task, environment_teardown_task
@@ -40,14 +40,12 @@ def _move(rows, *, to: str, task) -> list[int]:
 def cohort_provision(*, cohort: Cohort) -> int:
     """Gives every active student an environment; queues the ones pending or failed.
     Returns how many were queued."""
-    students = Enrollment.objects.filter(
-        cohort=cohort, role=Enrollment.Role.STUDENT, dropped_at__isnull=True, environment__isnull=True
-    )
+    students = Enrollment.objects.students().filter(cohort=cohort, environment__isnull=True)
     StudentEnvironment.objects.bulk_create(
         [StudentEnvironment(enrollment=e, namespace=student_namespace_name(e.student_id)) for e in students],
         ignore_conflicts=True,
     )
-    waiting = _environments(cohort).filter(state__in=[State.PENDING, State.FAILED], enrollment__dropped_at__isnull=True)
+    waiting = _environments(cohort).filter(enrolled("enrollment"), state__in=[State.PENDING, State.FAILED])
     queued = _move(waiting, to=State.PROVISIONING, task=environment_provision_task)
     transaction.on_commit(lambda: progress_push(cohort=cohort))
     return len(queued)
@@ -59,6 +57,16 @@ def environment_reset(*, environment: StudentEnvironment) -> bool:
     the workstation stays. False if the environment was busy."""
     rows = StudentEnvironment.objects.filter(pk=environment.pk, state__in=[State.READY, State.FAILED])
     return bool(_move(rows, to=State.PROVISIONING, task=environment_reset_task))
+
+
+def environment_busy_message(environment: StudentEnvironment) -> str:
+    """Why a reset was refused, in the same words for the student, their instructor and
+    the admin: the state it is in now (read again; the caller's copy may be older)."""
+    environment.refresh_from_db(fields=["state"])
+    state = environment.get_state_display().lower()
+    return (
+        f"The environment {environment.namespace} is {state} right now; it can be reset once it is ready or has failed."
+    )
 
 
 @transaction.atomic
@@ -82,6 +90,6 @@ def cohort_teardown(*, cohort: Cohort) -> int:
 def enrollment_drop(*, enrollment: Enrollment) -> None:
     """Drops a student from a running cohort: their environment is torn down; their
     enrollment, attempts and grades stay."""
-    Enrollment.objects.filter(pk=enrollment.pk, dropped_at__isnull=True).update(dropped_at=timezone.now())
+    Enrollment.objects.active().filter(pk=enrollment.pk).update(dropped_at=timezone.now())
     live = StudentEnvironment.objects.filter(enrollment=enrollment).exclude(state__in=[State.DELETING, State.DELETED])
     _move(live, to=State.DELETING, task=environment_teardown_task)

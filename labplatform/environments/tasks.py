@@ -57,4 +57,3 @@ def environment_teardown_task(self, environment_id: int) -> None:
         steps.environment_teardown_run(environment_id=environment_id)
     except StillDeleting as exc:
         _retry_while_deleting(self, exc, environment_id, steps.State.DELETING)
-

@@ -78,11 +78,7 @@ def environment_reset(request: HttpRequest, slug: str, environment_id: int) -> H
     if environments.environment_reset(environment=environment):
         messages.success(request, f"Resetting {environment.namespace}.")
     else:
-        messages.error(
-            request,
-            f"{environment.namespace} is {environment.get_state_display().lower()}; "
-            "try again when it is ready or failed.",
-        )
+        messages.error(request, environments.environment_busy_message(environment))
     return redirect("cohort-detail", slug=slug)
 
 

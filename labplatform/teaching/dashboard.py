@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
 
-from labplatform.cohorts.models import Cohort, Enrollment
+from labplatform.cohorts.models import Cohort, Enrollment, enrolled
 from labplatform.teaching import metrics
 from lessons.models import Attempt, Task, TaskProgress
 
@@ -165,7 +165,8 @@ def course_tasks(course_slug: str) -> list[Task]:
 def enrolled_students(cohort: Cohort):
     """The cohort's students still enrolled, with what the dashboard shows beside them."""
     return (
-        Enrollment.objects.filter(cohort=cohort, role=Enrollment.Role.STUDENT, dropped_at__isnull=True)
+        Enrollment.objects.students()
+        .filter(cohort=cohort)
         .select_related("user", "environment", "terminal_activity", "page_activity")
         .order_by("user__username")
     )
@@ -250,17 +251,13 @@ def cohort_dashboard(*, cohort: Cohort, sort: str = "name", stuck_only: bool = F
     # instances cost more Python time than the query itself (bench/dashboard).
     task_ids = [task.pk for task in tasks]
     progress_rows = TaskProgress.objects.filter(
-        enrollment__cohort=cohort,
-        enrollment__role=Enrollment.Role.STUDENT,
-        enrollment__dropped_at__isnull=True,
-        task_id__in=task_ids,
+        enrolled("enrollment", role=Enrollment.Role.STUDENT), enrollment__cohort=cohort, task_id__in=task_ids
     ).values("enrollment_id", "task_id", "state", "attempts_count", "hints_used", "opened_at", "first_passed_at")
     progress: dict[tuple[int, int], dict] = {(p["enrollment_id"], p["task_id"]): p for p in progress_rows}
 
     failed_attempts = Attempt.objects.filter(
+        enrolled("progress__enrollment", role=Enrollment.Role.STUDENT),
         progress__enrollment__cohort=cohort,
-        progress__enrollment__role=Enrollment.Role.STUDENT,
-        progress__enrollment__dropped_at__isnull=True,
         progress__task_id__in=task_ids,
         state=Attempt.State.FAILED,
     )

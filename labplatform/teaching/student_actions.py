@@ -24,10 +24,7 @@ def environment_reset(*, actor: AbstractBaseUser, enrollment: Enrollment) -> Non
     if environment is None:
         raise ActionRefused(f"{enrollment.user.get_username()} has no environment yet; provision the cohort first.")
     if not environments.environment_reset(environment=environment):
-        raise ActionRefused(
-            f"{environment.namespace} is {environment.get_state_display().lower()}; "
-            "reset it when it is ready or failed."
-        )
+        raise ActionRefused(environments.environment_busy_message(environment))
     StaffAction.objects.create(enrollment=enrollment, actor=actor, kind=StaffAction.Kind.RESET)
 
 

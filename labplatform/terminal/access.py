@@ -50,13 +50,13 @@ def _require_ready(enrollment: Enrollment, *, whose: str) -> None:
 
 
 def _active(enrollments):
-    return enrollments.filter(dropped_at__isnull=True).select_related("cohort__cluster", "environment", "user")
+    return enrollments.select_related("cohort__cluster", "environment", "user")
 
 
 def own_enrollment(user: AbstractBaseUser, *, cohort_slug: str | None = None) -> Enrollment | None:
     """The student enrollment behind the user's own terminal: in the given cohort, else
     their latest."""
-    enrollments = _active(Enrollment.objects.filter(user=user, role=Enrollment.Role.STUDENT))
+    enrollments = _active(Enrollment.objects.students().filter(user=user))
     if cohort_slug:
         enrollments = enrollments.filter(cohort__slug=cohort_slug)
     return enrollments.order_by("-cohort__starts_at", "-pk").first()
@@ -77,12 +77,9 @@ def watcher_target(user: AbstractBaseUser | AnonymousUser, *, student: str) -> T
     """A read-only view of a student's terminal, for the instructors of that student's cohort."""
     if not user.is_authenticated:
         raise TerminalRefused("Sign in to watch a terminal.", code=4401)
-    enrollment = _active(Enrollment.objects.filter(student_id=student, role=Enrollment.Role.STUDENT)).first()
+    enrollment = _active(Enrollment.objects.students().filter(student_id=student)).first()
     teaches = (
-        enrollment is not None
-        and Enrollment.objects.filter(
-            user=user, cohort=enrollment.cohort, role=Enrollment.Role.INSTRUCTOR, dropped_at__isnull=True
-        ).exists()
+        enrollment is not None and Enrollment.objects.instructors().filter(user=user, cohort=enrollment.cohort).exists()
     )
     if not teaches:
         # The same answer whether the student exists or not.

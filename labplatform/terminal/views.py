@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from labplatform.cohorts.models import Enrollment
 from labplatform.environments.models import StudentEnvironment
-from labplatform.environments.services import environment_reset
+from labplatform.environments.services import environment_busy_message, environment_reset
 from labplatform.terminal import access
 
 
@@ -26,8 +26,7 @@ def _reset_answer(environment: StudentEnvironment | None) -> tuple[int, str]:
             f"Resetting your environment: everything in namespace {environment.namespace} is deleted and set up "
             "afresh, and your shell starts anew. The terminal reconnects when it is ready."
         )
-    state = environment.get_state_display().lower()
-    return 409, f"Your environment is {state} right now; reset it when it is ready."
+    return 409, environment_busy_message(environment)
 
 
 @login_required

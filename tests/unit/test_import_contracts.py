@@ -30,7 +30,9 @@ def tree(tmp_path_factory) -> Path:
     copy = tmp_path_factory.mktemp("contracts")
     for package in ("labplatform", "lessons"):
         shutil.copytree(
-            ROOT / package, copy / package, ignore=shutil.ignore_patterns("static", "templates", "content", "__pycache__")
+            ROOT / package,
+            copy / package,
+            ignore=shutil.ignore_patterns("static", "templates", "content", "__pycache__"),
         )
     shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
     return copy
