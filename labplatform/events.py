@@ -1,20 +1,9 @@
-"""Live events pushed to a signed-in user's pages.
+"""The socket every page of a signed-in user opens (/ws/events/). It only
+authenticates, joins the user's group and forwards what labplatform.push sends there."""
 
-Workers reach a browser with `push_to_user`, which sends to the group named by
-`user_group`; the consumer only authenticates, joins that group and forwards.
-"""
-
-from asgiref.sync import async_to_sync
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from channels.layers import get_channel_layer
 
-
-def user_group(user_id: int) -> str:
-    return f"user.{user_id}"
-
-
-def push_to_user(user_id: int, event: dict) -> None:
-    async_to_sync(get_channel_layer().group_send)(user_group(user_id), {"type": "user.event", "event": event})
+from labplatform.push import user_group
 
 
 class UserEventsConsumer(AsyncJsonWebsocketConsumer):

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from labplatform.cluster.errors import ClusterUnavailable
-from lessons.events import attempt_push
+from lessons.events import attempt_result_push
 from lessons.grading.engine import checks_evaluate
 from lessons.models import Attempt, TaskProgress
 
@@ -134,7 +134,7 @@ def attempt_grade(*, attempt_id: int, round: int) -> float | None:
         attempt.progress_mark, attempt.progressed_at = progress_mark, progressed_at
         if finished:
             _progress_record(attempt, outcome.state)
-        transaction.on_commit(lambda: attempt_push(attempt=attempt))
+        transaction.on_commit(lambda: attempt_result_push(attempt=attempt))
     if finished:
         return None
     return PENDING_BACKOFF[min(round, len(PENDING_BACKOFF) - 1)]

@@ -12,7 +12,7 @@ from labplatform.cluster.students import student_token
 from labplatform.cohorts.models import Enrollment
 from labplatform.environments.models import StudentEnvironment
 from labplatform.environments.steps import environment_spec
-from lessons.events import progress_push
+from lessons.events import task_state_push
 from lessons.grading.setup import task_setup_run
 from lessons.models import Attempt, HintReveal, Lesson, QuizSubmission, Task, TaskProgress
 from lessons.selectors import lesson_locked_reason
@@ -54,7 +54,7 @@ def task_open(*, enrollment: Enrollment, task: Task) -> TaskProgress:
     _require_lesson_open(enrollment, task.lesson)
     progress, created = TaskProgress.objects.get_or_create(enrollment=enrollment, task=task)
     if created:
-        progress_push(progress=progress)  # the dashboard's cell: opened
+        task_state_push(progress=progress)  # the dashboard's cell: opened
     if progress.setup_done_at is not None:
         return progress
     environment = _require_environment_ready(enrollment)

@@ -286,8 +286,8 @@ _PROFILE_PARTS = [
     ("query.py", "update", "  store the round (conditional UPDATE)"),
     ("base.py", "refresh_from_db", "  refresh_from_db"),
     ("grading_flow.py", "_progress_record", "  _progress_record"),
-    ("transaction.py", "__exit__", "  commit (and on_commit: attempt_push)"),
-    ("lessons/events.py", "attempt_push", "    attempt_push"),
+    ("transaction.py", "__exit__", "  commit (and on_commit: attempt_result_push)"),
+    ("lessons/events.py", "attempt_result_push", "    attempt_result_push"),
     ("asgiref/sync.py", "__call__", "      of which async_to_sync (channel layer sends)"),
     ("psycopg/connection.py", "wait", "PostgreSQL round trips (waiting)"),
 ]
@@ -373,7 +373,7 @@ def _timed_pass(ids: list[int]) -> dict:
     with (
         mock.patch.object(grading_flow, "checks_evaluate", timed("checks_evaluate", grading_flow.checks_evaluate)),
         mock.patch.object(objects, "_request", timed("  API requests", objects._request)),
-        mock.patch.object(grading_flow, "attempt_push", timed("attempt_push", grading_flow.attempt_push)),
+        mock.patch.object(grading_flow, "attempt_result_push", timed("attempt_result_push", grading_flow.attempt_result_push)),
         connection.execute_wrapper(sql),
     ):
         grade = timed("grade_attempt (all but Celery)", grade_attempt)

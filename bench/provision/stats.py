@@ -48,7 +48,7 @@ _PARTS = [
     # _provision minus student_environment_apply: the pod starting on the real node, asked
     # after 0.05 s, then twice as long each time up to 1 s.
     ("wait for workstation pod Ready on the node (GET, backoff 0.05-1 s)", []),
-    ("db: finish + progress_push", ["db: finish (update, refresh, progress_push)"]),
+    ("db: finish + provisioning_push", ["db: finish (update, refresh, provisioning_push)"]),
 ]
 
 
@@ -130,7 +130,7 @@ _BUCKETS = [
     ("json / yaml", ["json/", "yaml/"]),
     ("PostgreSQL driver (psycopg)", ["psycopg"]),
     ("Django ORM", ["django/db/"]),
-    ("Redis + channel layer (Celery broker/results, progress_push)", ["channels", "redis/", "asgiref/"]),
+    ("Redis + channel layer (Celery broker/results, provisioning_push)", ["channels", "redis/", "asgiref/"]),
     ("Celery / kombu / billiard", ["celery/", "kombu/", "billiard/"]),
     ("threads / futures", ["threading.py", "concurrent/futures"]),
 ]

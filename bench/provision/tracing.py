@@ -80,8 +80,8 @@ def install() -> None:
     _wrap(environment_work, "workstation_ready", "ready poll (GET pod)")
     _wrap(environment_work, "_provision", "_provision (apply + wait Ready)")
     # time.sleep is not wrapped: the wait for Ready is _provision less the apply.
-    _wrap(environment_work, "_finish", "db: finish (update, refresh, progress_push)")
-    _wrap(environment_work, "progress_push", "progress_push (count query + channel send)")
+    _wrap(environment_work, "_finish", "db: finish (update, refresh, provisioning_push)")
+    _wrap(environment_work, "provisioning_push", "provisioning_push (count query + channel send)")
 
     @task_prerun.connect(weak=False)
     def _started(task_id=None, task=None, args=None, **_):

@@ -25,7 +25,7 @@ if "db-reuse" in EXPERIMENTS:
 if "no-progress-push" in EXPERIMENTS:
     from labplatform.environments import steps as environment_work
 
-    environment_work.progress_push = lambda **_: None
+    environment_work.provisioning_push = lambda **_: None
 
 tracing.install()
 

@@ -4,14 +4,12 @@ page of its students, and pushed to the pages they already have open."""
 import logging
 from datetime import timedelta
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from labplatform import push
 from labplatform.cohorts.models import Announcement, Cohort, Enrollment
-from labplatform.events import user_group
 
 logger = logging.getLogger(__name__)
 
@@ -65,19 +63,11 @@ def announcement_clear(*, cohort: Cohort, announcement_id: int) -> bool:
     )
 
 
-async def _send_all(user_ids: list[int], event: dict) -> None:
-    layer = get_channel_layer()
-    for user_id in user_ids:
-        await layer.group_send(user_group(user_id), {"type": "user.event", "event": event})
-
-
 def announcement_push(*, announcement: Announcement) -> None:
     """Best effort: the announcement is saved, so a page that misses the push shows it
     when it is next loaded."""
     students = list(
         Enrollment.objects.students().filter(cohort_id=announcement.cohort_id).values_list("user_id", flat=True)
     )
-    try:
-        async_to_sync(_send_all)(students, announcement_event(announcement))
-    except Exception:
-        logger.warning("announcement %s: the push to students' pages failed", announcement.pk, exc_info=True)
+    event = announcement_event(announcement)
+    push.send(*(push.to_user(user_id, event) for user_id in students), what=f"announcement {announcement.pk}")

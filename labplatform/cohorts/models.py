@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from labplatform import push
 from labplatform.cohorts.presets import DEFAULT_PRESET, PRESETS
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -61,12 +62,13 @@ class Cohort(models.Model):
 
     @property
     def progress_group(self) -> str:
-        return f"cohort.{self.pk}.progress"
+        """Where its environments' provisioning progress is pushed for the admin."""
+        return push.cohort_progress_group(self.pk)
 
     @property
     def grades_group(self) -> str:
-        """Where graded attempts are pushed for the cohort's instructors."""
-        return f"cohort.{self.pk}.grades"
+        """Where its students' task states are pushed for its instructors."""
+        return push.cohort_grades_group(self.pk)
 
 
 class EnrollmentQuerySet(models.QuerySet):

@@ -2,10 +2,9 @@
 environment's new state to the cohort's Channels group; the page's consumer counts the
 states itself when it forwards one, so counts cannot arrive out of order."""
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db.models import Count
 
+from labplatform import push
 from labplatform.cohorts.models import Cohort
 from labplatform.environments.models import StudentEnvironment
 
@@ -30,8 +29,9 @@ def environment_event(environment: StudentEnvironment) -> dict:
     }
 
 
-def progress_push(*, cohort: Cohort, environment: StudentEnvironment | None = None) -> None:
+def provisioning_push(*, cohort: Cohort, environment: StudentEnvironment | None = None) -> None:
+    """The cohort's provisioning page recounts; with `environment`, its row changes too."""
     message = {"type": "progress.update"}
     if environment is not None:
         message["environment"] = environment_event(environment)
-    async_to_sync(get_channel_layer().group_send)(cohort.progress_group, message)
+    push.send((cohort.progress_group, message), what=f"cohort {cohort.pk} provisioning")

@@ -14,7 +14,7 @@ from django.utils import timezone
 from labplatform.cluster.manifests import student_namespace_name
 from labplatform.cohorts.models import Cohort, Enrollment, enrolled
 from labplatform.environments.models import StudentEnvironment
-from labplatform.environments.progress import progress_push
+from labplatform.environments.progress import provisioning_push
 from labplatform.environments.tasks import environment_provision_task, environment_reset_task, environment_teardown_task
 
 State = StudentEnvironment.State
@@ -47,7 +47,7 @@ def cohort_provision(*, cohort: Cohort) -> int:
     )
     waiting = _environments(cohort).filter(enrolled("enrollment"), state__in=[State.PENDING, State.FAILED])
     queued = _move(waiting, to=State.PROVISIONING, task=environment_provision_task)
-    transaction.on_commit(lambda: progress_push(cohort=cohort))
+    transaction.on_commit(lambda: provisioning_push(cohort=cohort))
     return len(queued)
 
 
@@ -82,7 +82,7 @@ def cohort_reconcile(*, cohort: Cohort) -> int:
 def cohort_teardown(*, cohort: Cohort) -> int:
     live = _environments(cohort).exclude(state__in=[State.DELETING, State.DELETED])
     queued = _move(live, to=State.DELETING, task=environment_teardown_task)
-    transaction.on_commit(lambda: progress_push(cohort=cohort))
+    transaction.on_commit(lambda: provisioning_push(cohort=cohort))
     return len(queued)
 
 

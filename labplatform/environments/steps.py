@@ -22,7 +22,7 @@ from labplatform.cluster.students import (
 from labplatform.cluster.terminals import workstation_session_end
 from labplatform.cohorts.presets import PRESETS, QuotaPreset
 from labplatform.environments.models import StudentEnvironment
-from labplatform.environments.progress import progress_push
+from labplatform.environments.progress import provisioning_push
 
 State = StudentEnvironment.State
 logger = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def _finish(environment: StudentEnvironment, *, expected: str, to: str, error: s
         fields["ready_at"] = timezone.now()
     StudentEnvironment.objects.filter(pk=environment.pk, state=expected).update(**fields)
     environment.refresh_from_db()
-    progress_push(cohort=environment.enrollment.cohort, environment=environment)
+    provisioning_push(cohort=environment.enrollment.cohort, environment=environment)
 
 
 def _guarded(environment: StudentEnvironment, expected: str, work) -> None:

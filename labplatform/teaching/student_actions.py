@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from labplatform.cohorts.models import Enrollment
 from labplatform.environments import services as environments
-from lessons.events import progress_push
+from lessons.events import task_state_push
 from lessons.models import Attempt, StaffAction, Task, TaskProgress
 from lessons.services import attempt_queue
 
@@ -64,5 +64,5 @@ def task_mark_passed(*, actor: AbstractBaseUser, enrollment: Enrollment, task: T
             enrollment=enrollment, actor=actor, kind=StaffAction.Kind.MARK_PASSED, task=task, reason=reason
         )
     progress.task, progress.enrollment = task, enrollment
-    progress_push(progress=progress)
+    task_state_push(progress=progress)
     return progress

@@ -6,8 +6,8 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
+from labplatform import push
 from labplatform.asgi import application
-from labplatform.events import push_to_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -32,7 +32,7 @@ async def test_a_signed_in_user_receives_events_pushed_to_them(django_user_model
     socket = WebsocketCommunicator(application, "/ws/events/", headers=headers(session=session))
     connected, _ = await socket.connect()
     assert connected
-    await database_sync_to_async(push_to_user)(user_id, {"kind": "hello", "n": 1})
+    await database_sync_to_async(push.send)(push.to_user(user_id, {"kind": "hello", "n": 1}), what="test")
     assert await socket.receive_json_from(timeout=5) == {"kind": "hello", "n": 1}
     await socket.disconnect()
 
@@ -63,6 +63,6 @@ async def test_a_socket_idle_longer_than_the_layers_blocking_pop_stays_open(djan
     connected, _ = await socket.connect()
     assert connected
     assert await socket.receive_nothing(timeout=7, interval=0.5)
-    await database_sync_to_async(push_to_user)(user_id, {"kind": "still", "n": 2})
+    await database_sync_to_async(push.send)(push.to_user(user_id, {"kind": "still", "n": 2}), what="test")
     assert await socket.receive_json_from(timeout=5) == {"kind": "still", "n": 2}
     await socket.disconnect()

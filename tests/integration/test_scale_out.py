@@ -12,7 +12,7 @@ from django.conf import settings
 
 from labplatform.cohorts.models import Cluster, Cohort, Enrollment
 from labplatform.environments.models import StudentEnvironment
-from lessons.events import progress_push
+from lessons.events import task_state_push
 from lessons.models import TaskProgress
 from tests.lessons_rows import course_with_task
 from tests.processes import free_port, start_web, stop
@@ -91,7 +91,7 @@ def test_scale_out_live_events_reach_sockets_on_every_web_process(cohort, two_we
             students_page_on_b = await open_socket(http, process_b, "/ws/events/", studying)
 
             # One push, as a worker makes it after grading: both dashboards get it.
-            await asyncio.to_thread(progress_push, progress=progress)
+            await asyncio.to_thread(task_state_push, progress=progress)
             cells = [await next_json(on_a), await next_json(on_b)]
 
             token = await csrf_token(http, process_a)
