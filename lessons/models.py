@@ -106,6 +106,9 @@ class TaskProgress(models.Model):
     setup_data = models.JSONField(default=dict)
     setup_done_at = models.DateTimeField(null=True, blank=True)
     setup_error = models.TextField(blank=True)
+    # Who is running the setup now: a request claims it for a while (lessons/services.py),
+    # so that a second tab waits for it instead of running it again.
+    setup_claimed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -1,10 +1,12 @@
 """What a student does in a lesson: open a task (its setup runs), reveal a hint, press
 Check, submit a quiz. Grading itself is in lessons/grading_flow.py, run by the worker."""
 
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from labplatform.cluster.errors import ClusterError
@@ -58,35 +60,67 @@ def task_open(*, enrollment: Enrollment, task: Task) -> TaskProgress:
     if progress.setup_done_at is not None:
         return progress
     environment = _require_environment_ready(enrollment)
-    with transaction.atomic():
-        # Two tabs opening at once: the second waits here and finds the setup done.
-        progress = TaskProgress.objects.select_for_update().get(pk=progress.pk)
-        if progress.setup_done_at is not None:
-            return progress
-        setup = task.spec.get("setup") or {}
-        try:
-            progress.setup_data = (
-                task_setup_run(
-                    setup=setup,
-                    cluster=enrollment.cohort.cluster.name,
-                    namespace=environment.namespace,
-                    local_kwok=enrollment.cohort.cluster.is_local,
-                    # Objects a task starts with are made as the student (the shortest token there is).
-                    student_token=student_token(environment_spec(environment), seconds=600)
-                    if setup.get("objects")
-                    else None,
-                )
-                if setup
-                else {}
+    claim = _setup_claim(progress)
+    if claim is None:
+        # Another tab is running it: wait for that one instead of running it twice.
+        return _setup_awaited(progress)
+    setup = task.spec.get("setup") or {}
+    # The cluster is called with no row locked: the claim keeps a second run out.
+    try:
+        data = (
+            task_setup_run(
+                setup=setup,
+                cluster=enrollment.cohort.cluster.name,
+                namespace=environment.namespace,
+                local_kwok=enrollment.cohort.cluster.is_local,
+                # Objects a task starts with are made as the student (the shortest token there is).
+                student_token=student_token(environment_spec(environment), seconds=600)
+                if setup.get("objects")
+                else None,
             )
-        except ClusterError as exc:
-            progress.setup_error = f"The task could not be prepared: {exc}. Press Start task again."
-            progress.save(update_fields=["setup_error", "updated_at"])
-            return progress
-        progress.setup_done_at = timezone.now()
-        progress.setup_error = ""
-        progress.save(update_fields=["setup_data", "setup_done_at", "setup_error", "updated_at"])
+            if setup
+            else {}
+        )
+    except ClusterError as exc:
+        error = f"The task could not be prepared: {exc}. Press Start task again."
+        _setup_finish(progress, claim, setup_error=error, setup_claimed_at=None)
+    else:
+        _setup_finish(progress, claim, setup_data=data, setup_done_at=timezone.now(), setup_error="")
+    progress.refresh_from_db()
     return progress
+
+
+# How long a claim on a task's setup holds: far longer than a setup takes (its cluster
+# calls give up within seconds), so only a request that died leaves one to expire.
+SETUP_CLAIM = timedelta(seconds=60)
+# How long a second tab waits for the first one's setup before showing the task as it is.
+SETUP_AWAIT_SECONDS = 20
+
+
+def _setup_claim(progress: TaskProgress) -> datetime | None:
+    """Claims the setup for this request (one conditional UPDATE, no lock held after it);
+    None if it is done or another request holds a live claim."""
+    now = timezone.now()
+    claimed = (
+        TaskProgress.objects.filter(pk=progress.pk, setup_done_at__isnull=True)
+        .filter(Q(setup_claimed_at__isnull=True) | Q(setup_claimed_at__lt=now - SETUP_CLAIM))
+        .update(setup_claimed_at=now, updated_at=now)
+    )
+    return now if claimed else None
+
+
+def _setup_finish(progress: TaskProgress, claim: datetime, **fields) -> None:
+    """Stores the outcome, unless the claim expired and another request took over."""
+    TaskProgress.objects.filter(pk=progress.pk, setup_claimed_at=claim).update(**fields, updated_at=timezone.now())
+
+
+def _setup_awaited(progress: TaskProgress) -> TaskProgress:
+    deadline = time.monotonic() + SETUP_AWAIT_SECONDS
+    while True:
+        progress.refresh_from_db()
+        if progress.setup_done_at is not None or progress.setup_claimed_at is None or time.monotonic() > deadline:
+            return progress
+        time.sleep(0.2)
 
 
 def _opened_progress(enrollment: Enrollment, task: Task, *, for_update: bool = False) -> TaskProgress:
