@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from labplatform import push
-from labplatform.cohorts.presets import DEFAULT_PRESET, PRESETS
+from labplatform.cohorts.presets import DEFAULT_PRESET, preset_choices
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -43,9 +43,7 @@ class Cohort(models.Model):
     slug = models.SlugField(max_length=40, unique=True)
     course = models.CharField(max_length=100, default="module-15-kubernetes")
     cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="cohorts")
-    quota_preset = models.CharField(
-        max_length=40, choices=[(p.name, p.label) for p in PRESETS.values()], default=DEFAULT_PRESET
-    )
+    quota_preset = models.CharField(max_length=40, choices=preset_choices, default=DEFAULT_PRESET)
     starts_at = models.DateTimeField(default=timezone.now)
     ends_at = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)

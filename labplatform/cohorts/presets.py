@@ -74,3 +74,9 @@ PRESETS: dict[str, QuotaPreset] = {
     ]
 }
 DEFAULT_PRESET = "standard"
+
+
+def preset_choices() -> list[tuple[str, str]]:
+    """The choices of Cohort.quota_preset. A callable, so a migration records this function,
+    not the list: a preset added above needs no migration."""
+    return [(preset.name, preset.label) for preset in PRESETS.values()]
