@@ -373,7 +373,9 @@ def _timed_pass(ids: list[int]) -> dict:
     with (
         mock.patch.object(grading_flow, "checks_evaluate", timed("checks_evaluate", grading_flow.checks_evaluate)),
         mock.patch.object(objects, "_request", timed("  API requests", objects._request)),
-        mock.patch.object(grading_flow, "attempt_result_push", timed("attempt_result_push", grading_flow.attempt_result_push)),
+        mock.patch.object(
+            grading_flow, "attempt_result_push", timed("attempt_result_push", grading_flow.attempt_result_push)
+        ),
         connection.execute_wrapper(sql),
     ):
         grade = timed("grade_attempt (all but Celery)", grade_attempt)
