@@ -13,6 +13,13 @@ up: deps
 test: deps
 	@scripts/test.sh $(PYTEST_ARGS)
 
+# The unit tests alone, in seconds, with no service started: every address points at a
+# closed port, so a test that needed one would fail here.
+unit: $(VENV)/.installed
+	@DATABASE_URL=postgres://unit:unit@127.0.0.1:9/unit REDIS_URL=redis://127.0.0.1:9/0 \
+		LABPLATFORM_KUBECONFIG=/nonexistent/kubeconfig SECRET_KEY=unit-only DEBUG=false \
+		LABPLATFORM_RUN_DIR=$(CURDIR)/.run/unit $(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
+
 lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -3,6 +3,7 @@
 import hashlib
 import ipaddress
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -23,8 +24,20 @@ T = TypeVar("T")
 KWOK_GROUP, KWOK_VERSION = "kwok.x-k8s.io", "v1alpha1"
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def kube_version() -> str:
+    """The local cluster's Kubernetes version (k8s/local/versions.env, or KUBE_VERSION)."""
+    text = (ROOT / "k8s" / "local" / "versions.env").read_text()
+    default = re.search(r"^KUBE_VERSION=\$\{KUBE_VERSION:-(v[0-9.]+)\}", text, re.MULTILINE).group(1)
+    return os.environ.get("KUBE_VERSION", default)
+
+
+CACHE = Path(os.environ.get("LABPLATFORM_CACHE", Path.home() / ".cache" / "labplatform"))
 # This cluster's kubectl (k8s/local/build.sh), for acting as a student with their kubeconfig.
-KUBECTL = next((Path.home() / ".cache" / "labplatform").glob("kubernetes-*/bin/kubectl"))
+# Named, not looked for: collecting the tests needs no cluster built.
+KUBECTL = CACHE / f"kubernetes-{kube_version()}" / "bin" / "kubectl"
 
 
 def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:

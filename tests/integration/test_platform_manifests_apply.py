@@ -9,7 +9,6 @@ the admission policies, are checked with impersonation.
 import base64
 import json
 import os
-import re
 import subprocess
 import uuid
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 import yaml
 
 from labplatform.cluster import manifests
-from tests.kube import cluster_state_dir
+from tests.kube import KUBECTL, cluster_state_dir
 
 pytestmark = pytest.mark.local_cluster
 
@@ -28,16 +27,6 @@ LOCAL_OVERLAY = PLATFORM_DIR / "overlays" / "local"
 PLATFORM = "system:serviceaccount:labplatform-system:labplatform"
 WORKSTATIONS = "labplatform-workstations"
 COHORT = "test-cohort"
-
-
-def kube_version() -> str:
-    text = (ROOT / "k8s" / "local" / "versions.env").read_text()
-    default = re.search(r"^KUBE_VERSION=\$\{KUBE_VERSION:-(v[0-9.]+)\}", text, re.MULTILINE).group(1)
-    return os.environ.get("KUBE_VERSION", default)
-
-
-CACHE = Path(os.environ.get("LABPLATFORM_CACHE", Path.home() / ".cache" / "labplatform"))
-KUBECTL = CACHE / f"kubernetes-{kube_version()}" / "bin" / "kubectl"
 
 
 def admin_kubeconfig() -> Path:

@@ -4,29 +4,18 @@ and holds what running the platform for real needs. Also overlays/compose, which
 docker-compose.yml's bootstrap applies to its k3s."""
 
 import os
-import re
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.kube import cluster_state_dir
+from tests.kube import KUBECTL, cluster_state_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = ROOT / "k8s" / "platform" / "overlays" / "production"
 COMPOSE = ROOT / "k8s" / "platform" / "overlays" / "compose"
 SYSTEM, WORKSTATIONS = "labplatform-system", "labplatform-workstations"
-
-
-def kube_version() -> str:
-    text = (ROOT / "k8s" / "local" / "versions.env").read_text()
-    default = re.search(r"^KUBE_VERSION=\$\{KUBE_VERSION:-(v[0-9.]+)\}", text, re.MULTILINE).group(1)
-    return os.environ.get("KUBE_VERSION", default)
-
-
-CACHE = Path(os.environ.get("LABPLATFORM_CACHE", Path.home() / ".cache" / "labplatform"))
-KUBECTL = CACHE / f"kubernetes-{kube_version()}" / "bin" / "kubectl"
 
 
 def kubectl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
