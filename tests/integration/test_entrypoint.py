@@ -40,7 +40,7 @@ def livez_answers(port: int, process: subprocess.Popen, log: Path) -> bool:
     assert process.poll() is None, f"the web role exited:\n{log.read_text()}"
     try:
         return requests.get(f"http://127.0.0.1:{port}/livez", timeout=2).status_code == 200
-    except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow to start
+    except requests.RequestException:  # not up yet, slow to start, or answering half-started
         return False
 
 

@@ -46,7 +46,7 @@ def test_daphne_logs_json_lines_with_the_request_id(tmp_path):
             assert web.poll() is None, log.read_text()
             try:
                 return requests.get(f"http://127.0.0.1:{port}/livez", timeout=2).ok
-            except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow to start
+            except requests.RequestException:  # not up yet, slow to start, or answering half-started
                 return False
 
         wait_for(f"daphne on {port}", answers, timeout=60)
