@@ -2,14 +2,13 @@
 is stored once and pushed to the student's page."""
 
 import asyncio
-import time
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from kubernetes import client
 
-from labplatform.events import user_group
+from labplatform.push import user_group
 from lessons.models import Attempt, TaskProgress
 from lessons.services import attempt_create, task_open
 from tests.kube import wait_for
@@ -42,7 +41,8 @@ async def received(layer, channel: str, count: int) -> list[dict]:
 
 
 @pytest.mark.usefixtures("celery_worker_process")
-def test_a_check_is_graded_by_the_worker_and_pushed_to_the_students_page(student, kube):
+def test_a_check_is_graded_by_the_worker_and_pushed_to_the_students_page(student, kube, settings):
+    settings.LESSONS_CHECK_INTERVAL_SECONDS = 0  # two Checks in a row, without waiting
     task = course_with_task()
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
@@ -54,7 +54,14 @@ def test_a_check_is_graded_by_the_worker_and_pushed_to_the_students_page(student
     assert failing.results[0]["message"] == "Deployment web: not found in namespace " + student.environment.namespace
 
     client.AppsV1Api(kube).create_namespaced_deployment(student.environment.namespace, deployment(replicas=3))
-    time.sleep(3)  # the rate limit
+    namespace = student.environment.namespace
+    wait_for(
+        "web's pods Ready",
+        lambda: (
+            client.AppsV1Api(kube).read_namespaced_deployment(name="web", namespace=namespace).status.ready_replicas
+            == 3
+        ),
+    )
     passing = finished(attempt_create(enrollment=student, task=task, answers=[]))
     assert passing.state == Attempt.State.PASSED, passing.results
 
