@@ -1,9 +1,9 @@
 """Which clusters the platform knows and how to reach each one."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.apps import apps
 from django.conf import settings
 
 from labplatform.cluster.errors import UnknownCluster
@@ -21,7 +21,7 @@ class ClusterSource:
 
 
 def cluster_source(name: str = LOCAL) -> ClusterSource:
-    """Where a registered cluster is. A registered cluster (classroom.Cluster) with no
+    """Where a registered cluster is. A registered cluster (cohorts.Cluster) with no
     kubeconfig of its own is reached the way the platform reaches its default one."""
     path = _registered_kubeconfig(name)
     if path:
@@ -31,10 +31,21 @@ def cluster_source(name: str = LOCAL) -> ClusterSource:
     return ClusterSource(name=name, kubeconfig=Path(settings.LABPLATFORM_KUBECONFIG))
 
 
+# The clusters the platform knows are registered by the app that keeps them (cohorts), which
+# installs this lookup when Django starts: the gateway imports no app's models.
+# It maps a cluster's name to its kubeconfig path ("" for the platform's own), or None.
+_registered: Callable[[str], str | None] | None = None
+
+
+def registered_clusters_use(lookup: Callable[[str], str | None]) -> None:
+    global _registered
+    _registered = lookup
+
+
 def _registered_kubeconfig(name: str) -> str:
     if name == LOCAL:
         return ""
-    cluster = apps.get_model("classroom", "Cluster").objects.filter(name=name).first()
-    if cluster is None:
+    path = _registered(name) if _registered is not None else None
+    if path is None:
         raise UnknownCluster(f"no cluster named {name!r} is registered")
-    return cluster.kubeconfig_path
+    return path
