@@ -14,6 +14,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from labplatform.events import user_group
+from labplatform.tracing import traced
 from lessons.models import Attempt, TaskProgress
 from lessons.selectors import attempt_payload
 
@@ -61,6 +62,7 @@ def _run(sending, what: str) -> None:
         logger.warning("%s: the push failed; pages will catch up when reloaded or polled", what, exc_info=True)
 
 
+@traced("grading.attempt_push")
 def attempt_push(*, attempt: Attempt) -> None:
     """Best effort: the result is already stored, and a page that misses the push polls."""
     payload = attempt_payload(attempt)

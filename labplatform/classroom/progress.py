@@ -7,6 +7,7 @@ from channels.layers import get_channel_layer
 from django.db.models import Count
 
 from labplatform.classroom.models import Cohort, StudentEnvironment
+from labplatform.tracing import traced
 
 
 def cohort_progress(*, cohort: Cohort) -> dict:
@@ -29,6 +30,7 @@ def environment_event(environment: StudentEnvironment) -> dict:
     }
 
 
+@traced("progress.push")
 def progress_push(*, cohort: Cohort, environment: StudentEnvironment | None = None) -> None:
     message = {"type": "progress.update"}
     if environment is not None:
