@@ -10,9 +10,9 @@ from pathlib import Path
 import yaml
 from kubernetes.utils import parse_quantity
 
+from bench.kube import STATE
 from labplatform.cluster import manifests
 
-STATE = Path.home() / ".local" / "state" / "labplatform" / "cluster"
 CGROUP = Path("/sys/fs/cgroup")
 # Pod cgroups under kubepods: Burstable and BestEffort pods one level down, Guaranteed ones
 # right there. Workstations are Burstable (requests below limits).
