@@ -42,8 +42,13 @@ def summary(seconds: list[float]) -> dict:
     }
 
 
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def ratio(value: float | None, baseline: float | None) -> float | None:
-    return round(value / baseline, 2) if value is not None and baseline else None
+    """value / baseline, or None unless both are figures (and the baseline not 0)."""
+    return round(value / baseline, 2) if _number(value) and _number(baseline) and baseline else None
 
 
 def cell(value, digits: int = 1) -> str:
