@@ -3,10 +3,6 @@ never the platform's (a benchmark deletes what it made), Django set up on them, 
 cohorts of made-up students the benchmarks fill them with."""
 
 import os
-import subprocess
-import sys
-
-from bench.report import REPO
 
 POSTGRES = "postgres://labplatform:labplatform@127.0.0.1:5433"
 # Settings that would point the platform at another cluster than the local one, or send
@@ -32,8 +28,7 @@ def shown(url: str) -> str:
     return url.replace("labplatform:labplatform@", "labplatform:***@")
 
 
-def _database_ensure(env: dict[str, str], name: str) -> None:
-    """Creates the benchmark's database if needed and migrates it."""
+def _database_create(name: str) -> None:
     import psycopg
     from psycopg import sql
 
@@ -41,9 +36,6 @@ def _database_ensure(env: dict[str, str], name: str) -> None:
         exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"], cwd=REPO, env=env, check=True
-    )
 
 
 def django_start(*, database: str, redis: str, settings: dict[str, str], drop: tuple[str, ...] = ()) -> dict[str, str]:
@@ -63,13 +55,14 @@ def django_start(*, database: str, redis: str, settings: dict[str, str], drop: t
     )
     for name in drop:
         os.environ.pop(name, None)
-    env = dict(os.environ)
-    _database_ensure(env, database)
+    _database_create(database)
 
     import django
+    from django.core.management import call_command
 
     django.setup()
-    return env
+    call_command("migrate", interactive=False, verbosity=0)
+    return dict(os.environ)
 
 
 def cohort_with_students(*, slug: str, students: int):

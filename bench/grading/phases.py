@@ -279,7 +279,7 @@ def run_profile(*, task: Task, progresses: list[TaskProgress]) -> dict:
 # The platform's steps (its trace hooks) timed without the profiler, as the table names them.
 _TIMED_STEPS = {
     "grading.checks_evaluate": "checks_evaluate",
-    "cluster.request": "  API requests",
+    "cluster.request": "API requests (in checks_evaluate)",
     "grading.attempt_push": "attempt_push",
 }
 

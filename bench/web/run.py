@@ -302,6 +302,9 @@ def measure(args, report: Report) -> None:
         "cores.",
     )
     report.details.update(lesson=lesson, conn_max_age=env["DATABASE_CONN_MAX_AGE"], rows=rows)
+    refused = {_label(r["measure"], r["processes"]): r["statuses"] for r in rows if set(r["statuses"]) - {"200"}}
+    if refused:
+        raise SystemExit(f"pages answered other than 200, so the figures are of errors: {refused}")
 
 
 def _label(measure: str, processes: int) -> str:
