@@ -248,19 +248,19 @@ def run_kubectl(*, students: int, cohort_slug: str, admin: Kube, timeout: float)
         all_ready = watcher.wait_for(students, timeout=timeout)
         ended = time.time()
         cpu_after = cpu.snapshot()
-        summary = _ready_summary(watcher, started)
-        last = summary["last_pod_ready_s"]
+        pods = _ready_summary(watcher, started)
+        last = pods["last_pod_ready_s"]
         result.update(
             {
                 "apply_loop_s": round(applied - started, 3),
                 "per_student_apply": summary(durations),
                 "failed": len(failures),
                 "failed_examples": failures[:5],
-                "first_ready_s": summary["first_pod_ready_s"],
+                "first_ready_s": pods["first_pod_ready_s"],
                 "all_ready_s": last if all_ready else None,
                 "students_per_s": rate(students, last) if all_ready else None,
                 "cpu_seconds": cpu.delta(cpu_before, cpu_after, seconds=ended - started),
-                **summary,
+                **pods,
             }
         )
         say(
@@ -351,8 +351,8 @@ def run_bare(*, students: int, cohort_slug: str, admin: Kube, inflight: int, tim
         all_ready = watcher.wait_for(students, timeout=timeout)
         ended = time.time()
         cpu_after = cpu.snapshot()
-        summary = _ready_summary(watcher, started)
-        last = summary["last_pod_ready_s"]
+        pods = _ready_summary(watcher, started)
+        last = pods["last_pod_ready_s"]
         result.update(
             {
                 "apply_s": round(applied - started, 3),
@@ -360,11 +360,11 @@ def run_bare(*, students: int, cohort_slug: str, admin: Kube, inflight: int, tim
                 "failed_examples": outcome["failures"][:5],
                 "retries": outcome["retries"],
                 "per_kind_latency": outcome["per_kind_latency"],
-                "first_ready_s": summary["first_pod_ready_s"],
+                "first_ready_s": pods["first_pod_ready_s"],
                 "all_ready_s": last if all_ready else None,
                 "students_per_s": rate(students, last) if all_ready else None,
                 "cpu_seconds": cpu.delta(cpu_before, cpu_after, seconds=ended - started),
-                **summary,
+                **pods,
             }
         )
         say(
