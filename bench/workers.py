@@ -35,10 +35,6 @@ class WorkerSetting:
     def tag(self) -> str:
         return f"{self.pool}{self.concurrency}" + (f"x{self.processes}" if self.processes > 1 else "")
 
-    @property
-    def slots(self) -> int:
-        return self.concurrency * self.processes
-
     def __str__(self) -> str:
         processes = f" x{self.processes} processes" if self.processes > 1 else ""
         return f"--pool {self.pool} -c {self.concurrency}{processes}"

@@ -29,7 +29,7 @@ from kubernetes.utils import parse_quantity
 from bench import realnode
 from bench.cli import Benchmark, at_least_one, say
 from bench.kube import ADMIN_KUBECONFIG, STATE
-from bench.report import Column, Report, Table
+from bench.report import Column, Report, Table, summary
 from labplatform.cluster import manifests
 
 NODE = "labplatform-node"
@@ -88,11 +88,6 @@ def working_set(uid: str) -> int:
     if found is None:
         raise RuntimeError(f"no cgroup for pod {uid}")
     return found
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def pods_delete(core: client.CoreV1Api) -> None:
@@ -178,12 +173,13 @@ def measure(args, report: Report) -> None:
         ratio_of="workstation",
         against_column="pause",
     )
-    for label, key, scale, pick in (
-        ("creation to Ready p50 ms", "ready_seconds", 1000, statistics.median),
-        ("creation to Ready p95 ms", "ready_seconds", 1000, lambda values: percentile(values, 0.95)),
-        (f"working set after {args.idle_seconds:g} s idle, median MiB", "memory_bytes", 2**-20, statistics.median),
-    ):
-        table.add(label, **{name: scale * pick(values[key]) for name, values in measured.items()})
+    ready = {name: summary(values["ready_seconds"]) for name, values in measured.items()}
+    table.add("creation to Ready p50 ms", **{name: r["p50_ms"] for name, r in ready.items()})
+    table.add("creation to Ready p95 ms", **{name: r["p95_ms"] for name, r in ready.items()})
+    table.add(
+        f"working set after {args.idle_seconds:g} s idle, median MiB",
+        **{name: statistics.median(values["memory_bytes"]) / 2**20 for name, values in measured.items()},
+    )
     allocatable = core.read_node(NODE).status.allocatable
     workstation_mib = statistics.median(measured["workstation"]["memory_bytes"]) / 2**20
     report.add(table, _capacity(allocatable, workstation_mib))
