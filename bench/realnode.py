@@ -10,9 +10,9 @@ from pathlib import Path
 import yaml
 from kubernetes.utils import parse_quantity
 
+from bench.kube import STATE
 from labplatform.cluster import manifests
 
-STATE = Path.home() / ".local" / "state" / "labplatform" / "cluster"
 CGROUP = Path("/sys/fs/cgroup")
 # Pod cgroups under kubepods: Burstable and BestEffort pods one level down, Guaranteed ones
 # right there. Workstations are Burstable (requests below limits).
@@ -120,3 +120,15 @@ def workstation_capacity(get, *, node_pool: str) -> dict:
         found["holds"] += holds
         found["free"] += free
     return found
+
+
+def workstations_on_the_node() -> None:
+    """Refuses to run when the settings would not put workstations on the real node (a
+    KWOK node runs nothing, and answers an exec with "no exec found"). Needs Django."""
+    from django.conf import settings
+
+    if not settings.WORKSTATION_NODE_POOL:
+        raise SystemExit(
+            f"no workstation node pool: {STATE}/node/workstation.json is missing or empty; "
+            "is the local cluster up with its node (make cluster-up)?"
+        )

@@ -4,6 +4,7 @@ Both are best effort (labplatform.push): the result is stored, and pages that mi
 push catch up when they poll or reconnect."""
 
 from labplatform import push
+from labplatform.tracing import traced
 from lessons.models import Attempt, TaskProgress
 from lessons.selectors import attempt_payload
 
@@ -20,6 +21,7 @@ def cell_event(progress: TaskProgress) -> dict:
     }
 
 
+@traced("grading.attempt_push")
 def attempt_result_push(*, attempt: Attempt) -> None:
     """A graded attempt: its checks to the student's pages, its cell to the dashboard."""
     enrollment = attempt.progress.enrollment

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import jmespath
 
-from bench.grading import config
-from bench.provision import cpu, stats
+from bench import cpu
+from bench.kube import KUBECTL, PLATFORM_KUBECONFIG
+from bench.report import summary
 
 # A JMESPath that is also a JSONPath: dotted names with optional [N] indexes.
 _SIMPLE_PATH = re.compile(r"[A-Za-z_]\w*(\[\d+\])?(\.[A-Za-z_]\w*(\[\d+\])?)*")
@@ -29,7 +30,7 @@ class Command:
 
 
 def _kubectl(*args: str) -> list[str]:
-    return [str(config.KUBECTL), "--kubeconfig", str(config.PLATFORM_KUBECONFIG), *args]
+    return [str(KUBECTL), "--kubeconfig", str(PLATFORM_KUBECONFIG), *args]
 
 
 def _resource(target: dict) -> str:
@@ -107,7 +108,7 @@ def _grade(checks: list[dict], namespace: str) -> AttemptOutcome:
 
 
 def _shown(argv: list[str]) -> str:
-    return " ".join(argv).replace(str(config.KUBECTL), "kubectl").replace(str(config.PLATFORM_KUBECONFIG), "PLATFORM")
+    return " ".join(argv).replace(str(KUBECTL), "kubectl").replace(str(PLATFORM_KUBECONFIG), "PLATFORM")
 
 
 def run(*, checks: list[dict], namespaces: list[str], parallel: int) -> dict:
@@ -130,7 +131,7 @@ def run(*, checks: list[dict], namespaces: list[str], parallel: int) -> dict:
         "seconds": round(seconds, 3),
         "checks_per_s": round(len(checks) * len(namespaces) / seconds, 2) if seconds else None,
         "attempts_per_s": round(len(namespaces) / seconds, 2) if seconds else None,
-        "per_attempt": stats.summary([o.seconds for o in outcomes]),
+        "per_attempt": summary([o.seconds for o in outcomes]),
         "example_commands": [_shown(c.argv) for c in commands_for(checks, "NS")],
         "cpu_seconds": cpu.delta(cpu_before, cpu_after, seconds=seconds),
     }

@@ -8,17 +8,13 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from bench.provision.kube import Kube
+from bench.kube import Kube
 from labplatform.cluster import manifests
 from labplatform.cluster.manifests import COHORT_LABEL
 from labplatform.cluster.objects import resource_for
 
 # Requests in flight while making namespaces; the API server shares 2 cores.
 SETUP_THREADS = 12
-
-
-def cohort_selector(cohort: str) -> str:
-    return f"{COHORT_LABEL}={cohort}"
 
 
 def free_pods(admin: Kube) -> tuple[int, int]:

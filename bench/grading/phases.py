@@ -2,92 +2,24 @@
 queued (all at once, or through attempt_create as Check does), and what is measured from
 the rows the workers store."""
 
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import close_old_connections, connection
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
-from bench.common import process_cpu
-from bench.grading import cluster, config
-from bench.provision import cpu, stats
-from bench.workers import celery_workers_start, celery_workers_stop
-from labplatform.celery import app as celery_app
+from bench import cpu
+from bench.cli import say
+from bench.grading import cluster
+from bench.report import REPO, summary
+from bench.spans import recording
+from bench.workers import Workers, WorkerSetting
 from lessons.models import Attempt, Task, TaskProgress
 from lessons.services import attempt_create
 from lessons.tasks import grade_attempt
-
-
-def say(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-@dataclass(frozen=True)
-class WorkerSetting:
-    pool: str  # prefork | threads | solo
-    concurrency: int
-    processes: int = 2
-
-    @classmethod
-    def parse(cls, text: str) -> "WorkerSetting":
-        """POOL:CONCURRENCY[xPROCESSES], e.g. prefork:8 (two processes), threads:16x1."""
-        pool, _, rest = text.strip().partition(":")
-        concurrency, _, processes = rest.partition("x")
-        if pool not in ("prefork", "threads", "solo") or not concurrency.isdigit() or not (processes or "2").isdigit():
-            raise ValueError(f"worker setting {text!r}: expected POOL:CONCURRENCY[xPROCESSES]")
-        return cls(pool, int(concurrency), int(processes or 2))
-
-    @property
-    def tag(self) -> str:
-        return f"{self.pool}{self.concurrency}x{self.processes}"
-
-    def __str__(self) -> str:
-        return f"--pool {self.pool} --concurrency {self.concurrency}, {self.processes} processes"
-
-
-class Workers:
-    """`celery -A labplatform worker` processes on the benchmark's Redis database."""
-
-    def __init__(self, setting: WorkerSetting, *, tag: str, log_dir: Path, env: dict[str, str]):
-        self.setting, self.log_dir, self.env = setting, log_dir, env
-        self.names = [f"{tag}-{i}@bench" for i in range(setting.processes)]
-        self.processes: list[subprocess.Popen] = []
-
-    def start(self) -> None:
-        self.processes = celery_workers_start(
-            names=self.names,
-            app="labplatform",
-            pool=self.setting.pool,
-            concurrency=self.setting.concurrency,
-            env=self.env,
-            log_dir=self.log_dir,
-            extra=("--without-gossip", "--without-mingle"),
-        )
-
-    def consuming(self, on: bool) -> None:
-        """Starts or stops the workers taking tasks from the queue."""
-        queue = celery_app.conf.task_default_queue
-        control = celery_app.control.add_consumer if on else celery_app.control.cancel_consumer
-        replies = control(queue, destination=self.names, reply=True, timeout=10)
-        if len(replies) < len(self.names):
-            raise RuntimeError(f"only {len(replies)} of {len(self.names)} workers answered {control.__name__}")
-
-    @property
-    def pids(self) -> list[int]:
-        return [process.pid for process in self.processes]
-
-    def cpu_seconds(self) -> dict[int, float]:
-        """CPU seconds of each worker process with its pool's children."""
-        below = {pid: cpu.descendants([pid]) for pid in self.pids}
-        return {pid: sum(stat[2] for p in pids if (stat := process_cpu(p)) is not None) for pid, pids in below.items()}
-
-    def stop(self) -> None:
-        celery_workers_stop(self.processes)
 
 
 def progress_rows(*, task: Task, enrollments) -> list[TaskProgress]:
@@ -181,7 +113,7 @@ def outcome(ids: list[int], *, checks_per_attempt: int, processes: int) -> dict:
         "states": states,
         "most_rounds": rounds,
         "not_passed_examples": problems,
-        "latency": stats.summary(latencies),
+        "latency": summary(latencies),
         "drain_s": round(drain, 3) if drain else None,
         "attempts_per_s": round(len(finished) / drain, 2) if drain else None,
         "checks_per_s": round(checks / drain, 2) if drain else None,
@@ -209,7 +141,7 @@ def run_setting(
     result: dict = {"setting": str(setting), "tag": setting.tag}
     workers = Workers(setting, tag=tag, log_dir=log_dir, env=env)
     try:
-        workers.start()
+        workers.start(app="labplatform", extra=("--without-gossip", "--without-mingle"))
         # Every pool slot connects to PostgreSQL and the API server on its first task; a
         # platform's workers have done so long before a class presses Check.
         warm = progresses[: setting.concurrency * setting.processes * 2]
@@ -263,7 +195,7 @@ def run_setting(
         spike.update(
             {
                 "complete": complete,
-                "attempt_create": stats.summary(create_seconds),
+                "attempt_create": summary(create_seconds),
                 "cpu_seconds": cpu.delta(cpu_before, cpu.snapshot(workers.pids), seconds=seconds),
             }
         )
@@ -286,8 +218,8 @@ _PROFILE_PARTS = [
     ("query.py", "update", "  store the round (conditional UPDATE)"),
     ("base.py", "refresh_from_db", "  refresh_from_db"),
     ("grading_flow.py", "_progress_record", "  _progress_record"),
-    ("transaction.py", "__exit__", "  commit (and on_commit: attempt_result_push)"),
-    ("lessons/events.py", "attempt_result_push", "    attempt_result_push"),
+    ("transaction.py", "__exit__", "  commit (and on_commit: attempt_push)"),
+    ("lessons/events.py", "attempt_result_push", "    attempt_push"),
     ("asgiref/sync.py", "__call__", "      of which async_to_sync (channel layer sends)"),
     ("psycopg/connection.py", "wait", "PostgreSQL round trips (waiting)"),
 ]
@@ -344,46 +276,36 @@ def run_profile(*, task: Task, progresses: list[TaskProgress]) -> dict:
     }
 
 
+# The platform's steps (its trace hooks) timed without the profiler, as the table names them.
+_TIMED_STEPS = {
+    "grading.checks_evaluate": "checks_evaluate",
+    "cluster.request": "API requests (in checks_evaluate)",
+    "grading.attempt_push": "attempt_push",
+}
+
+
 def _timed_pass(ids: list[int]) -> dict:
     """Grades `ids` again without the profiler, timing the parts of each grading in CPU
-    (the process's: async_to_sync runs the channel layer's sends in a thread of its own)
-    and wall milliseconds: what a worker spends per attempt apart from Celery."""
-    from unittest import mock
+    (the process's: the channel layer's sends run in a thread of their own) and wall
+    milliseconds: what a worker spends per attempt apart from Celery."""
+    with recording() as recorder:
 
-    from labplatform.cluster import objects
-    from lessons import grading_flow
+        def sql(execute, sql, params, many, context):
+            with recorder("SQL statements", ""):
+                return execute(sql, params, many, context)
 
+        with connection.execute_wrapper(sql):
+            for attempt_id in ids:
+                with recorder("grade_attempt (all but Celery)", ""):
+                    grade_attempt(attempt_id, 0)
     totals: dict[str, list[float]] = {}
-
-    def timed(name, function):
-        def wrapper(*args, **kwargs):
-            cpu_began, wall_began = time.process_time(), time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                spent = totals.setdefault(name, [0.0, 0.0])
-                spent[0] += time.process_time() - cpu_began
-                spent[1] += time.perf_counter() - wall_began
-
-        return wrapper
-
-    def sql(execute, sql, params, many, context):
-        return timed("SQL statements", execute)(sql, params, many, context)
-
-    with (
-        mock.patch.object(grading_flow, "checks_evaluate", timed("checks_evaluate", grading_flow.checks_evaluate)),
-        mock.patch.object(objects, "_request", timed("  API requests", objects._request)),
-        mock.patch.object(
-            grading_flow, "attempt_result_push", timed("attempt_result_push", grading_flow.attempt_result_push)
-        ),
-        connection.execute_wrapper(sql),
-    ):
-        grade = timed("grade_attempt (all but Celery)", grade_attempt)
-        for attempt_id in ids:
-            grade(attempt_id, 0)
+    for event in recorder.take():
+        spent = totals.setdefault(_TIMED_STEPS.get(event["l"], event["l"]), [0.0, 0.0])
+        spent[0] += event["cpu"]
+        spent[1] += event["t1"] - event["t0"]
     return {name: {"cpu": round(1000 * c / len(ids), 2), "wall": round(1000 * w / len(ids), 2)}
             for name, (c, w) in totals.items()}  # fmt: skip
 
 
 def _short(filename: str) -> str:
-    return filename.replace(str(config.REPO) + "/", "").split("site-packages/")[-1]
+    return filename.replace(str(REPO) + "/", "").split("site-packages/")[-1]

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import yaml
 
-from bench.grading import config
+from bench.report import REPO
 
-PILOT_TASKS = config.REPO / "lessons" / "content" / "module-15-kubernetes" / "15.7-deployments" / "tasks.yaml"
+PILOT_TASKS = REPO / "lessons" / "content" / "module-15-kubernetes" / "15.7-deployments" / "tasks.yaml"
 PILOT_TASK_IDS = ("create-deployment", "create-a-deployment", "deployment-3-replicas")
 DEPLOYMENT = "web"
 IMAGE = "nginx:1.27"
@@ -141,7 +141,7 @@ def task_choose(*, max_pods_per_student: int) -> tuple[TaskSpec, list[str]]:
     built-in task. Returns the task and notes on what was chosen and why."""
     notes = []
     pilot = _pilot_task(PILOT_TASKS)
-    where = f"{PILOT_TASKS.relative_to(config.REPO)} task {pilot['id']!r}" if pilot else ""
+    where = f"{PILOT_TASKS.relative_to(REPO)} task {pilot['id']!r}" if pilot else ""
     manifests = _solution_manifests(pilot) if pilot else []
     if pilot and pilot.get("setup"):
         notes.append(f"{where} has a setup; using the built-in task instead")

@@ -9,31 +9,29 @@ import ssl
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 import yaml
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db.models import Max, Min
 
-from bench.common import cohort_with_students
-from bench.provision import config, cpu, stats
-from bench.provision.kube import Kube, ReadyWatcher, cleanup, credentials
+from bench import cpu, stores
+from bench.cli import say
+from bench.kube import KUBECTL, PLATFORM_KUBECONFIG, Kube, credentials
+from bench.provision import stats
 from bench.provision.objects import baseline_spec, student_objects
-from bench.workers import celery_workers_start, celery_workers_stop
+from bench.provision.pods import ReadyWatcher, cleanup
+from bench.report import code_identity, summary
+from bench.spans import events_read
+from bench.workers import Workers, WorkerSetting
 from labplatform.cluster.apply import object_path
-from labplatform.cohorts.models import Cluster, Cohort
+from labplatform.cohorts.models import Cluster
 from labplatform.environments.models import StudentEnvironment
 from labplatform.environments.services import cohort_provision
 
 State = StudentEnvironment.State
 WORKSTATION_NAMESPACE = settings.WORKSTATION_NAMESPACE
-
-
-def say(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 def rate(students: int, seconds: float | None) -> float | None:
@@ -48,7 +46,7 @@ def _ready_summary(watcher: ReadyWatcher, started: float) -> dict:
         "last_pod_ready_s": round(times[-1], 3) if times else None,
         "watch_errors": watcher.errors,
         # Each workstation's start on the node, as the same watch saw it in every phase.
-        "pod_start": {step: stats.summary(values) for step, values in watcher.pod_start().items()},
+        "pod_start": {step: summary(values) for step, values in watcher.pod_start().items()},
         "pod_nodes": sorted(set(watcher.nodes.values())),
     }
 
@@ -61,61 +59,6 @@ def _cleanup(admin: Kube, cohort: str) -> float:
 
 
 # --- 1. labplatform's provisioner: Celery workers, the real task path -----------------------
-
-
-@dataclass(frozen=True)
-class WorkerSetting:
-    pool: str  # prefork | threads | solo
-    concurrency: int
-    processes: int = 1
-
-    @classmethod
-    def parse(cls, text: str) -> "WorkerSetting":
-        """POOL:CONCURRENCY[xPROCESSES], e.g. prefork:8, threads:32, threads:16x2."""
-        pool, _, rest = text.partition(":")
-        concurrency, _, processes = rest.partition("x")
-        if pool not in ("prefork", "threads", "solo") or not concurrency.isdigit():
-            raise ValueError(f"worker setting {text!r}: expected POOL:CONCURRENCY[xPROCESSES]")
-        return cls(pool, int(concurrency), int(processes or 1))
-
-    @property
-    def tag(self) -> str:
-        return f"{self.pool}{self.concurrency}" + (f"x{self.processes}" if self.processes > 1 else "")
-
-    @property
-    def slots(self) -> int:
-        return self.concurrency * self.processes
-
-    def __str__(self) -> str:
-        processes = f" x{self.processes} processes" if self.processes > 1 else ""
-        return f"--pool {self.pool} -c {self.concurrency}{processes}"
-
-
-class Workers:
-    """Real `celery worker` processes on the benchmark's Redis database."""
-
-    def __init__(self, setting: WorkerSetting, cohort: str, trace_dir: Path, env: dict[str, str]):
-        self.setting, self.trace_dir = setting, trace_dir
-        self.names = [f"{cohort}-{i}@bench" for i in range(setting.processes)]
-        self.processes: list[subprocess.Popen] = []
-        self.env = {**env, "BENCH_TRACE_DIR": str(trace_dir)}
-
-    def start(self, *, traced: bool) -> None:
-        self.processes = celery_workers_start(
-            names=self.names,
-            app="bench.provision.worker_app" if traced else "labplatform",
-            pool=self.setting.pool,
-            concurrency=self.setting.concurrency,
-            env=self.env,
-            log_dir=self.trace_dir,
-        )
-
-    @property
-    def pids(self) -> list[int]:
-        return [process.pid for process in self.processes]
-
-    def stop(self) -> None:
-        celery_workers_stop(self.processes)
 
 
 class PySpy:
@@ -146,12 +89,6 @@ class PySpy:
         return self.outputs
 
 
-def remove_cohort_rows(cohort_slug: str) -> None:
-    """Deletes the cohort, its enrollments and environments, and its users."""
-    Cohort.objects.filter(slug=cohort_slug).delete()
-    get_user_model().objects.filter(username__startswith=f"{cohort_slug}-").delete()
-
-
 def run_platform(
     *,
     students: int,
@@ -173,17 +110,17 @@ def run_platform(
         f"--pool {setting.pool} --concurrency {setting.concurrency}"
         + (f"  (x{setting.processes} processes)" if setting.processes > 1 else "")
     )
-    workers = Workers(setting, cohort_slug, trace_dir, env)
+    workers = Workers(setting, tag=cohort_slug, log_dir=trace_dir, env={**env, "BENCH_TRACE_DIR": str(trace_dir)})
     watcher = ReadyWatcher(admin, WORKSTATION_NAMESPACE, cohort_slug)
     profiler = None
     started = 0.0
     try:
         began = time.monotonic()
-        cohort = cohort_with_students(slug=cohort_slug, students=students)
+        cohort = stores.cohort_with_students(slug=cohort_slug, students=students)
         result["db_setup_s"] = round(time.monotonic() - began, 2)
         say(f"platform [{setting}]: {students} students in cohort {cohort_slug}; starting workers")
-        result["code"] = config.code_identity()  # what the workers import now
-        workers.start(traced=traced)
+        result["code"] = code_identity()  # what the workers import now
+        workers.start(app="bench.provision.worker_app" if traced else "labplatform")
         watcher.start()
         if py_spy:
             profiler = PySpy(py_spy, workers.pids, trace_dir, py_spy_rate)
@@ -257,7 +194,7 @@ def run_platform(
             for student in ready_at
             if f"ws-{student}" in watcher.ready
         ]
-        result["pod_ready_to_env_ready"] = stats.summary(lags)
+        result["pod_ready_to_env_ready"] = summary(lags)
         say(
             f"platform [{setting}]: {ready}/{students} ready in {result['all_ready_s']}s "
             f"({result['students_per_s']} students/s), first after {result['first_ready_s']}s"
@@ -268,11 +205,11 @@ def run_platform(
         watcher.stop()
         workers.stop()
         if traced:
-            result["trace"] = stats.analyse_traces(stats.load_traces(trace_dir), started=started)
+            result["trace"] = stats.analyse_traces(events_read(trace_dir), started=started)
         result["trace_dir"] = str(trace_dir)
         result["cleanup_s"] = _cleanup(admin, cohort_slug)
         began = time.monotonic()
-        remove_cohort_rows(cohort_slug)
+        stores.cohort_rows_remove(cohort_slug)
         result["rows_removed_s"] = round(time.monotonic() - began, 1)
     return result
 
@@ -291,7 +228,7 @@ def run_kubectl(*, students: int, cohort_slug: str, admin: Kube, timeout: float)
         path.write_text(yaml.safe_dump_all(student_objects(baseline_spec(cluster, cohort_slug)), sort_keys=False))
         files.append(path)
     result["render_s"] = round(time.monotonic() - began, 2)
-    command = [str(config.KUBECTL), "--kubeconfig", str(config.PLATFORM_KUBECONFIG), "apply", "--server-side", "-f"]
+    command = [str(KUBECTL), "--kubeconfig", str(PLATFORM_KUBECONFIG), "apply", "--server-side", "-f"]
     result["command"] = " ".join([*command, "FILE"]).replace(str(Path.home()), "~")
     watcher = ReadyWatcher(admin, WORKSTATION_NAMESPACE, cohort_slug)
     watcher.start()
@@ -312,19 +249,19 @@ def run_kubectl(*, students: int, cohort_slug: str, admin: Kube, timeout: float)
         all_ready = watcher.wait_for(students, timeout=timeout)
         ended = time.time()
         cpu_after = cpu.snapshot()
-        summary = _ready_summary(watcher, started)
-        last = summary["last_pod_ready_s"]
+        pods = _ready_summary(watcher, started)
+        last = pods["last_pod_ready_s"]
         result.update(
             {
                 "apply_loop_s": round(applied - started, 3),
-                "per_student_apply": stats.summary(durations),
+                "per_student_apply": summary(durations),
                 "failed": len(failures),
                 "failed_examples": failures[:5],
-                "first_ready_s": summary["first_pod_ready_s"],
+                "first_ready_s": pods["first_pod_ready_s"],
                 "all_ready_s": last if all_ready else None,
                 "students_per_s": rate(students, last) if all_ready else None,
                 "cpu_seconds": cpu.delta(cpu_before, cpu_after, seconds=ended - started),
-                **summary,
+                **pods,
             }
         )
         say(
@@ -392,7 +329,7 @@ async def _bare_apply(all_objects: list[list[dict]], kubeconfig: Path, inflight:
         # first students finish early rather than after every namespace.
         await asyncio.gather(*(student_loop() for _ in range(inflight)))
     return {
-        "per_kind_latency": {kind: stats.summary(values) for kind, values in sorted(latencies.items())},
+        "per_kind_latency": {kind: summary(values) for kind, values in sorted(latencies.items())},
         "failures": failures,
         "retries": retries,
     }
@@ -410,13 +347,13 @@ def run_bare(*, students: int, cohort_slug: str, admin: Kube, inflight: int, tim
         say(f"bare client: {students} students, {inflight} requests in flight (aiohttp, platform identity)")
         cpu_before = cpu.snapshot()
         started = time.time()
-        outcome = asyncio.run(_bare_apply(all_objects, config.PLATFORM_KUBECONFIG, inflight))
+        outcome = asyncio.run(_bare_apply(all_objects, PLATFORM_KUBECONFIG, inflight))
         applied = time.time()
         all_ready = watcher.wait_for(students, timeout=timeout)
         ended = time.time()
         cpu_after = cpu.snapshot()
-        summary = _ready_summary(watcher, started)
-        last = summary["last_pod_ready_s"]
+        pods = _ready_summary(watcher, started)
+        last = pods["last_pod_ready_s"]
         result.update(
             {
                 "apply_s": round(applied - started, 3),
@@ -424,11 +361,11 @@ def run_bare(*, students: int, cohort_slug: str, admin: Kube, inflight: int, tim
                 "failed_examples": outcome["failures"][:5],
                 "retries": outcome["retries"],
                 "per_kind_latency": outcome["per_kind_latency"],
-                "first_ready_s": summary["first_pod_ready_s"],
+                "first_ready_s": pods["first_pod_ready_s"],
                 "all_ready_s": last if all_ready else None,
                 "students_per_s": rate(students, last) if all_ready else None,
                 "cpu_seconds": cpu.delta(cpu_before, cpu_after, seconds=ended - started),
-                **summary,
+                **pods,
             }
         )
         say(

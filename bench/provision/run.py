@@ -1,9 +1,7 @@
 """Provisioning benchmark: how fast labplatform gives N students their environment, against
 the kubectl loop an admin would write and a bare concurrent client, on the local cluster.
-Every student's workstation pod starts on the cluster's real node, which holds about 40
-(by CPU requests); N is capped at what it has room for.
-
-    .venv/bin/python -m bench.provision.run [--students N] [--full]
+Every student's workstation pod starts on the cluster's real node; N is capped at what it
+has room for.
 
 Phases, in one run, each with its own cohort label and student ids, each waiting until its
 namespaces are really gone before the next starts:
@@ -11,45 +9,53 @@ namespaces are really gone before the next starts:
                timed until every StudentEnvironment is `ready` (workstation pod Ready)
   2. kubectl   `kubectl apply --server-side -f student.yaml` once per student, sequentially
   3. bare      aiohttp, --inflight requests in flight, server-side apply of the same objects
-The table is printed and written, with every detail, to bench/results/provision-<time>.json.
-See bench/README.md.
+Worker traces and py-spy profiles go to bench/results/provision-<time>/. See bench/README.md.
 """
 
 import argparse
-import fcntl
-import json
 import os
-import platform as host_platform
-import sys
 import time
 
-from bench.common import database_ensure
+import redis
+
+from bench import cpu, realnode, stores
+from bench.cli import Benchmark, at_least_one, say
+from bench.kube import ADMIN_KUBECONFIG, Kube
 from bench.provision import config
+from bench.report import Column, Report, Table, cell, ratio
+from bench.workers import settings_parse
 
-DEFAULT_STUDENTS = 30
 DEFAULT_WORKERS = "prefork:2,prefork:8,threads:16x2"
+PHASES = ("platform", "kubectl", "bare")
 
 
-def _arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.provision.run", description=__doc__.split("\n\n")[0])
+def _phases(text: str) -> list[str]:
+    phases = [p.strip() for p in text.split(",") if p.strip()]
+    if set(phases) - set(PHASES):
+        raise argparse.ArgumentTypeError(f"unknown phases {sorted(set(phases) - set(PHASES))}")
+    return phases
+
+
+def options(parser) -> None:
     parser.add_argument(
         "--students",
         "-n",
-        type=int,
-        default=DEFAULT_STUDENTS,
-        help=f"students per phase ({DEFAULT_STUDENTS}; at most the workstations the node has room for)",
+        type=at_least_one,
+        default=30,
+        help="students per phase (30; at most the workstations the node has room for)",
     )
     parser.add_argument(
-        "--full", action="store_true", help="as many students per phase as the node has room for (about 40)"
+        "--full", action="store_true", help="as many students per phase as the node has room for (about 100)"
     )
     parser.add_argument(
         "--workers",
+        type=settings_parse,
         default=DEFAULT_WORKERS,
         help="Celery worker settings to try, comma-separated POOL:CONCURRENCY[xPROCESSES] "
         f"(default {DEFAULT_WORKERS}); the fastest is compared with the baselines",
     )
     parser.add_argument(
-        "--phases", default="platform,kubectl,bare", help="which phases to run (default: all three, in this order)"
+        "--phases", type=_phases, default="platform,kubectl,bare", help="which phases to run (all three, in this order)"
     )
     parser.add_argument(
         "--experiment",
@@ -58,7 +64,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         help="platform runs try changes the report recommends (db-reuse, no-progress-push; see worker_app.py); "
         "labelled as experiments, never the platform's figure",
     )
-    parser.add_argument("--inflight", type=int, default=48, help="requests in flight for the bare client (48)")
+    parser.add_argument("--inflight", type=at_least_one, default=48, help="requests in flight for the bare client (48)")
     parser.add_argument(
         "--profile",
         default="",
@@ -74,35 +80,26 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-trace", action="store_true", help="run workers as plain `celery -A labplatform`")
     parser.add_argument("--timeout", type=float, help="seconds to wait for a phase (default 120 + 2 per student)")
+    parser.add_argument(
+        "--idle-seconds", type=float, default=10, help="seconds the idle machine's background CPU is measured (10)"
+    )
     parser.add_argument("--cleanup-only", action="store_true", help="remove what an aborted run left, then stop")
-    args = parser.parse_args(argv)
-    if args.students < 1:
-        parser.error("--students must be at least 1")
-    args.phases = [p.strip() for p in args.phases.split(",") if p.strip()]
-    unknown = set(args.phases) - {"platform", "kubectl", "bare"}
-    if unknown:
-        parser.error(f"unknown phases {sorted(unknown)}")
-    return args
 
 
 def _capacity(admin, node_pool: str) -> dict:
     """The workstation node's room (bench/realnode.py) and the cluster's version."""
-    from bench import realnode
-
     found = realnode.workstation_capacity(lambda path, query=None: admin.json("GET", path, query), node_pool=node_pool)
     found["kube_version"] = admin.json("GET", "/version")["gitVersion"]
     return found
 
 
-def _fit_node(args: argparse.Namespace, node: dict) -> None:
+def _fit_node(args, node: dict) -> None:
     """Caps the students at the workstations the node has room for now (each phase's are
     gone before the next starts); records what was asked."""
     node["students_asked"] = "all it has room for" if args.full else args.students
     if args.full or args.students > node["free"]:
-        from bench.provision import phases
-
         if not args.full:
-            phases.say(
+            say(
                 f"the node holds {node['holds']} workstations, {node['free']} free now: "
                 f"{node['free']} students per phase, not {args.students}"
             )
@@ -115,20 +112,15 @@ def _fit_node(args: argparse.Namespace, node: dict) -> None:
 
 
 def _leftovers(admin, workstation_namespace: str) -> None:
-    from bench.provision import phases
-    from bench.provision.kube import leftover_cohorts
+    from bench.provision.pods import cleanup, leftover_cohorts
     from labplatform.cohorts.models import Cohort
 
     cohorts = leftover_cohorts(admin, config.COHORT_PREFIX, workstation_namespace)
     cohorts |= set(Cohort.objects.filter(slug__startswith=config.COHORT_PREFIX).values_list("slug", flat=True))
     for cohort in sorted(cohorts):
-        phases.say(f"removing what an earlier run left: {cohort}")
-        phases.cleanup(admin, cohort, workstation_namespace)
-        phases.remove_cohort_rows(cohort)
-
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return round(a / b, 2) if a and b else None
+        say(f"removing what an earlier run left: {cohort}")
+        cleanup(admin, cohort, workstation_namespace)
+        stores.cohort_rows_remove(cohort)
 
 
 def _pod_start_p50(result: dict | None) -> float | None:
@@ -145,8 +137,8 @@ def _summary(results: list[dict], students: int, experiment: str) -> dict:
     platform_rate = best["students_per_s"] if best else None
     kubectl_rate = kubectl.get("students_per_s") if kubectl else None
     bare_rate = bare.get("students_per_s") if bare else None
-    over_kubectl = _ratio(platform_rate, kubectl_rate)
-    bare_over = _ratio(bare_rate, platform_rate)
+    over_kubectl = ratio(platform_rate, kubectl_rate)
+    bare_over = ratio(bare_rate, platform_rate)
     return {
         "students": students,
         "experiment": experiment or None,
@@ -165,7 +157,7 @@ def _summary(results: list[dict], students: int, experiment: str) -> dict:
         "bare_all_ready_s": bare.get("all_ready_s") if bare else None,
         "platform_pod_start_p50_ms": _pod_start_p50(best),
         "bare_pod_start_p50_ms": _pod_start_p50(bare),
-        "platform_pod_start_over_bare": _ratio(_pod_start_p50(best), _pod_start_p50(bare)),
+        "platform_pod_start_over_bare": ratio(_pod_start_p50(best), _pod_start_p50(bare)),
         "platform_over_kubectl": over_kubectl,
         "bare_over_platform": bare_over,
         "goal": ">= 10x the kubectl loop and within 1.5x of the bare client (complete runs only)",
@@ -174,72 +166,82 @@ def _summary(results: list[dict], students: int, experiment: str) -> dict:
     }
 
 
-def _pod_start_lines(results: list[dict]) -> list[str]:
+def _name(r: dict) -> str:
+    return f"{r['phase']} {r.get('tag', '')}".strip()
+
+
+def _pod_start(results: list[dict]) -> Table:
     """Each phase's workstation pods starting on the node (created -> Ready, as the watch
     saw it), and its ratio to the bare client's pods of the same run."""
-    bare = next((r for r in results if r["phase"] == "bare"), None)
-    base = (bare or {}).get("pod_start", {}).get("created_to_ready", {}).get("p50_ms")
-    lines = ["workstation pod start on the node, created -> Ready as one watch saw it (p50 / p95 ms; steps' p50):"]
+    table = Table(
+        "workstation pod start on the node, created -> Ready as one watch saw it (ms; steps' p50)",
+        [Column(key, key.replace("_", " "), 0) for key in ("p50", "p95", "scheduled", "container_running", "ready")],
+        ratio_of="p50",
+        baseline="bare",
+    )
     for r in results:
         start = r.get("pod_start") or {}
         total = start.get("created_to_ready") or {}
-        if not total.get("count"):
-            continue
-        name = f"{r['phase']} {r.get('tag', '')}".strip()
-        versus = f"; {_ratio(total['p50_ms'], base):.2f}x the bare client's p50" if base and r is not bare else ""
-        lines.append(
-            f"  {name:<20} {total['p50_ms']:.0f} / {total['p95_ms']:.0f} (scheduled "
-            f"{start['to_scheduled'].get('p50_ms', 0):.0f}, container running "
-            f"{start['to_running'].get('p50_ms', 0):.0f}, Ready reported "
-            f"{start['to_ready'].get('p50_ms', 0):.0f}){versus}"
-        )
-    return lines if len(lines) > 1 else []
+        if total.get("count"):
+            table.add(
+                _name(r),
+                p50=total["p50_ms"],
+                p95=total["p95_ms"],
+                scheduled=start["to_scheduled"].get("p50_ms"),
+                container_running=start["to_running"].get("p50_ms"),
+                ready=start["to_ready"].get("p50_ms"),
+            )
+    return table
 
 
-def _table(results: list[dict], summary: dict, node: dict | None = None) -> str:
-    def cell(value, digits=2) -> str:
-        if value is None:
-            return "-"
-        return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-
-    def students_per_s(r: dict) -> str:
+def _phases_table(results: list[dict]) -> Table:
+    def students_per_s(r: dict):
         if r.get("students_per_s") is None and r.get("ready_per_s"):
             return f"({r['ready_per_s']:.2f})"  # only some became ready
-        return cell(r.get("students_per_s"))
+        return r.get("students_per_s")
 
     def failed(r: dict) -> str:
         retried = r.get("failed_then_retried")
         return f"{r.get('failed', 0)} ({retried} retried)" if retried else str(r.get("failed", 0))
 
-    header = (
-        f"{'phase':<9} {'setting':<36} {'N':>5} {'all ready s':>11} {'students/s':>10} "
-        f"{'first ready s':>13} {'failed':>16}"
+    table = Table(
+        "students provisioned, each phase timed until every workstation pod is Ready",
+        [
+            Column("setting", "setting"),
+            Column("students", "N"),
+            Column("all_ready_s", "all ready s"),
+            Column("students_per_s", "students/s", 2),
+            Column("first_ready_s", "first ready s", 2),
+            Column("failed", "failed"),
+        ],
+        ratio_of="students_per_s",
+        baseline="kubectl",
     )
-    lines = []
-    if node:
-        asked = node.get("students_asked")
-        capped = f"; {asked} asked" if asked != node.get("students") else ""
-        lines.append(
-            f"{node.get('students')} students per phase (the node holds {node['holds']} workstations by the "
-            f"scheduler's count, {node['free']} free at the start{capped})"
-        )
-    lines += [header, "-" * len(header)]
     for r in results:
         setting = r.get("setting") or (
             f"{r['inflight']} requests in flight" if r["phase"] == "bare" else "1 kubectl apply per student"
         )
-        lines.append(
-            f"{r['phase']:<9} {setting[:36]:<36} {r.get('students', 0):>5} {cell(r.get('all_ready_s'), 1):>11} "
-            f"{students_per_s(r):>10} {cell(r.get('first_ready_s'), 2):>13} {failed(r):>16}"
+        table.add(
+            _name(r),
+            setting=setting,
+            students=r.get("students", 0),
+            all_ready_s=r.get("all_ready_s"),
+            students_per_s=students_per_s(r),
+            first_ready_s=r.get("first_ready_s"),
+            failed=failed(r),
         )
-    lines.append("")
+    return table
+
+
+def _lines(results: list[dict], summary: dict) -> list[str]:
+    lines = []
     if summary["experiment"]:
         lines.append(f"EXPERIMENT {summary['experiment']}: platform runs are NOT the platform as it is")
     lines.append(
         f"best platform setting (no failures): {summary['best_platform_setting']}; "
-        f"platform/kubectl = {cell(summary['platform_over_kubectl'])}x (goal >= 10x: "
+        f"platform/kubectl = {cell(summary['platform_over_kubectl'], 2)}x (goal >= 10x: "
         f"{'met' if summary['goal_10x_kubectl_met'] else 'NOT met'}); "
-        f"bare/platform = {cell(summary['bare_over_platform'])}x (goal <= 1.5x: "
+        f"bare/platform = {cell(summary['bare_over_platform'], 2)}x (goal <= 1.5x: "
         f"{'met' if summary['goal_within_1_5x_bare_met'] else 'NOT met'})"
     )
     for r in results:
@@ -250,7 +252,11 @@ def _table(results: list[dict], summary: dict, node: dict | None = None) -> str:
                 f"platform [{r['setting']}] worker-slot time ({trace['tasks']} tasks, mean "
                 f"{trace['task_duration']['mean_ms']:.0f} ms each): {shares}"
             )
-    lines += _pod_start_lines(results)
+        if trace and trace.get("steps_not_seen"):
+            lines.append(
+                f"WARNING: platform [{r['setting']}]: the workers never passed these trace hooks "
+                f"(labplatform/tracing.py), so their share is missing: {', '.join(trace['steps_not_seen'])}"
+            )
     versions = {r["code"]["labplatform_py_sha256"] for r in results if r.get("code")}
     if len(versions) > 1:
         lines.append(f"WARNING: labplatform's code changed during the run ({len(versions)} versions; see 'code')")
@@ -261,7 +267,7 @@ def _table(results: list[dict], summary: dict, node: dict | None = None) -> str:
         share = 100 * others / ((os.cpu_count() or 1) * used["wall seconds"]) if used.get("wall seconds") else 0.0
         r["others_cpu_share_pct"] = round(share, 1)
         if share >= 5:
-            noisy.append(f"{r['phase']} {r.get('tag', '')}".strip() + f" ({share:.0f}%)")
+            noisy.append(f"{_name(r)} ({share:.0f}%)")
     if noisy:
         lines.append(
             "WARNING: other processes on this machine (not the benchmark, not the cluster) used CPU during: "
@@ -272,8 +278,7 @@ def _table(results: list[dict], summary: dict, node: dict | None = None) -> str:
     for r in results:
         per_student = r.get("cpu_ms_per_student")
         if per_student:
-            name = f"{r['phase']} {r.get('tag', '')}".strip()
-            lines.append(f"  {name:<20} " + ", ".join(f"{k} {v}" for k, v in per_student.items()))
+            lines.append(f"  {_name(r):<20} " + ", ".join(f"{k} {v}" for k, v in per_student.items()))
     if any(r.get("failed_then_retried") for r in results):
         lines.append(
             "(n retried): n environments failed on the first pass (see failed_examples in the JSON) and the cohort "
@@ -283,72 +288,49 @@ def _table(results: list[dict], summary: dict, node: dict | None = None) -> str:
         lines.append(
             "(x.xx): students/s of those that became ready; the others failed (see failed_examples in the JSON)"
         )
-    return "\n".join(lines)
+    return lines
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _arguments(argv)
-    config.RESULTS.mkdir(parents=True, exist_ok=True)
-    # One run at a time: a run removes whatever an earlier one left, by cohort prefix.
-    lock = (config.RESULTS / ".provision.lock").open("w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        print("another provisioning benchmark is running; wait for it to finish", file=sys.stderr)
-        return 3
-    env = config.configure()
+def measure(args, report: Report) -> None:
+    env = config.django_start()
     if args.experiment:
         env["BENCH_EXPERIMENTS"] = args.experiment
-    database_ensure(env, maintenance_url=config.MAINTENANCE_DATABASE_URL, name=config.DATABASE_NAME)
+    realnode.workstations_on_the_node()
 
-    import django
-
-    django.setup()
-    config.workstations_on_the_node()
-
-    import redis
     from django.conf import settings
 
-    from bench.provision import cpu, phases
-    from bench.provision.kube import Kube
+    from bench.provision import phases
 
-    admin = Kube(config.ADMIN_KUBECONFIG)
+    admin = Kube(ADMIN_KUBECONFIG)
     workstation_namespace = settings.WORKSTATION_NAMESPACE
     _leftovers(admin, workstation_namespace)
     if args.cleanup_only:
-        return 0
+        return
     redis.Redis.from_url(config.REDIS_URL).flushdb()  # the benchmark's own database (5): stale tasks
     cluster = _capacity(admin, settings.WORKSTATION_NODE_POOL)
     _fit_node(args, cluster)
-    phases.say("measuring the idle machine's background CPU for 10s")
-    idle = cpu.idle_rates(10.0)
-    settings_to_try = [phases.WorkerSetting.parse(s) for s in args.workers.split(",") if s.strip()]
+    say(f"measuring the idle machine's background CPU for {args.idle_seconds:g}s")
+    idle = cpu.idle_rates(args.idle_seconds)
     profile_tags = {t.strip() for t in args.profile.split(",") if t.strip()}
     profiler = config.py_spy() if profile_tags else None
     if profile_tags and not profiler:
-        phases.say("py-spy not found (see bench/README.md); profiling skipped")
+        say("py-spy not found (see bench/README.md); profiling skipped")
     run_id = time.strftime("%m%d%H%M%S")
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    keep_dir = config.RESULTS / f"provision-{stamp}"
-    keep_dir.mkdir()
+    keep_dir = report.logs()
     results: list[dict] = []
     meta = {
-        "command": " ".join(["python -m bench.provision.run", *(argv if argv is not None else sys.argv[1:])]),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "students": args.students,
-        "machine": {"cpus": os.cpu_count(), "python": host_platform.python_version()},
         "cluster": cluster,
         "workstation_image": settings.WORKSTATION_IMAGE,
         "workstation_node_pool": settings.WORKSTATION_NODE_POOL,
-        "database": config.DATABASE_URL.replace("labplatform:labplatform@", "labplatform:***@"),
+        "database": stores.shown(stores.database_url(config.DATABASE_NAME)),
         "redis": config.REDIS_URL,
         "idle_cpu_per_second": idle,
-        "code": config.code_identity(),
         "experiments": args.experiment or None,
     }
     try:
         if "platform" in args.phases:
-            for setting in settings_to_try:
+            for setting in args.workers:
                 profile = profiler if "all" in profile_tags or setting.tag in profile_tags else None
                 results.append(
                     phases.run_platform(
@@ -389,18 +371,23 @@ def main(argv: list[str] | None = None) -> int:
             if "cpu_seconds" in result:
                 result["cpu_ms_per_student"] = cpu.per_student_ms(result["cpu_seconds"], idle, students=args.students)
         summary = _summary(results, args.students, args.experiment)
-        table = _table(results, summary, cluster)
-        output = config.RESULTS / f"provision-{stamp}.json"
-        output.write_text(
-            json.dumps({"meta": meta, "summary": summary, "table": table, "phases": results}, indent=2, default=str)
+        asked = cluster.get("students_asked")
+        capped = f"; {asked} asked" if asked != cluster.get("students") else ""
+        report.add(
+            f"{cluster.get('students')} students per phase (the node holds {cluster['holds']} workstations by the "
+            f"scheduler's count, {cluster['free']} free at the start{capped})",
+            _phases_table(results),
+            "",
+            *_lines(results, summary),
+            _pod_start(results),
         )
-        print()
-        print(table)
-        print(
-            f"\nresults: {output.relative_to(config.REPO)} (traces and profiles in {keep_dir.relative_to(config.REPO)})"
-        )
-    return 0
+        report.details.update(provision=meta, summary=summary, phases=results)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+BENCHMARK = Benchmark(
+    name="provision",
+    doc=__doc__,
+    measure=measure,
+    options=options,
+    quick={"students": 2, "workers": "prefork:2", "idle_seconds": 1},
+)

@@ -1,55 +1,37 @@
-"""Small statistics and the analysis of worker traces and py-spy profiles."""
+"""The analysis of the workers' traces (the platform's steps, from its trace hooks) and of
+py-spy profiles."""
 
-import json
-import statistics
 from collections import defaultdict
 from pathlib import Path
 
-
-def summary(values: list[float], *, scale: float = 1000.0) -> dict:
-    """count, total (s), mean/p50/p95/max in ms (scale 1000) of durations in seconds."""
-    if not values:
-        return {"count": 0}
-    ordered = sorted(values)
-
-    def pick(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-    return {
-        "count": len(values),
-        "total_s": round(sum(values), 3),
-        "mean_ms": round(statistics.fmean(values) * scale, 1),
-        "p50_ms": round(pick(0.5) * scale, 1),
-        "p95_ms": round(pick(0.95) * scale, 1),
-        "max_ms": round(ordered[-1] * scale, 1),
-    }
-
-
-def load_traces(directory: Path) -> list[dict]:
-    events = []
-    for path in sorted(directory.glob("trace-*.jsonl")):
-        events.extend(json.loads(line) for line in path.read_text().splitlines() if line.strip())
-    return events
-
+from bench.report import summary
 
 # The parts of a provisioning task, measured in the task's own thread; together with
 # "other" they add up to the task's duration, i.e. the time it holds a worker slot.
 _PARTS = [
-    ("db: load row", ["db: load row (_load)"]),
-    ("apply Namespace", ["http PATCH Namespace"]),
-    ("apply namespace objects in parallel (_apply_all)", ["_apply_all (parallel applies)"]),
-    ("GET API server Service + EndpointSlices", ["api_server_peers (GET Service + EndpointSlices)"]),
-    ("TokenRequest (with 403 retries)", ["TokenRequest (student_token, with its 403 retries)"]),
-    # In the task's own thread these are the workstation's (the namespace's go through _apply_all).
+    ("db: load row", ["environment.load"]),
+    ("apply Namespace", ["cluster.apply Namespace"]),
+    ("apply namespace objects in parallel", ["cluster.apply_parallel"]),
+    ("GET API server Service + EndpointSlices", ["cluster.api_server_peers"]),
+    ("TokenRequest (with 403 retries)", ["cluster.student_token"]),
+    # In the task's own thread these are the workstation's (the namespace's are applied in parallel).
     (
         "apply workstation NetworkPolicy + Secret + Pod",
-        ["http PATCH NetworkPolicy", "http PATCH Secret", "http PATCH Pod"],
+        ["cluster.apply NetworkPolicy", "cluster.apply Secret", "cluster.apply Pod"],
     ),
-    # _provision minus student_environment_apply: the pod starting on the real node, asked
-    # after 0.05 s, then twice as long each time up to 1 s.
+    # environment.provision less cluster.student_environment_apply: the pod starting on the
+    # real node, asked after 0.05 s, then twice as long each time up to 1 s.
     ("wait for workstation pod Ready on the node (GET, backoff 0.05-1 s)", []),
-    ("db: finish + provisioning_push", ["db: finish (update, refresh, provisioning_push)"]),
+    ("db: finish + progress_push", ["environment.finish"]),
 ]
+# Every step the analysis reads, and the others a provisioning passes through: a step
+# never seen in a run means a hook went missing (the table says so).
+STEPS = {
+    "environment.load", "environment.spec", "environment.provision", "environment.finish", "progress.push",
+    "cluster.student_environment_apply", "cluster.apply_parallel", "cluster.api_server_peers",
+    "cluster.student_token", "cluster.student_kubeconfig", "cluster.workstation_kubeconfig_apply",
+    "cluster.workstation_apply", "cluster.workstation_ready", "cluster.apply Namespace", "cluster.apply Pod",
+}  # fmt: skip
 
 
 def analyse_traces(events: list[dict], *, started: float) -> dict:
@@ -57,18 +39,14 @@ def analyse_traces(events: list[dict], *, started: float) -> dict:
     per_task: dict[object, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     task_spans: dict[object, tuple[float, float]] = {}
     polls: dict[object, int] = defaultdict(int)
-    missing = []
     for event in events:
         label, duration = event["l"], event["t1"] - event["t0"]
-        if label.startswith("missing: "):
-            missing.append(label)
-            continue
         by_label[label].append(duration)
         task = event.get("task")
         if task is None:
             continue
         per_task[task][label] += duration
-        if label == "ready poll (GET pod)":
+        if label == "cluster.workstation_ready":
             polls[task] += 1
         if label.startswith("task "):
             task_spans[task] = (event["t0"], event["t1"])
@@ -81,9 +59,7 @@ def analyse_traces(events: list[dict], *, started: float) -> dict:
             if sources:
                 value = sum(labels.get(source, 0.0) for source in sources)
             else:
-                value = labels.get("_provision (apply + wait Ready)", 0.0) - labels.get(
-                    "student_environment_apply", 0.0
-                )
+                value = labels.get("environment.provision", 0.0) - labels.get("cluster.student_environment_apply", 0.0)
             parts_total[part] += value
             accounted += value
         duration = task_spans[task][1] - task_spans[task][0]
@@ -106,9 +82,11 @@ def analyse_traces(events: list[dict], *, started: float) -> dict:
             part: round(1000 * value / max(1, len(task_spans)), 1)
             for part, value in sorted(parts_total.items(), key=lambda kv: -kv[1])
         },
-        "ready_polls_per_task": summary([float(v) for v in polls.values()], scale=1.0),
+        "ready_polls_per_task": {"mean": round(sum(polls.values()) / len(polls), 1), "max": max(polls.values())}
+        if polls
+        else None,
         "calls": {label: summary(values) for label, values in sorted(by_label.items())},
-        "not_traced": missing,
+        "steps_not_seen": sorted(STEPS - set(by_label)) if task_spans else [],
     }
 
 
@@ -130,7 +108,7 @@ _BUCKETS = [
     ("json / yaml", ["json/", "yaml/"]),
     ("PostgreSQL driver (psycopg)", ["psycopg"]),
     ("Django ORM", ["django/db/"]),
-    ("Redis + channel layer (Celery broker/results, provisioning_push)", ["channels", "redis/", "asgiref/"]),
+    ("Redis + channel layer (Celery broker/results, progress_push)", ["channels", "redis/", "asgiref/"]),
     ("Celery / kombu / billiard", ["celery/", "kombu/", "billiard/"]),
     ("threads / futures", ["threading.py", "concurrent/futures"]),
 ]

@@ -1,3 +1,3 @@
-from bench.terminal.run import main
+from bench.terminal.run import BENCHMARK
 
-raise SystemExit(main())
+raise SystemExit(BENCHMARK.main())

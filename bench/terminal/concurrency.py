@@ -14,11 +14,11 @@ from collections import Counter
 
 import aiohttp
 
+from bench.daphne import Daphne
+from bench.report import ms, summary
 from bench.terminal.cpu import CpuMeter
 from bench.terminal.echo import CLEAR_EVERY, CLEAR_LINE
 from bench.terminal.memory import RssSampler, WorkingSetSampler, mb, status_kb, working_set_summary, working_sets_kb
-from bench.terminal.report import ms, summary
-from bench.terminal.server import Daphne
 from bench.terminal.terminals import BrowserTerminal, DirectTerminal, Terminal, TerminalClosed, plain
 
 SLOWEST = 10  # echoes kept with the time they happened, to tell a stall from a steady load

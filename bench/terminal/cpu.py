@@ -9,7 +9,7 @@ import resource
 import time
 
 from bench import realnode
-from bench.common import machine_cpu, process_cpu
+from bench.cpu import machine_cpu, process_cpu
 
 # comm (as the kernel truncates it) -> part of the terminal path: API server -> node-proxy
 # -> kubelet -> containerd (its shim, runc) -> the workstation's container.

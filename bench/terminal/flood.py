@@ -9,7 +9,7 @@ import bisect
 import re
 import time
 
-from bench.terminal.report import ms, summary
+from bench.report import ms, summary
 from bench.terminal.terminals import PROMPT, BrowserTerminal, Terminal
 from labplatform.terminal.flow import HIGH_WATERMARK
 

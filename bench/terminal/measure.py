@@ -10,14 +10,15 @@ from typing import TypeVar
 
 import aiohttp
 
+from bench.daphne import Daphne
+from bench.report import ms, ratio, summary
 from bench.terminal import config
 from bench.terminal.concurrency import many_terminals
 from bench.terminal.cpu import CpuMeter
 from bench.terminal.echo import echo_round_trips
 from bench.terminal.flood import flood, marked_flood, stalled
 from bench.terminal.memory import RedisMemory, RssSampler, WorkingSetSampler, mb, status_kb
-from bench.terminal.report import added, ms, ratio, summary
-from bench.terminal.server import Daphne
+from bench.terminal.report import added
 from bench.terminal.terminals import BrowserTerminal, DirectTerminal, Terminal, TerminalClosed
 from labplatform.cluster.clients import close_async_clients
 
@@ -122,6 +123,7 @@ async def measure(
         return CpuMeter(daphne_pids=(daphne.pid,), workstations=measured)
 
     try:
+        daphne.serving()
         async with aiohttp.ClientSession() as http:
             shell = Shell(http, daphne, student=students[0], cookie=cookies[0])
             say(f"keystroke echo: {args.keys} keys per path")
@@ -169,6 +171,7 @@ async def measure(
         await asyncio.sleep(2)
         daphne = Daphne(env=env, log=logs / "daphne-concurrency.log")
         try:
+            daphne.serving()
             results["concurrency"] = await many_terminals(
                 daphne=daphne,
                 probe_student=students[0],

@@ -1,59 +1,18 @@
-"""Percentiles, ratios against the baseline measured in the same run, and the table."""
+"""The terminal benchmark's report: browser against direct for each figure (the ratio to
+the direct exec measured in the same run), then the floods, the stalled client and the
+concurrency phase in words."""
 
 import os
-import statistics
 
-
-def ms(seconds: float) -> float:
-    return round(seconds * 1000, 2)
-
-
-def percentile(ordered: list[float], q: float) -> float:
-    """Nearest-rank percentile of sorted values."""
-    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
-
-
-def summary(seconds: list[float]) -> dict:
-    """count and mean/p50/p90/p99/max in ms of durations in seconds."""
-    if not seconds:
-        return {"count": 0}
-    ordered = sorted(seconds)
-    return {
-        "count": len(ordered),
-        "mean_ms": ms(statistics.fmean(ordered)),
-        "p50_ms": ms(percentile(ordered, 0.50)),
-        "p90_ms": ms(percentile(ordered, 0.90)),
-        "p99_ms": ms(percentile(ordered, 0.99)),
-        "max_ms": ms(ordered[-1]),
-    }
-
-
-def ratio(value: float | None, baseline: float | None) -> float | None:
-    return round(value / baseline, 2) if value is not None and baseline else None
+from bench.report import Column, Table, cell, ratio
 
 
 def added(value: float | None, baseline: float | None) -> float | None:
     return round(value - baseline, 2) if value is not None and baseline is not None else None
 
 
-def _cell(value, digits: int = 1) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
 def _met(flag: bool | None) -> str:
     return "-" if flag is None else ("met" if flag else "NOT met")
-
-
-def _row(name: str, direct, browser, add, rat, goal: str = "", digits: int = 1) -> str:
-    sign = "+" if isinstance(add, float | int) and add >= 0 else ""
-    return (
-        f"{name:<34} {_cell(direct, digits):>11} {_cell(browser, digits):>11} "
-        f"{sign + _cell(add, digits) if add is not None else '-':>9} {_cell(rat, 2) + 'x' if rat else '-':>7}  {goal}"
-    )
 
 
 def _cores(cores: dict) -> str:
@@ -71,39 +30,43 @@ def _get(data: dict | None, *keys: str):
     return data
 
 
-def _compare(name: str, phase: dict, keys: tuple[str, ...], goal: float | None = None, digits: int = 1) -> str:
+def _compare(table: Table, name: str, phase: dict, keys: tuple[str, ...], goal: float | None = None) -> None:
     direct, browser = _get(phase, "direct", *keys), _get(phase, "browser", *keys)
     check = f"<= {goal:g} ms: {_met(browser <= goal if browser is not None else None)}" if goal else ""
-    return _row(name, direct, browser, added(browser, direct), ratio(browser, direct), check, digits)
+    table.add(name, direct=direct, browser=browser, added=added(browser, direct), goal=check)
 
 
-def table(results: dict) -> str:
+def blocks(results: dict) -> list:
+    """What the report shows, in order: lines and tables."""
     echo, flood, marked, stall = results["echo"], results["flood"], results["marked_flood"], results["stall"]
     e = echo["comparison"]
-    lines = [
-        f"terminal benchmark {results['meta']['started']}: {results['meta']['command']}",
+    lines: list = [
         "direct = the bridge's own exec stream (workstation_terminal) from the benchmark process;",
         "browser = /ws/terminal/ over a real WebSocket to daphne, which opens that same exec.",
     ]
     if results["meta"].get("experiment"):
         lines.append(f"EXPERIMENT {results['meta']['experiment']}: daphne does NOT run the platform as it is")
-    lines += [
-        "",
-        f"{'':<34} {'direct':>11} {'browser':>11} {'added':>9} {'ratio':>7}  goal",
-        _row("keystroke echo p50 ms", e["direct_p50_ms"], e["browser_p50_ms"], e["added_p50_ms"], e["ratio_p50"],
-             f"<= +2 ms: {_met(e['goal_p50_met'])}", 2),
-        _row("keystroke echo p99 ms", e["direct_p99_ms"], e["browser_p99_ms"], e["added_p99_ms"], e["ratio_p99"],
-             f"<= +10 ms: {_met(e['goal_p99_met'])}", 2),
-        _compare("keystroke echo max ms", echo, ("max_ms",), digits=2),
-        _row("flood (yes) delivered KB/s", _kb(_get(flood, "direct", "bytes_per_s")),
-             _kb(_get(flood, "browser", "bytes_per_s")), None, flood.get("ratio_bytes_per_s"), "", 0),
-        _compare("flood: mean frame bytes", flood, ("mean_frame_bytes",), digits=0),
-        _compare("Ctrl-C to prompt ms (yes)", flood, ("prompt_back_ms",), goal=300),
-        _compare("Ctrl-C to prompt ms (timestamps)", marked, ("prompt_back_ms",), goal=300),
-        _compare("screen lag p50 ms (timestamps)", marked, ("screen_lag", "p50_ms")),
-        _compare("screen lag p99 ms (timestamps)", marked, ("screen_lag", "p99_ms")),
-        _row("timestamps seen / printed", _seen(marked.get("direct")), _seen(marked.get("browser")), None, None),
-    ]  # fmt: skip
+    table = Table(
+        "browser against direct, one student's shell",
+        [Column("direct", "direct", 2), Column("browser", "browser", 2), Column("added", "added", 2),
+         Column("goal", "goal")],
+        ratio_of="browser",
+        against_column="direct",
+    )  # fmt: skip
+    table.add("keystroke echo p50 ms", direct=e["direct_p50_ms"], browser=e["browser_p50_ms"],
+              added=e["added_p50_ms"], goal=f"<= +2 ms: {_met(e['goal_p50_met'])}")  # fmt: skip
+    table.add("keystroke echo p99 ms", direct=e["direct_p99_ms"], browser=e["browser_p99_ms"],
+              added=e["added_p99_ms"], goal=f"<= +10 ms: {_met(e['goal_p99_met'])}")  # fmt: skip
+    _compare(table, "keystroke echo max ms", echo, ("max_ms",))
+    table.add("flood (yes) delivered KB/s", direct=_kb(_get(flood, "direct", "bytes_per_s")),
+              browser=_kb(_get(flood, "browser", "bytes_per_s")))  # fmt: skip
+    _compare(table, "flood: mean frame bytes", flood, ("mean_frame_bytes",))
+    _compare(table, "Ctrl-C to prompt ms (yes)", flood, ("prompt_back_ms",), goal=300)
+    _compare(table, "Ctrl-C to prompt ms (timestamps)", marked, ("prompt_back_ms",), goal=300)
+    _compare(table, "screen lag p50 ms (timestamps)", marked, ("screen_lag", "p50_ms"))
+    _compare(table, "screen lag p99 ms (timestamps)", marked, ("screen_lag", "p99_ms"))
+    table.add("timestamps seen / printed", direct=_seen(marked.get("direct")), browser=_seen(marked.get("browser")))
+    lines.append(table)
     lines += [
         "",
         f"echo: {_get(echo, 'browser', 'count')} keys per path in {echo['rounds']} alternating rounds, one client "
@@ -120,7 +83,7 @@ def table(results: dict) -> str:
         lines.append(
             f"memory during the floods: the measured student's workstation pod (working set) "
             f"{pod.get('working_set_start_mb')} -> peak {pod.get('working_set_peak_mb')} MB (growth "
-            f"{_cell(ratio(pod.get('working_set_peak_mb'), pod.get('working_set_start_mb')), 2)}x); "
+            f"{cell(ratio(pod.get('working_set_peak_mb'), pod.get('working_set_start_mb')), 2)}x); "
             f"daphne RSS {web['rss_start_mb']} -> peak {web['rss_peak_mb']} MB (VmHWM "
             f"{memory['daphne_vmhwm_mb']} MB); redis-server RSS peak {store['rss_peak_mb']} MB (growth "
             f"{store['rss_growth_mb']} MB), used_memory {before} -> {after} MB (Redis is shared with others; terminal "
@@ -148,7 +111,7 @@ def table(results: dict) -> str:
     lines.append("cores used per phase (others = everything not on the terminal path, e.g. someone's tests):")
     for phase, cores in results["cores"].items():
         lines.append(f"  {phase:<28} {_cores(cores)}")
-    return "\n".join(lines)
+    return lines
 
 
 def _kb(value: float | None) -> float | None:
@@ -200,7 +163,7 @@ def _concurrency_lines(c: dict | None, echo: dict, node: dict | None = None) -> 
         f"{c['rss_after_close_mb']} MB",
         f"  workstation pods (working set, their cgroups on the node): {_get(c, 'workstations_idle', 'median_mb')} MB "
         f"median with no terminal, {_get(c, 'workstations_open', 'median_mb')} MB with theirs open (open/none "
-        f"{_cell(c.get('workstation_open_over_idle'), 2)}x, {c.get('workstation_kib_per_terminal')} KiB per terminal, "
+        f"{cell(c.get('workstation_open_over_idle'), 2)}x, {c.get('workstation_kib_per_terminal')} KiB per terminal, "
         "the tmux server and shell included); "
         f"peak while typing median {_get(c, 'typing_workstation_peak_mb', 'median_mb')} MB, max "
         f"{_get(c, 'typing_workstation_peak_mb', 'max_mb')} MB; after closing "
@@ -216,12 +179,12 @@ def _concurrency_lines(c: dict | None, echo: dict, node: dict | None = None) -> 
         f"path in turn: direct p50 {_get(c, 'probe', 'direct', 'p50_ms')} ms, p99 "
         f"{_get(c, 'probe', 'direct', 'p99_ms')} ms; browser p50 {_get(c, 'probe', 'browser', 'p50_ms')} ms, p99 "
         f"{_get(c, 'probe', 'browser', 'p99_ms')} ms (browser/direct p50 "
-        f"{_cell(ratio(_get(c, 'probe', 'browser', 'p50_ms'), _get(c, 'probe', 'direct', 'p50_ms')), 2)}x, p99 "
-        f"{_cell(ratio(_get(c, 'probe', 'browser', 'p99_ms'), _get(c, 'probe', 'direct', 'p99_ms')), 2)}x)",
+        f"{cell(ratio(_get(c, 'probe', 'browser', 'p50_ms'), _get(c, 'probe', 'direct', 'p50_ms')), 2)}x, p99 "
+        f"{cell(ratio(_get(c, 'probe', 'browser', 'p99_ms'), _get(c, 'probe', 'direct', 'p99_ms')), 2)}x)",
         f"  ratio to the unloaded browser echo of this run: p50 "
-        f"{_cell(ratio(c['echo'].get('p50_ms'), echo['browser'].get('p50_ms')), 2)}x, p99 "
-        f"{_cell(ratio(c['echo'].get('p99_ms'), echo['browser'].get('p99_ms')), 2)}x; to the direct exec: p50 "
-        f"{_cell(ratio(c['echo'].get('p50_ms'), echo['direct'].get('p50_ms')), 2)}x, p99 "
-        f"{_cell(ratio(c['echo'].get('p99_ms'), echo['direct'].get('p99_ms')), 2)}x",
+        f"{cell(ratio(c['echo'].get('p50_ms'), echo['browser'].get('p50_ms')), 2)}x, p99 "
+        f"{cell(ratio(c['echo'].get('p99_ms'), echo['browser'].get('p99_ms')), 2)}x; to the direct exec: p50 "
+        f"{cell(ratio(c['echo'].get('p50_ms'), echo['direct'].get('p50_ms')), 2)}x, p99 "
+        f"{cell(ratio(c['echo'].get('p99_ms'), echo['direct'].get('p99_ms')), 2)}x",
     ]
     return lines

@@ -2,8 +2,6 @@
 bridges, its behaviour under output floods and a stalled client, and its memory with many
 terminals open, against a real daphne process on the local cluster.
 
-    .venv/bin/python -m bench.terminal [--terminals 300] [--flood-seconds 5] [--quick]
-
 Every student's shell runs in their workstation pod on the local cluster's real node
 (API server -> node-proxy -> kubelet -> containerd -> runc, `labplatform-workstation
 attach`). Run it as root (it reads the pods' cgroups on the node), with the cluster up. In
@@ -25,82 +23,68 @@ CPU and memory requests, maxPods), and the table says so.
 Its own stores: PostgreSQL database `bench_terminal` (created and migrated here) and Redis
 database 6 (flushed). Its students are a cohort `bench-term-<time>` provisioned with the
 workers' own function and removed afterwards (also what an aborted run left, or with
---cleanup-only). The table is printed and written, with every detail, to
-bench/results/terminal-<time>.txt and .json; daphne's logs go to bench/results/terminal-<time>/.
---experiment runs daphne with changes the report recommends (experiment_settings.py).
+--cleanup-only). daphne's logs go to bench/results/terminal-<time>/. --experiment runs
+daphne with changes the report recommends (experiment_settings.py).
 """
 
 import argparse
 import asyncio
-import fcntl
-import json
 import logging
-import os
-import platform as host_platform
-import sys
-import time
-from pathlib import Path
 
-from bench.common import cohort_with_students, database_ensure
+from bench import realnode, stores
+from bench.cli import Benchmark, at_least_one, say
 from bench.terminal import config
 
 MAX_PER_STUDENT = 50
 
 
-def _arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.terminal", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--keys", type=int, default=1000, help="keystrokes per path for the echo (1000)")
-    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds the keys are split into (5)")
+def _experiments(text: str) -> str:
+    unknown = set(filter(None, text.split(","))) - set(config.EXPERIMENTS)
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown experiments {sorted(unknown)}")
+    return text
+
+
+def options(parser) -> None:
+    parser.add_argument("--keys", type=at_least_one, default=1000, help="keystrokes per path for the echo (1000)")
+    parser.add_argument("--rounds", type=at_least_one, default=5, help="alternating rounds the keys are split into (5)")
     parser.add_argument("--key-gap", type=float, default=0.01, help="seconds between keystrokes (0.01)")
     parser.add_argument("--flood-seconds", type=float, default=5.0, help="seconds of each flood (5)")
     parser.add_argument("--stall-seconds", type=float, default=4.0, help="seconds without acks during yes (4)")
     parser.add_argument("--terminals", type=int, default=300, help="terminals open at once on one daphne (300)")
     parser.add_argument(
         "--students",
-        type=int,
+        type=at_least_one,
         default=30,
         help="students (workstation pods) the terminals are spread over (30; at most what the node has room for, "
         "less the measured student's)",
     )
-    parser.add_argument("--open-at-once", type=int, default=10, help="terminals being opened at a time (10)")
+    parser.add_argument("--open-at-once", type=at_least_one, default=10, help="terminals being opened at a time (10)")
     parser.add_argument(
         "--key-interval", type=float, default=1.0, help="seconds between keys in each terminal under load (1.0)"
     )
     parser.add_argument("--typing-seconds", type=float, default=30.0, help="seconds of typing under load (30)")
     parser.add_argument(
         "--experiment",
+        type=_experiments,
         default="",
         metavar="NAMES",
         help=f"run daphne with changes the report recommends: {', '.join(config.EXPERIMENTS)} "
         "(comma-separated; see experiment_settings.py); labelled as experiments",
     )
-    parser.add_argument("--quick", action="store_true", help="a short smoke run: few keys, short floods, 20 terminals")
     parser.add_argument("--cleanup-only", action="store_true", help="remove what an aborted run left, then stop")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.keys, args.rounds, args.flood_seconds, args.stall_seconds = 100, 2, 1.5, 2.0
-        args.terminals, args.students, args.typing_seconds = 20, 4, 5.0
-    unknown = set(filter(None, args.experiment.split(","))) - set(config.EXPERIMENTS)
-    if unknown:
-        parser.error(f"unknown experiments {sorted(unknown)}")
-    if args.students < 1:
-        parser.error("--students must be at least 1")
-    _per_student(parser.error, args)
-    if args.keys < args.rounds or args.rounds < 1:
-        parser.error("--keys must be at least --rounds, and --rounds at least 1")
-    return args
 
 
-def _per_student(error, args: argparse.Namespace) -> None:
+def _per_student(args) -> None:
     args.per_student = -(-args.terminals // args.students) if args.terminals else 0
     if args.per_student > MAX_PER_STUDENT:
-        error(
+        raise SystemExit(
             f"more than {MAX_PER_STUDENT} terminals per student: a workstation pod may run 256 processes "
             "(the node's podPidsLimit), each terminal takes a few"
         )
 
 
-def _fit_node(args: argparse.Namespace, node: dict) -> None:
+def _fit_node(args, node: dict) -> None:
     """Caps the students at the workstations the node has room for now (one is the measured
     student's), and the terminals at MAX_PER_STUDENT each; records what was asked."""
     room = node["free"] - 1
@@ -112,56 +96,35 @@ def _fit_node(args: argparse.Namespace, node: dict) -> None:
         args.students = room
         args.terminals = min(args.terminals, MAX_PER_STUDENT * room)
     node["students"], node["terminals"] = args.students, args.terminals
-    _per_student(_refuse, args)
+    _per_student(args)
 
 
-def _refuse(message: str) -> None:
-    raise SystemExit(message)
-
-
-def say(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _arguments(argv)
-    config.RESULTS.mkdir(parents=True, exist_ok=True)
-    # One run at a time: a run removes whatever an earlier one left, by cohort prefix.
-    lock = (config.RESULTS / ".terminal.lock").open("w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        print("another terminal benchmark is running; wait for it to finish", file=sys.stderr)
-        return 3
-    env = config.configure()
-    database_ensure(env, maintenance_url=config.MAINTENANCE_DATABASE_URL, name=config.DATABASE_NAME)
+def measure(args, report) -> None:
+    if args.keys < args.rounds:
+        raise SystemExit("--keys must be at least --rounds")
+    _per_student(args)
+    env = config.django_start()
     daphne_env = dict(env)
     if args.experiment:
         daphne_env["DJANGO_SETTINGS_MODULE"] = "bench.terminal.experiment_settings"
         daphne_env["BENCH_EXPERIMENTS"] = args.experiment
-
-    import django
-
-    django.setup()
-    config.workstations_on_the_node()
+    realnode.workstations_on_the_node()
     # Provisioning threads share the API client's pool of 10; its warnings are noise here.
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
     import redis
     from django.conf import settings
 
-    from bench import realnode
-    from bench.provision.config import ADMIN_KUBECONFIG
-    from bench.provision.kube import Kube
+    from bench.kube import ADMIN_KUBECONFIG, Kube
     from bench.terminal import students
-    from bench.terminal.measure import measure
-    from bench.terminal.report import table
+    from bench.terminal.measure import measure as phases
+    from bench.terminal.report import blocks
 
     for slug in students.leftover_cohorts():
         say(f"removing what an earlier run left: {slug}")
         students.cohort_remove(slug)
     if args.cleanup_only:
-        return 0
+        return
     admin = Kube(ADMIN_KUBECONFIG)
     node = realnode.workstation_capacity(
         lambda path, query=None: admin.json("GET", path, query), node_pool=settings.WORKSTATION_NODE_POOL
@@ -169,31 +132,24 @@ def main(argv: list[str] | None = None) -> int:
     _fit_node(args, node)
     redis.Redis.from_url(config.REDIS_URL).flushdb()  # the benchmark's own database (6)
 
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    logs = config.RESULTS / f"terminal-{stamp}"
-    logs.mkdir()
+    logs = report.logs()
     meta = {
-        "command": " ".join([".venv/bin/python -m bench.terminal", *(argv if argv is not None else sys.argv[1:])]),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "arguments": {k: v for k, v in vars(args).items() if k != "cleanup_only"},
-        "machine": {"cpus": os.cpu_count(), "python": host_platform.python_version(), "load": os.getloadavg()},
-        "database": config.DATABASE_URL.replace("labplatform:labplatform@", "labplatform:***@"),
+        "database": stores.shown(stores.database_url(config.DATABASE_NAME)),
         "redis": config.REDIS_URL,
-        "code": config.code_identity(),
         "experiment": args.experiment or None,
         "logs": str(logs),
         "node": node,
         "workstation_image": settings.WORKSTATION_IMAGE,
     }
-    slug = f"{config.COHORT_PREFIX}{stamp.replace('-', '')}"
+    slug = f"{config.COHORT_PREFIX}{report.stamp.replace('-', '')}"
     # The first student's shell is measured alone, then probed under the others' load.
-    cohort = cohort_with_students(slug=slug, students=1 + (args.students if args.terminals else 0))
+    cohort = stores.cohort_with_students(slug=slug, students=1 + (args.students if args.terminals else 0))
     try:
         say(f"provisioning {cohort.enrollments.count()} students ({slug}) with the platform's own code")
         meta["provision_seconds"] = round(students.cohort_provision_here(cohort), 1)
         enrollments = students.students_of(cohort)
         results = asyncio.run(
-            measure(
+            phases(
                 args=args,
                 env=daphne_env,
                 logs=logs,
@@ -207,9 +163,23 @@ def main(argv: list[str] | None = None) -> int:
         say(f"removing {slug}")
         students.cohort_remove(slug)
     results = {"meta": meta, **results}
-    text = table(results)
-    Path(config.RESULTS / f"terminal-{stamp}.json").write_text(json.dumps(results, indent=2))
-    Path(config.RESULTS / f"terminal-{stamp}.txt").write_text(text + "\n")
-    print(text)
-    say(f"written to {config.RESULTS}/terminal-{stamp}.txt and .json")
-    return 0
+    report.add(*blocks(results))
+    report.details.update(results)
+
+
+BENCHMARK = Benchmark(
+    name="terminal",
+    doc=__doc__,
+    measure=measure,
+    options=options,
+    quick={
+        "keys": 20,
+        "rounds": 2,
+        "flood_seconds": 0.5,
+        "stall_seconds": 1.0,
+        "terminals": 2,
+        "students": 1,
+        "open_at_once": 2,
+        "typing_seconds": 2.0,
+    },
+)

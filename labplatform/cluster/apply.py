@@ -13,6 +13,7 @@ from labplatform.cluster.clients import sync_client
 from labplatform.cluster.errors import ClusterError, ClusterUnavailable
 from labplatform.cluster.manifests import FIELD_MANAGER
 from labplatform.cluster.registry import LOCAL
+from labplatform.tracing import span
 
 # (apiVersion, kind) -> (plural, namespaced), for the kinds the platform writes.
 _RESOURCES: dict[tuple[str, str], tuple[str, bool]] = {
@@ -82,14 +83,15 @@ def _message(data: bytes) -> str:
 
 def object_apply(obj: dict, *, cluster: str = LOCAL) -> dict:
     """Server-side applies one object; returns it as the API server stored it."""
-    return _call(
-        obj,
-        cluster,
-        "PATCH",
-        query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
-        headers={"Content-Type": "application/apply-patch+yaml"},
-        body=obj,
-    )
+    with span("cluster.apply", obj["kind"]):
+        return _call(
+            obj,
+            cluster,
+            "PATCH",
+            query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+            headers={"Content-Type": "application/apply-patch+yaml"},
+            body=obj,
+        )
 
 
 def object_delete(obj: dict, *, cluster: str = LOCAL) -> bool:

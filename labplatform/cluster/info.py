@@ -11,6 +11,7 @@ from labplatform.cluster.clients import sync_client
 from labplatform.cluster.errors import ClusterUnavailable
 from labplatform.cluster.manifests import ApiServerPeer
 from labplatform.cluster.registry import LOCAL
+from labplatform.tracing import traced
 
 
 def cluster_version(*, name: str = LOCAL, timeout: float | None = None) -> str:
@@ -32,6 +33,7 @@ _PEERS_TTL_SECONDS = 60
 _peers_cache: dict[str, tuple[float, list[ApiServerPeer]]] = {}
 
 
+@traced("cluster.api_server_peers")
 def api_server_peers(*, name: str = LOCAL) -> list[ApiServerPeer]:
     """Where the API server is reached from pods: the `kubernetes` Service and its endpoints."""
     cached = _peers_cache.get(name)

@@ -18,6 +18,7 @@ from labplatform.cluster.clients import sync_client
 from labplatform.cluster.errors import ClusterError, ClusterUnavailable
 from labplatform.cluster.manifests import FIELD_MANAGER, KWOK_API_VERSION
 from labplatform.cluster.registry import LOCAL
+from labplatform.tracing import traced
 
 
 class UnknownKind(ClusterError):
@@ -83,6 +84,7 @@ def resource_for(*, api_version: str | None, kind: str) -> Resource:
     return resource
 
 
+@traced("cluster.request")
 def _request(
     cluster: str, method: str, path: str, *, query=None, headers=None, body=None, token: str | None = None
 ) -> dict | None:

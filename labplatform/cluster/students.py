@@ -18,6 +18,7 @@ from labplatform.cluster.clients import sync_client
 from labplatform.cluster.errors import ClusterError, ClusterUnavailable
 from labplatform.cluster.info import api_server_peers
 from labplatform.cluster.objects import pod_logs_remove
+from labplatform.tracing import traced
 
 # Objects in a new namespace are independent of each other, so they go in together.
 _PARALLEL_WRITES = 8
@@ -79,12 +80,14 @@ def _workstation_refs(spec: StudentEnvironmentSpec) -> list[dict]:
     ]
 
 
+@traced("cluster.apply_parallel")
 def _apply_all(objects: list[dict], cluster: str) -> None:
     with ThreadPoolExecutor(max_workers=_PARALLEL_WRITES) as pool:
         for result in [pool.submit(object_apply, obj, cluster=cluster) for obj in objects]:
             result.result()
 
 
+@traced("cluster.student_token")
 def student_token(spec: StudentEnvironmentSpec, *, seconds: int = WORKSTATION_TOKEN_SECONDS) -> str:
     """A short-lived token of the student's ServiceAccount (TokenRequest). The platform may
     ask through the token-minter RoleBinding made moments before, which the API server's
@@ -108,6 +111,7 @@ def student_token(spec: StudentEnvironmentSpec, *, seconds: int = WORKSTATION_TO
             raise ClusterUnavailable(f"cluster {spec.cluster!r} unreachable: {exc}") from exc
 
 
+@traced("cluster.student_kubeconfig")
 def student_kubeconfig(spec: StudentEnvironmentSpec, token: str, *, server: str = "") -> dict:
     """A kubeconfig with only the server, its CA and the student's token. The server is
     the platform's own address unless given (a workstation reaches the API server at the
@@ -131,6 +135,7 @@ def _workstation_common(spec: StudentEnvironmentSpec) -> dict:
     }
 
 
+@traced("cluster.workstation_kubeconfig_apply")
 def workstation_kubeconfig_apply(spec: StudentEnvironmentSpec) -> None:
     """Mints a fresh token for the student and puts it in the workstation's kubeconfig;
     the running shell sees it, as the Secret is mounted as a folder."""
@@ -150,6 +155,7 @@ def _workstation_api_server(spec: StudentEnvironmentSpec) -> list[manifests.ApiS
     return peers
 
 
+@traced("cluster.workstation_apply")
 def workstation_apply(spec: StudentEnvironmentSpec) -> None:
     policy = manifests.workstation_network_policy(**_workstation_common(spec), api_server=_workstation_api_server(spec))
     object_apply(policy, cluster=spec.cluster)
@@ -159,12 +165,14 @@ def workstation_apply(spec: StudentEnvironmentSpec) -> None:
     object_apply(pod, cluster=spec.cluster)
 
 
+@traced("cluster.workstation_ready")
 def workstation_ready(spec: StudentEnvironmentSpec) -> bool:
     pod = object_get(_workstation_refs(spec)[0], cluster=spec.cluster)
     conditions = (pod or {}).get("status", {}).get("conditions", [])
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
+@traced("cluster.student_environment_apply")
 def student_environment_apply(spec: StudentEnvironmentSpec) -> None:
     """Creates or repairs everything the student has; applying twice changes nothing.
     The workstation may still be starting when this returns (see workstation_ready)."""

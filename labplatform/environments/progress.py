@@ -7,6 +7,7 @@ from django.db.models import Count
 from labplatform import push
 from labplatform.cohorts.models import Cohort
 from labplatform.environments.models import StudentEnvironment
+from labplatform.tracing import traced
 
 
 def cohort_progress(*, cohort: Cohort) -> dict:
@@ -29,6 +30,7 @@ def environment_event(environment: StudentEnvironment) -> dict:
     }
 
 
+@traced("progress.push")
 def provisioning_push(*, cohort: Cohort, environment: StudentEnvironment | None = None) -> None:
     """The cohort's provisioning page recounts; with `environment`, its row changes too."""
     message = {"type": "progress.update"}

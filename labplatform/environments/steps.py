@@ -23,6 +23,7 @@ from labplatform.cluster.terminals import workstation_session_end
 from labplatform.cohorts.presets import PRESETS, QuotaPreset
 from labplatform.environments.models import StudentEnvironment
 from labplatform.environments.progress import provisioning_push
+from labplatform.tracing import traced
 
 State = StudentEnvironment.State
 logger = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def workstation_runtime(preset: QuotaPreset) -> WorkstationRuntime:
     )
 
 
+@traced("environment.spec")
 def environment_spec(environment: StudentEnvironment) -> StudentEnvironmentSpec:
     cohort = environment.enrollment.cohort
     preset = PRESETS[cohort.quota_preset]
@@ -64,6 +66,7 @@ def environment_spec(environment: StudentEnvironment) -> StudentEnvironmentSpec:
     )
 
 
+@traced("environment.load")
 def _load(environment_id: int, state: str) -> StudentEnvironment | None:
     environment = (
         StudentEnvironment.objects.select_related("enrollment__cohort__cluster", "enrollment__user")
@@ -75,6 +78,7 @@ def _load(environment_id: int, state: str) -> StudentEnvironment | None:
     return environment
 
 
+@traced("environment.finish")
 def _finish(environment: StudentEnvironment, *, expected: str, to: str, error: str = "") -> None:
     fields = {"state": to, "last_error": error, "updated_at": timezone.now()}
     if to == State.READY:
@@ -118,6 +122,7 @@ def environment_fail(*, environment_id: int, expected: str, error: str) -> None:
         _finish(environment, expected=expected, to=State.FAILED, error=error)
 
 
+@traced("environment.provision")
 def _provision(spec: StudentEnvironmentSpec) -> None:
     """Applies everything, then waits for the workstation: a student's environment is ready
     when their terminal can start."""

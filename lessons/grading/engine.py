@@ -6,6 +6,7 @@ the caller can retry rather than record a failure the student did not cause."""
 
 import datetime
 
+from labplatform.tracing import traced
 from lessons.grading.kinds import KINDS
 from lessons.grading.reads import ClusterReads
 from lessons.grading.results import CheckContext, CheckError, CheckResult, Evaluation, Status
@@ -21,6 +22,7 @@ def evaluation_status(results: list[CheckResult]) -> Status:
     return "passed"
 
 
+@traced("grading.checks_evaluate")
 def checks_evaluate(
     *,
     checks: list[dict],

@@ -1,5 +1,6 @@
 """A real daphne process serving labplatform's ASGI application on a free loopback port,
-as `make up` runs it, with the Redis channel layer of the benchmark's environment."""
+as `make up` runs it, with the Redis channel layer of the benchmark's environment:
+`Daphne(...)` starts it, `.serving()` waits until it answers."""
 
 import signal
 import socket
@@ -10,7 +11,7 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
-from bench.terminal.config import REPO
+from bench.report import REPO
 
 
 def free_port() -> int:
@@ -27,7 +28,6 @@ class Daphne:
         command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
                    "labplatform.asgi:application"]  # fmt: skip
         self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-        self._wait_serving()
 
     @property
     def pid(self) -> int:
@@ -36,7 +36,8 @@ class Daphne:
     def websocket_url(self, path: str) -> str:
         return f"ws://127.0.0.1:{self.port}{path}"
 
-    def _wait_serving(self, timeout: float = 60) -> None:
+    def serving(self, timeout: float = 60) -> "Daphne":
+        """Waits until it answers; returns it."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -44,7 +45,7 @@ class Daphne:
             try:
                 with urllib.request.urlopen(f"{self.base}/login/", timeout=2) as response:
                     if response.status == 200:
-                        return
+                        return self
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError(f"daphne on {self.base} did not answer in {timeout}s; see {self.log}")

@@ -1,9 +1,9 @@
-"""CPU seconds spent by each part of the system during a phase, from /proc: the cluster's
-components (this local cluster's only: others may run clusters of their own on the
-machine), its real node (kubelet, containerd and its shims, node-proxy), the workstation
-pods (their cgroups on the node), the stores, the Celery workers the benchmark started,
-kubectl and the benchmark itself. On a 2-core machine they all compete, so this shows who
-is busy."""
+"""CPU seconds from /proc: of one process, of the whole machine, and of each part of the
+system during a phase: the cluster's components (this local cluster's only: others may run
+clusters of their own on the machine), its real node (kubelet, containerd and its shims,
+node-proxy), the pods on the node (their cgroups), the stores, the Celery workers the
+benchmark started, kubectl and the benchmark itself. On a 2-core machine they all compete,
+so this shows who is busy."""
 
 import os
 import resource
@@ -11,7 +11,32 @@ import time
 from pathlib import Path
 
 from bench import realnode
-from bench.common import machine_cpu, process_cpu
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> tuple[str, int, float, float] | None:
+    """(comm, ppid, own CPU seconds, waited-for children's CPU seconds); None if gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+    fields = raw[raw.rindex(")") + 2 :].split()
+    # fields[0] is state (field 3); utime is field 14, stime 15, cutime 16, cstime 17.
+    ppid = int(fields[1])
+    own = (int(fields[11]) + int(fields[12])) / _TICK
+    children = (int(fields[13]) + int(fields[14])) / _TICK
+    return comm, ppid, own, children
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    total = sum(values[:8])
+    return (total - idle) / _TICK, total / _TICK
+
 
 # comm (truncated to 15 characters by the kernel) -> component
 _COMPONENTS = {

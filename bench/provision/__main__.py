@@ -1,0 +1,3 @@
+from bench.provision.run import BENCHMARK
+
+raise SystemExit(BENCHMARK.main())
