@@ -49,14 +49,15 @@ def _require_ready(enrollment: Enrollment, *, whose: str) -> None:
         )
 
 
-def _active(enrollments):
-    return enrollments.select_related("cohort__cluster", "environment", "user")
+def _students():
+    """Active students' enrollments, with what a terminal needs loaded."""
+    return Enrollment.objects.students().select_related("cohort__cluster", "environment", "user")
 
 
 def own_enrollment(user: AbstractBaseUser, *, cohort_slug: str | None = None) -> Enrollment | None:
     """The student enrollment behind the user's own terminal: in the given cohort, else
     their latest."""
-    enrollments = _active(Enrollment.objects.students().filter(user=user))
+    enrollments = _students().filter(user=user)
     if cohort_slug:
         enrollments = enrollments.filter(cohort__slug=cohort_slug)
     return enrollments.order_by("-cohort__starts_at", "-pk").first()
@@ -77,7 +78,7 @@ def watcher_target(user: AbstractBaseUser | AnonymousUser, *, student: str) -> T
     """A read-only view of a student's terminal, for the instructors of that student's cohort."""
     if not user.is_authenticated:
         raise TerminalRefused("Sign in to watch a terminal.", code=4401)
-    enrollment = _active(Enrollment.objects.students().filter(student_id=student)).first()
+    enrollment = _students().filter(student_id=student).first()
     teaches = (
         enrollment is not None and Enrollment.objects.instructors().filter(user=user, cohort=enrollment.cohort).exists()
     )
