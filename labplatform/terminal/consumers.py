@@ -39,6 +39,10 @@ logger = logging.getLogger(__name__)
 MAX_FRAME_BYTES = 64 * 1024
 RESIZE_INTERVAL_SECONDS = 0.05
 FIRST_SIZE_WAIT_SECONDS = 1
+# Keys reach the shell once tmux has drawn its screen: until then the exec's terminal is
+# still in cooked mode, where a Ctrl-Z or Ctrl-C would stop the session command instead
+# of reaching the shell. A session that draws nothing in this time gets its keys anyway.
+FIRST_DRAW_WAIT_SECONDS = 10
 ACTIVITY_CHECK_SECONDS = 60
 CLOSE_BAD_FRAME = 4400
 CLOSE_TOO_BIG = 1009
@@ -79,6 +83,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         self.size = None
         self.size_changed = asyncio.Event()
         self.early_input: list[bytes] = []
+        self.drawn = asyncio.Event()
+        self.input_open = False
         self.last_input = time.monotonic()
         self.last_activity_write = 0.0
         self.shadow_id = None
@@ -156,9 +162,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 await self._send_json(
                     {"type": "status", "state": "connected", "read_only": target.read_only, "watchers": watchers}
                 )
-                for data in self.early_input:
-                    await stream.write(data)
-                self.early_input = []
+                self.tasks.append(asyncio.create_task(self._input_after_draw(stream)))
                 self.tasks.append(asyncio.create_task(self._resizer()))
                 self.tasks.append(asyncio.create_task(self._keepalive()))
                 if not target.read_only:
@@ -193,6 +197,17 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             )
         else:
             await self._end("Your shell has ended. Reconnect to start a new one.", code=CLOSE_ENDED)
+
+    async def _input_after_draw(self, stream) -> None:
+        """Gives the shell the keys typed so far once tmux has drawn, then every key."""
+        try:
+            await asyncio.wait_for(self.drawn.wait(), timeout=FIRST_DRAW_WAIT_SECONDS)
+        except TimeoutError:
+            pass
+        for data in self.early_input:
+            await stream.write(data)
+        self.early_input = []
+        self.input_open = True
 
     async def _ended_by_the_node(self, *, settle_seconds: float = 0) -> bool:
         """Says so if the workstation has stopped for good (its node evicted it, say), in
@@ -234,6 +249,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             if data:
                 self.window.sent(len(data))
                 await self.send(bytes_data=data)
+                self.drawn.set()
         if carry:
             await self.send(bytes_data=carry)
 
@@ -309,7 +325,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         if self.target.read_only or not data:
             return  # a watcher's keys go nowhere
         self.last_input = time.monotonic()
-        if self.stream is None:
+        if not self.input_open:
             if sum(map(len, self.early_input)) + len(data) <= MAX_FRAME_BYTES:
                 self.early_input.append(data)
         else:

@@ -1,6 +1,7 @@
 """The consumer's framing above the gateway, with a stand-in exec stream that cuts its
 output where a real one may: a multibyte character split across two reads."""
 
+import asyncio
 from contextlib import asynccontextmanager
 
 import pytest
@@ -82,4 +83,60 @@ async def test_a_bug_in_the_bridge_ends_the_terminal_with_a_message_not_silence(
     ended = await terminal.wait_for_message("ended")
     assert ended["reason"] == "The terminal stopped on an error of ours. Reconnect to try again."
     assert await terminal.wait_closed() == consumers.CLOSE_UNAVAILABLE
+    await terminal.close()
+
+
+class LateDrawingStream(CuttingStream):
+    """A session that draws its screen only when told to, as tmux does once it has
+    attached (and put the terminal in raw mode); it records what it was given when."""
+
+    exit_status = None
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.draw = asyncio.Event()
+        self.drawn = False
+        self.given: list[tuple[bool, bytes]] = []  # (drawn yet, keys)
+        self.end = asyncio.Event()
+
+    async def read(self, timeout=None):
+        if not self.drawn:
+            await self.draw.wait()
+            self.drawn = True
+            return ExecOutput(1, b"\x1b[H\x1b[2Jstudent ~ $ ")
+        await self.end.wait()
+        return None
+
+    async def write(self, data: bytes) -> None:
+        self.given.append((self.drawn, data))
+
+
+async def test_keys_typed_before_the_session_has_drawn_reach_it_after_and_in_order(django_user_model, monkeypatch):
+    stream = LateDrawingStream()
+
+    @asynccontextmanager
+    async def late_terminal(**kwargs):
+        yield stream
+
+    monkeypatch.setattr(consumers, "workstation_terminal", late_terminal)
+    user = await database_sync_to_async(ready_student)(django_user_model)
+    terminal = await ready_terminal("/ws/terminal/", session=await session_cookie_async(user))
+    await terminal.type("\x1a")  # Ctrl-Z, which a terminal still in cooked mode would act on
+    await terminal.type("jobs\r")
+    await asyncio.sleep(0.5)
+    assert stream.given == []
+    stream.draw.set()
+    await terminal.wait_for_text("student ~ $ ")
+    for _ in range(50):
+        if len(stream.given) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert stream.given == [(True, b"\x1a"), (True, b"jobs\r")]
+    await terminal.type("echo after\r")
+    for _ in range(50):
+        if len(stream.given) == 3:
+            break
+        await asyncio.sleep(0.05)
+    assert stream.given[2] == (True, b"echo after\r")
+    stream.end.set()
     await terminal.close()
