@@ -239,93 +239,135 @@ def _sorted(rows: list[StudentRow], sort: str) -> list[StudentRow]:
     return sorted(rows, key=lambda r: r.name.lower())
 
 
-def cohort_dashboard(*, cohort: Cohort, sort: str = "name", stuck_only: bool = False) -> Dashboard:
-    now = timezone.now()
-    rule = stuck_rule()
-    tasks = course_tasks(cohort.course)
-    groups, columns = _columns(tasks)
-    titles = {task.pk: f"{task.lesson.number} {task.title}" for task in tasks}
-    keys = {column.task_id: column.key for column in columns}
-    enrollments = list(enrolled_students(cohort))
+@dataclass
+class _Tally:
+    """What the students' rows add up to, per task: the dashboard's summary numbers."""
+
+    durations: dict[int, list[timedelta]] = field(default_factory=lambda: defaultdict(list))
+    pass_times: list[datetime] = field(default_factory=list)
+    passed: Counter = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class _Course:
+    """The course's tasks as the dashboard names them."""
+
+    tasks: list[Task]
+    keys: dict[int, str]
+    titles: dict[int, str]
+
+
+def _progress(cohort: Cohort, task_ids: list[int]) -> dict[tuple[int, int], dict]:
+    """Each enrolled student's progress on each task, by (enrollment, task)."""
     # Filtered by the same rule as enrolled_students, in SQL: an IN list of 500 model
     # instances cost more Python time than the query itself (bench/dashboard).
-    task_ids = [task.pk for task in tasks]
-    progress_rows = TaskProgress.objects.filter(
+    rows = TaskProgress.objects.filter(
         enrolled("enrollment", role=Enrollment.Role.STUDENT), enrollment__cohort=cohort, task_id__in=task_ids
     ).values("enrollment_id", "task_id", "state", "attempts_count", "hints_used", "opened_at", "first_passed_at")
-    progress: dict[tuple[int, int], dict] = {(p["enrollment_id"], p["task_id"]): p for p in progress_rows}
+    return {(row["enrollment_id"], row["task_id"]): row for row in rows}
 
-    failed_attempts = Attempt.objects.filter(
+
+def _failed_attempts(cohort: Cohort, task_ids: list[int]):
+    return Attempt.objects.filter(
         enrolled("progress__enrollment", role=Enrollment.Role.STUDENT),
         progress__enrollment__cohort=cohort,
         progress__task_id__in=task_ids,
         state=Attempt.State.FAILED,
     )
-    failed_counts = Counter(
-        dict(failed_attempts.values("progress__task_id").annotate(n=Count("id")).values_list("progress__task_id", "n"))
-    )
-    # The same order as Dashboard.most_failed: most failures first, then by the task's key.
-    most_failed = sorted(failed_counts, key=lambda task_id: (-failed_counts[task_id], keys[task_id]))[:MOST_FAILED]
-    messages = _failing_messages(failed_attempts, enrollments, most_failed)
 
-    rows = []
-    durations: dict[int, list[timedelta]] = defaultdict(list)
-    pass_times: list[datetime] = []
-    passed_per_task: Counter = Counter()
-    for enrollment in enrollments:
-        cells, opened, unpassed, open_tasks = [], [], {}, []
-        for task in tasks:
-            found = progress.get((enrollment.pk, task.pk))
-            key, title = keys[task.pk], titles[task.pk]
-            if found is None:
-                cells.append(Cell(key=key, state="not_started"))
-                continue
-            cells.append(
-                Cell(
-                    key=key,
-                    state=found["state"],
-                    attempts=found["attempts_count"],
-                    hints=found["hints_used"],
-                    first_passed_at=found["first_passed_at"],
-                )
-            )
-            opened.append(found["opened_at"])
-            if found["first_passed_at"] is not None:
-                durations[task.pk].append(found["first_passed_at"] - found["opened_at"])
-                pass_times.append(found["first_passed_at"])
-            if found["state"] == TaskProgress.State.PASSED:
-                passed_per_task[task.pk] += 1
-            else:
-                open_tasks.append(title)
-                if found["attempts_count"]:
-                    unpassed[title] = found["attempts_count"]
-        last_activity = _last_activity(enrollment, opened)
-        rows.append(
-            StudentRow(
-                enrollment=enrollment,
-                name=enrollment.user.get_full_name() or enrollment.user.get_username(),
-                cells=cells,
-                passed=sum(cell.state == TaskProgress.State.PASSED for cell in cells),
-                last_activity=last_activity,
-                stuck_reasons=rule.reasons(
-                    now=now, unpassed_attempts=unpassed, open_tasks=open_tasks, last_activity=last_activity
-                ),
+
+def _student_row(
+    enrollment: Enrollment,
+    course: _Course,
+    progress: dict[tuple[int, int], dict],
+    tally: _Tally,
+    *,
+    rule: metrics.StuckRule,
+    now: datetime,
+) -> StudentRow:
+    """One student's cells, counted into the tally as they are read."""
+    cells, opened, unpassed, open_tasks = [], [], {}, []
+    for task in course.tasks:
+        found = progress.get((enrollment.pk, task.pk))
+        key, title = course.keys[task.pk], course.titles[task.pk]
+        if found is None:
+            cells.append(Cell(key=key, state="not_started"))
+            continue
+        cells.append(
+            Cell(
+                key=key,
+                state=found["state"],
+                attempts=found["attempts_count"],
+                hints=found["hints_used"],
+                first_passed_at=found["first_passed_at"],
             )
         )
+        opened.append(found["opened_at"])
+        if found["first_passed_at"] is not None:
+            tally.durations[task.pk].append(found["first_passed_at"] - found["opened_at"])
+            tally.pass_times.append(found["first_passed_at"])
+        if found["state"] == TaskProgress.State.PASSED:
+            tally.passed[task.pk] += 1
+        else:
+            open_tasks.append(title)
+            if found["attempts_count"]:
+                unpassed[title] = found["attempts_count"]
+    last_activity = _last_activity(enrollment, opened)
+    return StudentRow(
+        enrollment=enrollment,
+        name=enrollment.user.get_full_name() or enrollment.user.get_username(),
+        cells=cells,
+        passed=sum(cell.state == TaskProgress.State.PASSED for cell in cells),
+        last_activity=last_activity,
+        stuck_reasons=rule.reasons(
+            now=now, unpassed_attempts=unpassed, open_tasks=open_tasks, last_activity=last_activity
+        ),
+    )
 
+
+def _task_summaries(
+    columns: list[Column], tally: _Tally, failed_counts: Counter, messages: dict[int, Counter]
+) -> list[TaskSummary]:
     summaries = []
     for column in columns:
         message, count = metrics.most_common(messages[column.task_id])
         summaries.append(
             TaskSummary(
                 column=column,
-                passed=passed_per_task[column.task_id],
-                median_seconds=metrics.median_seconds(durations[column.task_id]),
+                passed=tally.passed[column.task_id],
+                median_seconds=metrics.median_seconds(tally.durations[column.task_id]),
                 failed_attempts=failed_counts[column.task_id],
                 top_message=message,
                 top_message_count=count,
             )
         )
+    return summaries
+
+
+def cohort_dashboard(*, cohort: Cohort, sort: str = "name", stuck_only: bool = False) -> Dashboard:
+    now = timezone.now()
+    rule = stuck_rule()
+    tasks = course_tasks(cohort.course)
+    groups, columns = _columns(tasks)
+    course = _Course(
+        tasks=tasks,
+        keys={column.task_id: column.key for column in columns},
+        titles={task.pk: f"{task.lesson.number} {task.title}" for task in tasks},
+    )
+    enrollments = list(enrolled_students(cohort))
+    task_ids = [task.pk for task in tasks]
+    progress = _progress(cohort, task_ids)
+
+    failed_attempts = _failed_attempts(cohort, task_ids)
+    failed_counts = Counter(
+        dict(failed_attempts.values("progress__task_id").annotate(n=Count("id")).values_list("progress__task_id", "n"))
+    )
+    # The same order as Dashboard.most_failed: most failures first, then by the task's key.
+    most_failed = sorted(failed_counts, key=lambda task_id: (-failed_counts[task_id], course.keys[task_id]))
+    messages = _failing_messages(failed_attempts, enrollments, most_failed[:MOST_FAILED])
+
+    tally = _Tally()
+    rows = [_student_row(enrollment, course, progress, tally, rule=rule, now=now) for enrollment in enrollments]
     total_pairs = len(rows) * len(columns)
     rows = _sorted(rows, sort if sort in SORTS else "name")
     if stuck_only:
@@ -335,10 +377,10 @@ def cohort_dashboard(*, cohort: Cohort, sort: str = "name", stuck_only: bool = F
         groups=groups,
         columns=columns,
         rows=rows,
-        passed_pairs=sum(passed_per_task.values()),
+        passed_pairs=sum(tally.passed.values()),
         total_pairs=total_pairs,
-        tasks=summaries,
-        chart=_chart(pass_times, total_pairs),
+        tasks=_task_summaries(columns, tally, failed_counts, messages),
+        chart=_chart(tally.pass_times, total_pairs),
         stuck_rule=rule,
         now=now,
     )
