@@ -80,8 +80,9 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
-def start_web(*, port: int, name: str = "web") -> subprocess.Popen:
-    """daphne serving the project on 127.0.0.1:port, answering before this returns."""
+def start_web(*, port: int, name: str = "web", **environment: str) -> subprocess.Popen:
+    """daphne serving the project on 127.0.0.1:port, answering before this returns;
+    `environment` overrides settings read from it."""
     import requests
 
     log = Path(settings.RUN_DIR) / f"{name}-{port}.log"
@@ -89,7 +90,7 @@ def start_web(*, port: int, name: str = "web") -> subprocess.Popen:
     server = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "labplatform.asgi:application"],
         cwd=ROOT,
-        env=subprocess_environment(),
+        env=subprocess_environment(**environment),
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )

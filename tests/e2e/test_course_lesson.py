@@ -9,10 +9,21 @@ from lessons.loading import course_load
 from lessons.loading.course_files import course_read
 from tests.e2e.lesson_pages import PASSWORD, provision_beside_playwright, wait_for_screen
 from tests.lessons import COURSE
+from tests.processes import free_port, start_web, stop
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.local_cluster]
 
 LESSON = "15.7-deployments"
+
+
+@pytest.fixture(scope="module")
+def web(django_db_setup):
+    """The project's web server with no wait between two Checks: each task is checked
+    once its solution has run, as soon as it has."""
+    port = free_port()
+    server = start_web(port=port, name="e2e-course-web", LESSONS_CHECK_INTERVAL_SECONDS="0")
+    yield f"http://127.0.0.1:{port}"
+    stop(server)
 
 
 @pytest.fixture
@@ -54,7 +65,6 @@ def test_a_student_plays_the_deployments_lesson_in_the_browser(browser, web, stu
         card.get_by_role("button", name="Start task").click()
         expect(card.get_by_role("button", name="Check")).to_be_visible()
         type_commands(page, task.spec["solution"]["commands"], marker=f"solved-{number}")
-        page.wait_for_timeout(3000)  # the check interval (LESSONS_CHECK_INTERVAL_SECONDS)
         card.get_by_role("button", name="Check").click()
         expect(card.locator("[data-badge]")).to_have_text("Passed", timeout=60_000)
     card.scroll_into_view_if_needed()
