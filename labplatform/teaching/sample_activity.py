@@ -3,7 +3,9 @@
 students get no environment (nothing is provisioned for them), only rows."""
 
 import random
-from datetime import timedelta
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -26,73 +28,19 @@ def cohort_sample_activity(*, cohort: Cohort, students: int, tasks: list[Task], 
     `tasks` in order: passed, failed or just opened, with a few Checks each."""
     rng = random.Random(seed)  # noqa: S311 (made-up sample data, repeatable by seed; nothing secret)
     now = timezone.now()
-    start = now - timedelta(hours=6)
-    users = get_user_model().objects.bulk_create(
-        [
-            get_user_model()(
-                username=f"{cohort.slug}-s{i:04d}",
-                first_name=rng.choice(FIRST_NAMES),
-                last_name=f"Sample{i:04d}",
-                email=f"{cohort.slug}-s{i:04d}@example.com",
-            )
-            for i in range(students)
-        ]
-    )
+    users = get_user_model().objects.bulk_create([_sample_user(cohort, i, rng) for i in range(students)])
     enrollments = Enrollment.objects.bulk_create(
         [Enrollment(user=user, cohort=cohort, role=Enrollment.Role.STUDENT) for user in users]
     )
-    progress_rows, attempts_per_row = [], []
+    progress_rows, histories = [], []
     for enrollment in enrollments:
-        reached = rng.randint(0, len(tasks))
-        moment = start + timedelta(minutes=rng.randint(0, 60))
-        for index, task in enumerate(tasks[: reached + 1]):
-            opened = moment
-            fails = rng.choice([0, 0, 0, 1, 1, 2, 4]) if index < reached else rng.choice([0, 1, 3])
-            passed = index < reached
-            moment = opened + timedelta(minutes=rng.randint(2, 20))
-            if moment > now:
-                break
-            state = TaskProgress.State.PASSED if passed else (TaskProgress.State.FAILED if fails else "open")
-            progress_rows.append(
-                TaskProgress(
-                    enrollment=enrollment,
-                    task=task,
-                    state=state,
-                    opened_at=opened,
-                    first_passed_at=moment if passed else None,
-                    attempts_count=fails + (1 if passed else 0),
-                    hints_used=rng.choice([0, 0, 1, 2]),
-                    setup_done_at=opened,
-                )
-            )
-            attempts_per_row.append((fails, passed, opened, moment))
+        for row, history in _sample_progress(enrollment, tasks, rng, start=now - timedelta(hours=6), now=now):
+            progress_rows.append(row)
+            histories.append(history)
     progress_rows = TaskProgress.objects.bulk_create(progress_rows, batch_size=2000)
     attempts = []
-    for progress, (fails, passed, opened, finished) in zip(progress_rows, attempts_per_row, strict=True):
-        for n in range(fails):
-            message = rng.choice(FAILURES).format(namespace=f"lab-{progress.enrollment.student_id}")
-            at = opened + (finished - opened) * (n + 1) / (fails + 2)
-            attempts.append(
-                Attempt(
-                    progress=progress,
-                    state=Attempt.State.FAILED,
-                    results=[{"title": "check", "status": "failed", "message": message, "evidence": {}}],
-                    message="1 of 1 checks failed.",
-                    created_at=at,
-                    finished_at=at,
-                )
-            )
-        if passed:
-            attempts.append(
-                Attempt(
-                    progress=progress,
-                    state=Attempt.State.PASSED,
-                    results=[{"title": "check", "status": "passed", "message": "", "evidence": {}}],
-                    message="Every check passed.",
-                    created_at=finished,
-                    finished_at=finished,
-                )
-            )
+    for progress, history in zip(progress_rows, histories, strict=True):
+        attempts.extend(_sample_attempts(progress, history, rng))
     Attempt.objects.bulk_create(attempts, batch_size=2000)
     TerminalActivity.objects.bulk_create(
         [
@@ -105,3 +53,80 @@ def cohort_sample_activity(*, cohort: Cohort, students: int, tasks: list[Task], 
         [PageActivity(enrollment=e, last_seen_at=now - timedelta(minutes=rng.randint(0, 90))) for e in enrollments]
     )
     return enrollments
+
+
+def _sample_user(cohort: Cohort, i: int, rng: random.Random):
+    return get_user_model()(
+        username=f"{cohort.slug}-s{i:04d}",
+        first_name=rng.choice(FIRST_NAMES),
+        last_name=f"Sample{i:04d}",
+        email=f"{cohort.slug}-s{i:04d}@example.com",
+    )
+
+
+@dataclass(frozen=True)
+class _History:
+    """How one student's work on one task went: failed Checks, then perhaps a pass."""
+
+    fails: int
+    passed: bool
+    opened: datetime
+    finished: datetime
+
+
+def _sample_progress(
+    enrollment: Enrollment, tasks: list[Task], rng: random.Random, *, start: datetime, now: datetime
+) -> Iterator[tuple[TaskProgress, _History]]:
+    """The tasks one student reached, in order, each opened when the last one finished."""
+    reached = rng.randint(0, len(tasks))
+    moment = start + timedelta(minutes=rng.randint(0, 60))
+    for index, task in enumerate(tasks[: reached + 1]):
+        opened = moment
+        fails = rng.choice([0, 0, 0, 1, 1, 2, 4]) if index < reached else rng.choice([0, 1, 3])
+        passed = index < reached
+        moment = opened + timedelta(minutes=rng.randint(2, 20))
+        if moment > now:
+            return
+        state = TaskProgress.State.PASSED if passed else (TaskProgress.State.FAILED if fails else "open")
+        row = TaskProgress(
+            enrollment=enrollment,
+            task=task,
+            state=state,
+            opened_at=opened,
+            first_passed_at=moment if passed else None,
+            attempts_count=fails + (1 if passed else 0),
+            hints_used=rng.choice([0, 0, 1, 2]),
+            setup_done_at=opened,
+        )
+        yield row, _History(fails=fails, passed=passed, opened=opened, finished=moment)
+
+
+def _sample_attempts(progress: TaskProgress, history: _History, rng: random.Random) -> list[Attempt]:
+    """The Checks behind one progress row: its failures spread over the time it took."""
+    attempts = []
+    opened, finished = history.opened, history.finished
+    for n in range(history.fails):
+        message = rng.choice(FAILURES).format(namespace=f"lab-{progress.enrollment.student_id}")
+        at = opened + (finished - opened) * (n + 1) / (history.fails + 2)
+        attempts.append(
+            Attempt(
+                progress=progress,
+                state=Attempt.State.FAILED,
+                results=[{"title": "check", "status": "failed", "message": message, "evidence": {}}],
+                message="1 of 1 checks failed.",
+                created_at=at,
+                finished_at=at,
+            )
+        )
+    if history.passed:
+        attempts.append(
+            Attempt(
+                progress=progress,
+                state=Attempt.State.PASSED,
+                results=[{"title": "check", "status": "passed", "message": "", "evidence": {}}],
+                message="Every check passed.",
+                created_at=finished,
+                finished_at=finished,
+            )
+        )
+    return attempts
