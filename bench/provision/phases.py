@@ -106,11 +106,7 @@ def run_platform(
 ) -> dict:
     trace_dir = Path(tempfile.mkdtemp(prefix=f"{cohort_slug}-", dir=keep_dir))
     result: dict = {"phase": "platform", "setting": str(setting), "tag": setting.tag, "cohort": cohort_slug}
-    result["worker_command"] = (
-        f"celery -A {'bench.provision.worker_app' if traced else 'labplatform'} worker "
-        f"--pool {setting.pool} --concurrency {setting.concurrency}"
-        + (f"  (x{setting.processes} processes)" if setting.processes > 1 else "")
-    )
+    result["worker_command"] = _worker_command(setting, traced=traced)
     workers = Workers(setting, tag=cohort_slug, log_dir=trace_dir, env={**env, "BENCH_TRACE_DIR": str(trace_dir)})
     watcher = ReadyWatcher(admin, WORKSTATION_NAMESPACE, cohort_slug)
     profiler = None
@@ -154,9 +150,8 @@ def run_platform(
             )
         )
         result["pod_ready_to_env_ready"] = _pod_ready_to_env_ready(environments, watcher)
-        ready = result["ready"]
         say(
-            f"platform [{setting}]: {ready}/{students} ready in {result['all_ready_s']}s "
+            f"platform [{setting}]: {result['ready']}/{students} ready in {result['all_ready_s']}s "
             f"({result['students_per_s']} students/s), first after {result['first_ready_s']}s"
         )
     finally:
@@ -167,11 +162,26 @@ def run_platform(
         if traced:
             result["trace"] = stats.analyse_traces(events_read(trace_dir), started=started)
         result["trace_dir"] = str(trace_dir)
-        result["cleanup_s"] = _cleanup(admin, cohort_slug)
-        began = time.monotonic()
-        stores.cohort_rows_remove(cohort_slug)
-        result["rows_removed_s"] = round(time.monotonic() - began, 1)
+        result.update(_cohort_remove(admin, cohort_slug))
     return result
+
+
+def _worker_command(setting: WorkerSetting, *, traced: bool) -> str:
+    """The platform phase's workers, as a command line."""
+    return (
+        f"celery -A {'bench.provision.worker_app' if traced else 'labplatform'} worker "
+        f"--pool {setting.pool} --concurrency {setting.concurrency}"
+        + (f"  (x{setting.processes} processes)" if setting.processes > 1 else "")
+    )
+
+
+def _cohort_remove(admin: Kube, cohort_slug: str) -> dict:
+    """Removes what the phase made, on the cluster and then in the database; how long each took."""
+    removed = {"cleanup_s": _cleanup(admin, cohort_slug)}
+    began = time.monotonic()
+    stores.cohort_rows_remove(cohort_slug)
+    removed["rows_removed_s"] = round(time.monotonic() - began, 1)
+    return removed
 
 
 @dataclass
