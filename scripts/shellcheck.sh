@@ -11,16 +11,14 @@ command -v shellcheck >/dev/null || {
     exit 1
 }
 
-scripts=()
-while IFS= read -r -d '' file; do
-    case $file in
-    *.sh) scripts+=("$file") ;;
-    *) if head -n 1 -- "$file" | grep -qE '^(#!.*[/ ](ba)?sh([[:space:]]|$)|# shellcheck shell=)'; then
-        scripts+=("$file")
-    fi ;;
-    esac
-done < <(find . \( -name node_modules -o -name .venv -o -name .git \) -prune -o -type f -print0 | sort -z)
-
+# One awk reads the first line of every file (and only that line).
+mapfile -t scripts < <(
+    find . \( -name node_modules -o -name .venv -o -name .git \) -prune -o -type f -print0 | sort -z |
+        xargs -0 -r awk 'FNR == 1 {
+            if (FILENAME ~ /\.sh$/ || /^#!.*[\/ ](ba)?sh([[:space:]]|$)/ || /^# shellcheck shell=/) print FILENAME
+            nextfile
+        }'
+)
 [ ${#scripts[@]} -gt 0 ] || { echo "shellcheck.sh: no shell scripts found" >&2; exit 1; }
 echo "shellcheck: ${#scripts[@]} scripts"
 shellcheck "$@" -- "${scripts[@]}"
