@@ -24,6 +24,7 @@ lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	scripts/shellcheck.sh
 
 deps: $(VENV)/.installed node_modules/.installed
 

@@ -1,5 +1,5 @@
 """What a student does in a lesson: open a task (its setup runs), reveal a hint, press
-Check, submit a quiz. Grading itself is in lessons/grading_flow.py, run by the worker."""
+Check, submit a quiz. Grading itself is in lessons/grading/flow.py, run by the worker."""
 
 import time
 from datetime import datetime, timedelta

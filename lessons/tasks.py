@@ -1,9 +1,9 @@
 """Celery tasks for grading. Each takes ids and owns its retry policy; acknowledged late,
-so a killed worker's attempt is graded again (grading_flow makes that harmless)."""
+so a killed worker's attempt is graded again (lessons/grading/flow.py makes that harmless)."""
 
 from celery import shared_task
 
-from lessons.grading_flow import attempt_grade, attempts_stalled
+from lessons.grading.flow import attempt_grade, attempts_stalled
 
 # A stalled attempt is one untouched for longer than any countdown plus a grading round.
 STALLED_SECONDS = 60

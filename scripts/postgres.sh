@@ -8,8 +8,9 @@ port=${2:-5433}
 dir=${LABPLATFORM_POSTGRES_DIR:-/var/lib/labplatform}/postgres-$port  # outside /root: the server runs as postgres
 url="postgres://labplatform:labplatform@127.0.0.1:$port/labplatform"
 
-bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-[ -n "$bin" ] || { echo "PostgreSQL is missing: apt-get install postgresql" >&2; exit 1; }
+# The newest installed version; with none, the pattern stays unexpanded and names nothing.
+bin=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+[ -e "$bin" ] || { echo "PostgreSQL is missing: apt-get install postgresql" >&2; exit 1; }
 as_postgres() { runuser -u postgres -- "$@"; }
 
 ready() { as_postgres "$bin/pg_isready" -q -h 127.0.0.1 -p "$port"; }
@@ -38,7 +39,9 @@ SQL
     echo "$url"
     ;;
 stop)
-    [ -f "$dir/postmaster.pid" ] && as_postgres "$bin/pg_ctl" -D "$dir" -m fast stop >/dev/null || true
+    if [ -f "$dir/postmaster.pid" ]; then
+        as_postgres "$bin/pg_ctl" -D "$dir" -m fast stop >/dev/null || true
+    fi
     ;;
 *)
     echo "usage: $0 start|stop [PORT]" >&2

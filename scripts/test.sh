@@ -9,7 +9,7 @@ started=$SECONDS
 step() { printf '\n== %s\n' "$*"; }
 
 step "services"
-scripts/apt-ensure.sh redis-server postgresql chromium nftables socat iproute2 util-linux tmux openssl
+scripts/apt-ensure.sh redis-server postgresql chromium nftables socat iproute2 util-linux tmux openssl shellcheck
 scripts/redis.sh start 6379
 database_url=${TEST_DATABASE_URL:-$(scripts/postgres.sh start 5433)}
 echo "postgres: ${database_url%%@*}@…"
@@ -21,6 +21,7 @@ step "ruff, import contracts"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/lint-imports
+scripts/shellcheck.sh
 
 step "pytest"
 export DATABASE_URL=$database_url

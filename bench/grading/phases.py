@@ -211,13 +211,13 @@ def run_setting(
 
 # Where a grading's time goes, as cumulative time of these functions (any caller).
 _PROFILE_PARTS = [
-    ("grading_flow.py", "attempt_grade", "attempt_grade (all of it but Celery)"),
+    ("grading/flow.py", "attempt_grade", "attempt_grade (all of it but Celery)"),
     ("query.py", "first", "  load the attempt (Attempt...first())"),
     ("grading/engine.py", "checks_evaluate", "  checks_evaluate"),
     ("cluster/objects.py", "_request", "    of which API requests"),
     ("query.py", "update", "  store the round (conditional UPDATE)"),
     ("base.py", "refresh_from_db", "  refresh_from_db"),
-    ("grading_flow.py", "_progress_record", "  _progress_record"),
+    ("grading/flow.py", "_progress_record", "  _progress_record"),
     ("transaction.py", "__exit__", "  commit (and on_commit: attempt_push)"),
     ("lessons/events.py", "attempt_result_push", "    attempt_push"),
     ("asgiref/sync.py", "__call__", "      of which async_to_sync (channel layer sends)"),

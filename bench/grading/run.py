@@ -222,6 +222,56 @@ def _profile(profile: dict) -> list:
     return ["", *lines, timed]
 
 
+def _cohort_rows(*, spec, slug: str, students: int) -> tuple:
+    """The benchmark's cohort of `students`, on a course of its one task, each with a ready
+    environment: (the task's row, the enrollments, their namespaces by enrollment, their
+    progress rows)."""
+    from django.utils import timezone
+
+    from bench.grading import phases, task
+    from labplatform.cluster.manifests import student_namespace_name
+    from labplatform.environments.models import StudentEnvironment
+
+    cohort = stores.cohort_with_students(slug=slug, students=students)
+    cohort.course, cohort.lessons_gated = slug, False
+    cohort.save(update_fields=["course", "lessons_gated"])
+    task_row = task.task_rows(spec=spec, slug=slug)
+    enrollments = list(cohort.enrollments.order_by("pk").select_related("cohort__cluster"))
+    namespaces = {e.pk: student_namespace_name(e.student_id) for e in enrollments}
+    now = timezone.now()
+    StudentEnvironment.objects.bulk_create(
+        [
+            StudentEnvironment(
+                enrollment=e, namespace=namespaces[e.pk], state=StudentEnvironment.State.READY, ready_at=now
+            )
+            for e in enrollments
+        ]
+    )
+    progresses = phases.progress_rows(task=task_row, enrollments=enrollments)
+    return task_row, enrollments, namespaces, progresses
+
+
+def _namespaces_make(
+    admin: Kube, meta: dict, *, spec, slug: str, enrollments: list, namespaces: dict, timeout: float
+) -> None:
+    """Each student's namespace with the task's solution in it, every Deployment ready."""
+    from bench.grading import cluster
+
+    seconds = cluster.namespaces_create(
+        admin,
+        cohort=slug,
+        students=[(e.student_id, namespaces[e.pk]) for e in enrollments],
+        objects=spec.manifests,
+    )
+    meta["namespaces_create_s"] = round(seconds, 1)
+    say(f"  made in {seconds:.0f}s; waiting for every Deployment to be ready")
+    seconds = cluster.deployments_wait_ready(
+        admin, namespaces=set(namespaces.values()), replicas=spec.replicas, timeout=timeout + 300
+    )
+    meta["deployments_ready_s"] = round(seconds, 1)
+    say(f"  ready after {seconds:.0f}s more")
+
+
 def measure(args, report: Report) -> None:
     args.burst = min(args.burst, args.students)
     args.baseline_students = min(args.baseline_students, args.students)
@@ -229,11 +279,8 @@ def measure(args, report: Report) -> None:
     env = config.django_start()
 
     import redis
-    from django.utils import timezone
 
     from bench.grading import baseline, cluster, phases, task
-    from labplatform.cluster.manifests import student_namespace_name
-    from labplatform.environments.models import StudentEnvironment
 
     admin = Kube(ADMIN_KUBECONFIG, pool=cluster.SETUP_THREADS + 4)
     _leftovers(admin)
@@ -265,37 +312,12 @@ def measure(args, report: Report) -> None:
     try:
         say(f"task: {spec.source}; {args.students} students, {spec.replicas} pods each")
         began = time.monotonic()
-        cohort = stores.cohort_with_students(slug=slug, students=args.students)
-        cohort.course, cohort.lessons_gated = slug, False
-        cohort.save(update_fields=["course", "lessons_gated"])
-        task_row = task.task_rows(spec=spec, slug=slug)
-        enrollments = list(cohort.enrollments.order_by("pk").select_related("cohort__cluster"))
-        namespaces = {e.pk: student_namespace_name(e.student_id) for e in enrollments}
-        now = timezone.now()
-        StudentEnvironment.objects.bulk_create(
-            [
-                StudentEnvironment(
-                    enrollment=e, namespace=namespaces[e.pk], state=StudentEnvironment.State.READY, ready_at=now
-                )
-                for e in enrollments
-            ]
-        )
-        progresses = phases.progress_rows(task=task_row, enrollments=enrollments)
+        task_row, enrollments, namespaces, progresses = _cohort_rows(spec=spec, slug=slug, students=args.students)
         meta["db_setup_s"] = round(time.monotonic() - began, 1)
         say(f"making {args.students} namespaces with the task's solution, as cluster-admin")
-        seconds = cluster.namespaces_create(
-            admin,
-            cohort=slug,
-            students=[(e.student_id, namespaces[e.pk]) for e in enrollments],
-            objects=spec.manifests,
+        _namespaces_make(
+            admin, meta, spec=spec, slug=slug, enrollments=enrollments, namespaces=namespaces, timeout=timeout
         )
-        meta["namespaces_create_s"] = round(seconds, 1)
-        say(f"  made in {seconds:.0f}s; waiting for every Deployment to be ready")
-        seconds = cluster.deployments_wait_ready(
-            admin, namespaces=set(namespaces.values()), replicas=spec.replicas, timeout=timeout + 300
-        )
-        meta["deployments_ready_s"] = round(seconds, 1)
-        say(f"  ready after {seconds:.0f}s more")
         for setting in args.workers:
             settings_run.append(
                 phases.run_setting(

@@ -9,6 +9,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -105,11 +106,7 @@ def run_platform(
 ) -> dict:
     trace_dir = Path(tempfile.mkdtemp(prefix=f"{cohort_slug}-", dir=keep_dir))
     result: dict = {"phase": "platform", "setting": str(setting), "tag": setting.tag, "cohort": cohort_slug}
-    result["worker_command"] = (
-        f"celery -A {'bench.provision.worker_app' if traced else 'labplatform'} worker "
-        f"--pool {setting.pool} --concurrency {setting.concurrency}"
-        + (f"  (x{setting.processes} processes)" if setting.processes > 1 else "")
-    )
+    result["worker_command"] = _worker_command(setting, traced=traced)
     workers = Workers(setting, tag=cohort_slug, log_dir=trace_dir, env={**env, "BENCH_TRACE_DIR": str(trace_dir)})
     watcher = ReadyWatcher(admin, WORKSTATION_NAMESPACE, cohort_slug)
     profiler = None
@@ -130,32 +127,10 @@ def run_platform(
         queued = cohort_provision(cohort=cohort)
         result["queue_s"] = round(time.time() - started, 3)
         say(f"platform [{setting}]: queued {queued} tasks in {result['queue_s']}s; waiting for every environment")
-        ramp, last_report = [], 0.0
-        retries_left, first_errors, first_pass = retry_failed, [], None
         environments = StudentEnvironment.objects.filter(enrollment__cohort=cohort)
-        while True:
-            counts = dict.fromkeys(State.values, 0)
-            for state in environments.values_list("state", flat=True):
-                counts[state] += 1
-            now = time.time() - started
-            if not ramp or ramp[-1][1] != counts[State.READY]:
-                ramp.append((round(now, 2), counts[State.READY]))
-            if counts[State.READY] + counts[State.FAILED] >= students:
-                first_pass = first_pass or now
-                if not (counts[State.FAILED] and retries_left):
-                    break
-                # What an admin does: press Provision again, which queues the failed ones.
-                retries_left -= 1
-                first_errors += environments.filter(state=State.FAILED).values_list("last_error", flat=True)
-                say(f"  {now:5.0f}s: {counts[State.FAILED]} failed; provisioning the cohort again for them")
-                cohort_provision(cohort=cohort)
-                continue
-            if now > timeout:
-                break
-            if now - last_report >= 10:
-                say(f"  {now:5.0f}s: {counts[State.READY]} ready, {counts[State.FAILED]} failed")
-                last_report = now
-            time.sleep(0.2)
+        provisioned = _provisioning_watch(
+            cohort, environments, students=students, started=started, timeout=timeout, retry_failed=retry_failed
+        )
         ended = time.time()
         cpu_after = cpu.snapshot(workers.pids)
         if profiler:
@@ -163,40 +138,20 @@ def run_platform(
             result["py_spy"]["raw_files"] = [str(p) for p in profiler.outputs]
             profiler = None
         watcher.wait_for(students, timeout=5)
-        window = environments.aggregate(first=Min("ready_at"), last=Max("ready_at"))
-        failed = first_errors + list(environments.filter(state=State.FAILED).values_list("last_error", flat=True))
-        ready = counts[State.READY]
-        all_ready = ready == students
-        last_ready = window["last"].timestamp() - started if window["last"] else None
         result.update(
-            {
-                "students": students,
-                "ready": ready,
-                "failed": counts[State.FAILED],
-                "failed_then_retried": len(first_errors),
-                "first_pass_done_s": round(first_pass, 3) if first_pass else None,
-                "failed_examples": failed[:10],
-                "timed_out": not all_ready and counts[State.READY] + counts[State.FAILED] < students,
-                "first_ready_s": round(window["first"].timestamp() - started, 3) if window["first"] else None,
-                "all_ready_s": round(last_ready, 3) if all_ready and last_ready else None,
-                "students_per_s": rate(students, last_ready) if all_ready else None,
-                "ready_per_s": rate(ready, last_ready),
-                "observed_s": round(ended - started, 3),
-                "ramp": ramp,
-                "cpu_seconds": cpu.delta(cpu_before, cpu_after, seconds=ended - started),
-                **_ready_summary(watcher, started),
-            }
+            _platform_figures(
+                environments,
+                provisioned,
+                watcher,
+                students=students,
+                started=started,
+                ended=ended,
+                cpu_seconds=cpu.delta(cpu_before, cpu_after, seconds=ended - started),
+            )
         )
-        # How long after the pod is Ready does the platform mark the environment ready?
-        ready_at = dict(environments.filter(ready_at__isnull=False).values_list("enrollment__student_id", "ready_at"))
-        lags = [
-            ready_at[student].timestamp() - watcher.ready[f"ws-{student}"]
-            for student in ready_at
-            if f"ws-{student}" in watcher.ready
-        ]
-        result["pod_ready_to_env_ready"] = summary(lags)
+        result["pod_ready_to_env_ready"] = _pod_ready_to_env_ready(environments, watcher)
         say(
-            f"platform [{setting}]: {ready}/{students} ready in {result['all_ready_s']}s "
+            f"platform [{setting}]: {result['ready']}/{students} ready in {result['all_ready_s']}s "
             f"({result['students_per_s']} students/s), first after {result['first_ready_s']}s"
         )
     finally:
@@ -207,11 +162,117 @@ def run_platform(
         if traced:
             result["trace"] = stats.analyse_traces(events_read(trace_dir), started=started)
         result["trace_dir"] = str(trace_dir)
-        result["cleanup_s"] = _cleanup(admin, cohort_slug)
-        began = time.monotonic()
-        stores.cohort_rows_remove(cohort_slug)
-        result["rows_removed_s"] = round(time.monotonic() - began, 1)
+        result.update(_cohort_remove(admin, cohort_slug))
     return result
+
+
+def _worker_command(setting: WorkerSetting, *, traced: bool) -> str:
+    """The platform phase's workers, as a command line."""
+    return (
+        f"celery -A {'bench.provision.worker_app' if traced else 'labplatform'} worker "
+        f"--pool {setting.pool} --concurrency {setting.concurrency}"
+        + (f"  (x{setting.processes} processes)" if setting.processes > 1 else "")
+    )
+
+
+def _cohort_remove(admin: Kube, cohort_slug: str) -> dict:
+    """Removes what the phase made, on the cluster and then in the database; how long each took."""
+    removed = {"cleanup_s": _cleanup(admin, cohort_slug)}
+    began = time.monotonic()
+    stores.cohort_rows_remove(cohort_slug)
+    removed["rows_removed_s"] = round(time.monotonic() - began, 1)
+    return removed
+
+
+@dataclass
+class _Provisioned:
+    """How a cohort's provisioning went, as run_platform watched it."""
+
+    counts: dict[str, int]  # environments by state, at the end
+    ramp: list[tuple[float, int]]  # (seconds, environments ready) at each change
+    first_errors: list[str]  # the errors of environments that failed, then were provisioned again
+    first_pass: float | None  # seconds until every environment was first ready or failed
+
+
+def _provisioning_watch(
+    cohort, environments, *, students: int, started: float, timeout: float, retry_failed: int
+) -> _Provisioned:
+    """Waits until every environment is ready or failed (provisioning the failed ones again,
+    `retry_failed` times, as an admin would) or `timeout` seconds after `started` pass."""
+    ramp: list[tuple[float, int]] = []
+    last_report = 0.0
+    retries_left, first_errors, first_pass = retry_failed, [], None
+    while True:
+        counts = dict.fromkeys(State.values, 0)
+        for state in environments.values_list("state", flat=True):
+            counts[state] += 1
+        now = time.time() - started
+        if not ramp or ramp[-1][1] != counts[State.READY]:
+            ramp.append((round(now, 2), counts[State.READY]))
+        if counts[State.READY] + counts[State.FAILED] >= students:
+            first_pass = first_pass or now
+            if not (counts[State.FAILED] and retries_left):
+                break
+            # What an admin does: press Provision again, which queues the failed ones.
+            retries_left -= 1
+            first_errors += environments.filter(state=State.FAILED).values_list("last_error", flat=True)
+            say(f"  {now:5.0f}s: {counts[State.FAILED]} failed; provisioning the cohort again for them")
+            cohort_provision(cohort=cohort)
+            continue
+        if now > timeout:
+            break
+        if now - last_report >= 10:
+            say(f"  {now:5.0f}s: {counts[State.READY]} ready, {counts[State.FAILED]} failed")
+            last_report = now
+        time.sleep(0.2)
+    return _Provisioned(counts=counts, ramp=ramp, first_errors=first_errors, first_pass=first_pass)
+
+
+def _platform_figures(
+    environments,
+    provisioned: _Provisioned,
+    watcher: ReadyWatcher,
+    *,
+    students: int,
+    started: float,
+    ended: float,
+    cpu_seconds: dict,
+) -> dict:
+    """The platform phase's figures, from the environments' rows and the pods seen Ready."""
+    counts, first_errors, first_pass = provisioned.counts, provisioned.first_errors, provisioned.first_pass
+    window = environments.aggregate(first=Min("ready_at"), last=Max("ready_at"))
+    failed = first_errors + list(environments.filter(state=State.FAILED).values_list("last_error", flat=True))
+    ready = counts[State.READY]
+    all_ready = ready == students
+    last_ready = window["last"].timestamp() - started if window["last"] else None
+    return {
+        "students": students,
+        "ready": ready,
+        "failed": counts[State.FAILED],
+        "failed_then_retried": len(first_errors),
+        "first_pass_done_s": round(first_pass, 3) if first_pass else None,
+        "failed_examples": failed[:10],
+        "timed_out": not all_ready and counts[State.READY] + counts[State.FAILED] < students,
+        "first_ready_s": round(window["first"].timestamp() - started, 3) if window["first"] else None,
+        "all_ready_s": round(last_ready, 3) if all_ready and last_ready else None,
+        "students_per_s": rate(students, last_ready) if all_ready else None,
+        "ready_per_s": rate(ready, last_ready),
+        "observed_s": round(ended - started, 3),
+        "ramp": provisioned.ramp,
+        "cpu_seconds": cpu_seconds,
+        **_ready_summary(watcher, started),
+    }
+
+
+def _pod_ready_to_env_ready(environments, watcher: ReadyWatcher) -> dict:
+    """How long after the pod is Ready does the platform mark the environment ready?"""
+    ready_at = dict(environments.filter(ready_at__isnull=False).values_list("enrollment__student_id", "ready_at"))
+    lags = [
+        ready_at[student].timestamp() - watcher.ready[f"ws-{student}"]
+        for student in ready_at
+        if f"ws-{student}" in watcher.ready
+    ]
+    return summary(lags)
 
 
 # --- 2. The kubectl loop an admin would write -------------------------------------------------

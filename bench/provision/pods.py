@@ -88,40 +88,56 @@ class ReadyWatcher(threading.Thread):
         while not self._stop.is_set():
             try:
                 if version is None:
-                    listing = self.kube.json("GET", path, {"labelSelector": selector})
-                    for pod in listing["items"]:
-                        self._see(pod)
-                    version = listing["metadata"]["resourceVersion"]
-                query = {
-                    "labelSelector": selector,
-                    "watch": "1",
-                    "resourceVersion": version,
-                    "allowWatchBookmarks": "true",
-                    "timeoutSeconds": "5",
-                }
-                response = self.kube.request("GET", path, query, preload_content=False)
-                buffer = b""
-                for chunk in response.stream(65536, decode_content=True):
-                    buffer += chunk
-                    *lines, buffer = buffer.split(b"\n")
-                    for line in lines:
-                        if not line.strip():
-                            continue
-                        event = json.loads(line)
-                        if event["type"] == "ERROR":
-                            version = None  # 410 Gone: list again
-                            break
-                        version = event["object"]["metadata"]["resourceVersion"]
-                        if event["type"] in ("ADDED", "MODIFIED"):
-                            self._see(event["object"])
-                    if self._stop.is_set() or version is None:
-                        break
-                response.release_conn()
+                    version = self._list(path, selector)
+                version = self._watch(path, selector, version)
             except Exception:  # keep watching; count it
                 self.errors += 1
                 logger.exception("watcher %s", self.cohort)
                 version = None
                 time.sleep(0.5)
+
+    def _list(self, path: str, selector: str) -> str:
+        """Sees every pod there is now; the resourceVersion to watch from."""
+        listing = self.kube.json("GET", path, {"labelSelector": selector})
+        for pod in listing["items"]:
+            self._see(pod)
+        return listing["metadata"]["resourceVersion"]
+
+    def _watch(self, path: str, selector: str, version: str) -> str | None:
+        """Sees the pods' changes after `version`, for at most one watch (5 s); the version to
+        go on from, or None to list again."""
+        query = {
+            "labelSelector": selector,
+            "watch": "1",
+            "resourceVersion": version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": "5",
+        }
+        response = self.kube.request("GET", path, query, preload_content=False)
+        buffer = b""
+        seen: str | None = version
+        for chunk in response.stream(65536, decode_content=True):
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            seen = self._events(lines, seen)
+            if self._stop.is_set() or seen is None:
+                break
+        response.release_conn()
+        return seen
+
+    def _events(self, lines: list[bytes], version: str) -> str | None:
+        """Sees the pods in these watch events; the last event's version, or None after an
+        ERROR (410 Gone: list again)."""
+        for line in lines:
+            if not line.strip():
+                continue
+            event = json.loads(line)
+            if event["type"] == "ERROR":
+                return None
+            version = event["object"]["metadata"]["resourceVersion"]
+            if event["type"] in ("ADDED", "MODIFIED"):
+                self._see(event["object"])
+        return version
 
 
 # Cluster-scoped kinds a phase leaves.

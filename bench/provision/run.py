@@ -244,6 +244,23 @@ def _lines(results: list[dict], summary: dict) -> list[str]:
         f"bare/platform = {cell(summary['bare_over_platform'], 2)}x (goal <= 1.5x: "
         f"{'met' if summary['goal_within_1_5x_bare_met'] else 'NOT met'})"
     )
+    lines += _trace_lines(results)
+    versions = {r["code"]["labplatform_py_sha256"] for r in results if r.get("code")}
+    if len(versions) > 1:
+        lines.append(f"WARNING: labplatform's code changed during the run ({len(versions)} versions; see 'code')")
+    lines += _noisy_lines(results)
+    lines.append("CPU ms per student, idle background subtracted (machine busy = everything on the machine):")
+    for r in results:
+        per_student = r.get("cpu_ms_per_student")
+        if per_student:
+            lines.append(f"  {_name(r):<20} " + ", ".join(f"{k} {v}" for k, v in per_student.items()))
+    lines += _footnotes(results)
+    return lines
+
+
+def _trace_lines(results: list[dict]) -> list[str]:
+    """Where the platform's worker slots spent their time, and any trace hook never passed."""
+    lines = []
     for r in results:
         trace = r.get("trace")
         if trace and trace.get("tasks"):
@@ -257,9 +274,12 @@ def _lines(results: list[dict], summary: dict) -> list[str]:
                 f"WARNING: platform [{r['setting']}]: the workers never passed these trace hooks "
                 f"(labplatform/tracing.py), so their share is missing: {', '.join(trace['steps_not_seen'])}"
             )
-    versions = {r["code"]["labplatform_py_sha256"] for r in results if r.get("code")}
-    if len(versions) > 1:
-        lines.append(f"WARNING: labplatform's code changed during the run ({len(versions)} versions; see 'code')")
+    return lines
+
+
+def _noisy_lines(results: list[dict]) -> list[str]:
+    """A warning naming the phases during which other processes used CPU; records each
+    phase's share of it in the phase (others_cpu_share_pct)."""
     noisy = []
     for r in results:
         used = r.get("cpu_seconds") or {}
@@ -268,17 +288,18 @@ def _lines(results: list[dict], summary: dict) -> list[str]:
         r["others_cpu_share_pct"] = round(share, 1)
         if share >= 5:
             noisy.append(f"{_name(r)} ({share:.0f}%)")
-    if noisy:
-        lines.append(
-            "WARNING: other processes on this machine (not the benchmark, not the cluster) used CPU during: "
-            + ", ".join(noisy)
-            + "; those figures are pessimistic. The API server may have served them too."
-        )
-    lines.append("CPU ms per student, idle background subtracted (machine busy = everything on the machine):")
-    for r in results:
-        per_student = r.get("cpu_ms_per_student")
-        if per_student:
-            lines.append(f"  {_name(r):<20} " + ", ".join(f"{k} {v}" for k, v in per_student.items()))
+    if not noisy:
+        return []
+    return [
+        "WARNING: other processes on this machine (not the benchmark, not the cluster) used CPU during: "
+        + ", ".join(noisy)
+        + "; those figures are pessimistic. The API server may have served them too."
+    ]
+
+
+def _footnotes(results: list[dict]) -> list[str]:
+    """What the table's (n retried) and (x.xx) mean, when it shows them."""
+    lines = []
     if any(r.get("failed_then_retried") for r in results):
         lines.append(
             "(n retried): n environments failed on the first pass (see failed_examples in the JSON) and the cohort "

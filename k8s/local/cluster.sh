@@ -209,8 +209,7 @@ wait_metrics() {
 }
 
 wait_ready() {
-    local i
-    for i in $(seq 1 120); do
+    for _ in $(seq 1 120); do
         if control_plane_healthy; then
             pods_become_ready
             return
@@ -276,8 +275,8 @@ metadata:
     kubernetes.io/service-account.name: labplatform
 type: kubernetes.io/service-account-token
 YAML
-    local token="" i
-    for i in $(seq 1 50); do
+    local token=""
+    for _ in $(seq 1 50); do
         token=$(kubectl -n labplatform-system get secret labplatform-token -o jsonpath='{.data.token}' | base64 -d)
         [ -n "$token" ] && break
         sleep 0.2

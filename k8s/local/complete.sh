@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by build.sh and images.sh: whether a cached build is whole.
 #
 # A build's DIR/.complete lists the sha256 of each of its files (relative to BASE), written

@@ -60,8 +60,7 @@ relay() {
 }
 
 wait_for_socket() {
-    local i
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         [ -S "$1" ] && return 0
         sleep 0.05
     done
@@ -75,8 +74,8 @@ release_stale_node_leases() {
     # serves this cluster's simulated nodes (annotated kwok.x-k8s.io/node=fake), so any
     # lease of theirs is a dead predecessor's; the real node's lease is its kubelet's. On a
     # new cluster there is none, or the API server is not up yet: that is fine too.
-    local i names
-    for i in $(seq 1 10); do
+    local names
+    for _ in $(seq 1 10); do
         if names=$("$kubectl" --kubeconfig "$kubeconfig" --request-timeout=3s get nodes \
             -o jsonpath='{range .items[?(@.metadata.annotations.kwok\.x-k8s\.io/node=="fake")]}{.metadata.name}{" "}{end}' 2>/dev/null); then
             [ -n "$names" ] || return 0

@@ -85,46 +85,54 @@ def parse_roster(data: bytes, *, filename: str) -> RosterParse:
     if parse.file_error:
         return parse
     try:
-        records = _records(text)
-        header_line, header = next(((line, cells) for line, _, cells in records if _has_content(cells)), (0, []))
-        if not header:
-            parse.file_error = (
-                f"{filename} is empty: it needs a header line and then one line per person. {_COLUMNS_HELP}"
-            )
-            return parse
-        columns, parse.file_error = _read_header(header, header_line=header_line, filename=filename)
-        if parse.file_error:
-            return parse
-        seen_emails: dict[str, int] = {}
-        seen_usernames: dict[str, int] = {}
-        for line, last_line, cells in records:
-            if not _has_content(cells):
-                continue
-            if any("\n" in cell or "\r" in cell for cell in cells):
-                # Names never hold line breaks: this is a quote left open, which swallows the lines after it.
-                runs_on = f"it runs on to line {last_line}: " if last_line > line else ""
-                parse.errors.append(RosterError(line, f'{runs_on}a quote (") in it is not closed'))
-                continue
-            row, reason = _read_row(line, cells, columns, width=len(header))
-            if row is not None:
-                reason = _duplicate(row, seen_emails=seen_emails, seen_usernames=seen_usernames)
-            if reason:
-                parse.errors.append(RosterError(line, reason))
-                continue
-            seen_emails[row.email] = line
-            if row.username:
-                seen_usernames[row.username.lower()] = line
-            parse.rows.append(row)
+        _parse_records(parse, _records(text), filename=filename)
     except _UnreadableCsv as exc:
         parse.rows, parse.errors = [], []
         parse.file_error = (
             f"{filename} cannot be read as CSV from line {exc.line}: {exc.reason}. "
             'A quote (") that is not closed is the usual cause.'
         )
-        return parse
+    return parse
+
+
+def _parse_records(parse: RosterParse, records: Iterator[tuple[int, int, list[str]]], *, filename: str) -> None:
+    """Reads the header, the first line with content, and then each row below it into `parse`."""
+    header_line, header = next(((line, cells) for line, _, cells in records if _has_content(cells)), (0, []))
+    if not header:
+        parse.file_error = f"{filename} is empty: it needs a header line and then one line per person. {_COLUMNS_HELP}"
+        return
+    columns, parse.file_error = _read_header(header, header_line=header_line, filename=filename)
+    if parse.file_error:
+        return
+    _parse_rows(parse, records, columns, width=len(header))
     if not parse.rows and not parse.errors:
         parse.file_error = f"{filename} has a header (line {header_line}) but no rows below it."
-    return parse
+
+
+def _parse_rows(
+    parse: RosterParse, records: Iterator[tuple[int, int, list[str]]], columns: dict[str, int], *, width: int
+) -> None:
+    """Adds each row below the header to `parse`: as a row, or as the reason it is refused."""
+    seen_emails: dict[str, int] = {}
+    seen_usernames: dict[str, int] = {}
+    for line, last_line, cells in records:
+        if not _has_content(cells):
+            continue
+        if any("\n" in cell or "\r" in cell for cell in cells):
+            # Names never hold line breaks: this is a quote left open, which swallows the lines after it.
+            runs_on = f"it runs on to line {last_line}: " if last_line > line else ""
+            parse.errors.append(RosterError(line, f'{runs_on}a quote (") in it is not closed'))
+            continue
+        row, reason = _read_row(line, cells, columns, width=width)
+        if row is not None:
+            reason = _duplicate(row, seen_emails=seen_emails, seen_usernames=seen_usernames)
+        if reason:
+            parse.errors.append(RosterError(line, reason))
+            continue
+        seen_emails[row.email] = line
+        if row.username:
+            seen_usernames[row.username.lower()] = line
+        parse.rows.append(row)
 
 
 def _decode(data: bytes, *, filename: str) -> tuple[str, str | None]:
@@ -205,26 +213,35 @@ def _read_row(
     email = cell(EMAIL_COLUMN).lower()
     full_name = " ".join(cell(FULL_NAME_COLUMN).split())
     username = cell(USERNAME_COLUMN) or None
+    reason = _email_problem(email) or _full_name_problem(full_name)
+    if reason is None and username is not None:
+        reason = _username_problem(username)
+    if reason:
+        return None, reason
+    return RosterRow(line=line, email=email, full_name=full_name, username=username), None
+
+
+def _email_problem(email: str) -> str | None:
     if not email:
-        return None, "the email is empty"
+        return "the email is empty"
     if len(email) > _EMAIL_MAX_LENGTH:
-        return None, f"the email is longer than {_EMAIL_MAX_LENGTH} characters"
+        return f"the email is longer than {_EMAIL_MAX_LENGTH} characters"
     try:
         validate_email(email)
     except ValidationError:
-        return None, f'"{email}" is not a valid email address'
+        return f'"{email}" is not a valid email address'
+    return None
+
+
+def _full_name_problem(full_name: str) -> str | None:
     if not full_name:
-        return None, "the full name is empty"
+        return "the full name is empty"
     control = next((char for char in full_name if unicodedata.category(char) == "Cc"), None)
     if control is not None:
-        return None, f"the full name contains the control character 0x{ord(control):02x}"
+        return f"the full name contains the control character 0x{ord(control):02x}"
     if len(full_name) > _FULL_NAME_MAX_LENGTH:
-        return None, f"the full name is longer than {_FULL_NAME_MAX_LENGTH} characters"
-    if username is not None:
-        reason = _username_problem(username)
-        if reason:
-            return None, reason
-    return RosterRow(line=line, email=email, full_name=full_name, username=username), None
+        return f"the full name is longer than {_FULL_NAME_MAX_LENGTH} characters"
+    return None
 
 
 def _username_problem(username: str) -> str | None:

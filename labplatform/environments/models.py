@@ -8,12 +8,15 @@ from labplatform.cohorts.models import Enrollment
 
 class StudentEnvironment(models.Model):
     class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        PROVISIONING = "provisioning", "Provisioning"
-        READY = "ready", "Ready"
-        FAILED = "failed", "Failed"
-        DELETING = "deleting", "Deleting"
-        DELETED = "deleted", "Deleted"
+        # Each label is the name title-cased, Django's default, so none is written: then a
+        # type checker, which does not know TextChoices, sees each member as the str it is
+        # (services.py is type-checked), not as a (value, label) tuple.
+        PENDING = "pending"
+        PROVISIONING = "provisioning"
+        READY = "ready"
+        FAILED = "failed"
+        DELETING = "deleting"
+        DELETED = "deleted"
 
     enrollment = models.OneToOneField(Enrollment, on_delete=models.CASCADE, related_name="environment")
     namespace = models.CharField(max_length=63, unique=True)

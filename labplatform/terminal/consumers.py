@@ -291,11 +291,19 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         if self.target is None or self.closing:
             return
         if bytes_data is not None:
-            if len(bytes_data) > MAX_FRAME_BYTES:
-                await self._end(f"Input frame over {MAX_FRAME_BYTES} bytes.", code=CLOSE_TOO_BIG)
-                return
-            await self._input(bytes_data)
+            await self._receive_keys(bytes_data)
+        else:
+            await self._receive_message(text_data)
+
+    async def _receive_keys(self, data: bytes) -> None:
+        """A binary frame: keys typed."""
+        if len(data) > MAX_FRAME_BYTES:
+            await self._end(f"Input frame over {MAX_FRAME_BYTES} bytes.", code=CLOSE_TOO_BIG)
             return
+        await self._input(data)
+
+    async def _receive_message(self, text_data: str) -> None:
+        """A text frame: a JSON message, by its type."""
         if len(text_data) > MAX_FRAME_BYTES:
             await self._end(f"Message over {MAX_FRAME_BYTES} bytes.", code=CLOSE_TOO_BIG)
             return
@@ -306,20 +314,26 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self._end("Unreadable message: expected JSON with a type.", code=CLOSE_BAD_FRAME)
             return
         if kind == "ack":
-            count = message.get("bytes")
-            if isinstance(count, int) and not isinstance(count, bool):
-                self.window.acknowledged(count)
+            self._acknowledged(message)
         elif kind == "resize":
-            size = terminal_size(message.get("cols"), message.get("rows"))
-            # A watcher's size is its own view's: tmux attaches it with ignore-size, so the
-            # student's screen keeps the student's size.
-            if size is not None:
-                self.size = size
-                self.size_changed.set()
+            self._resized(message)
         elif kind == "input" and isinstance(message.get("data"), str):
             await self._input(message["data"].encode("utf-8", "surrogateescape"))
         else:
             await self._end(f"Unknown message type {str(kind)[:40]!r}.", code=CLOSE_BAD_FRAME)
+
+    def _acknowledged(self, message: dict) -> None:
+        count = message.get("bytes")
+        if isinstance(count, int) and not isinstance(count, bool):
+            self.window.acknowledged(count)
+
+    def _resized(self, message: dict) -> None:
+        size = terminal_size(message.get("cols"), message.get("rows"))
+        # A watcher's size is its own view's: tmux attaches it with ignore-size, so the
+        # student's screen keeps the student's size.
+        if size is not None:
+            self.size = size
+            self.size_changed.set()
 
     async def _input(self, data: bytes) -> None:
         if self.target.read_only or not data:

@@ -3,7 +3,9 @@ Pure: no cluster, no templates (values arrive already rendered)."""
 
 import functools
 import json
+import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -111,37 +113,58 @@ def _equal(actual: Any, expected: Any) -> bool:
 
 def value_compare(op: str, actual: Any, expected: Any = None) -> bool:
     """Whether `actual op expected` holds; a comparison of things that do not compare is False."""
-    if op == "exists":
-        return not is_absent(actual)
-    if op == "absent":
-        return is_absent(actual)
-    if op == "==":
-        return _equal(actual, expected)
-    if op == "!=":
-        return not _equal(actual, expected)
-    if op in ("<", "<=", ">", ">="):
+    compare = _COMPARISONS.get(op) if isinstance(op, str) else None
+    if compare is None:
+        raise InvalidAssertion(f"operator {op!r} is not one of {' '.join(OPERATORS)}")
+    return compare(actual, expected)
+
+
+def _ordered(op: str) -> Callable[[Any, Any], bool]:
+    """`<`, `<=`, `>` or `>=` of two amounts; False unless both are numbers or quantities."""
+    holds = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}[op]
+
+    def compare(actual: Any, expected: Any) -> bool:
         left, right = _number(actual), _number(expected)
         if left is None or right is None:
             return False
-        return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
-    if op == "in":
-        return isinstance(expected, list) and any(_equal(actual, item) for item in expected)
-    if op == "contains":
-        if isinstance(actual, str):
-            return isinstance(expected, str) and expected in actual
-        if isinstance(actual, list):
-            return any(_equal(item, expected) for item in actual)
-        if isinstance(actual, dict):
-            return expected in actual
+        return holds(left, right)
+
+    return compare
+
+
+def _contains(actual: Any, expected: Any) -> bool:
+    if isinstance(actual, str):
+        return isinstance(expected, str) and expected in actual
+    if isinstance(actual, list):
+        return any(_equal(item, expected) for item in actual)
+    if isinstance(actual, dict):
+        return expected in actual
+    return False
+
+
+def _matches(actual: Any, expected: Any) -> bool:
+    if actual is None or isinstance(actual, dict | list):
         return False
-    if op == "matches":
-        if actual is None or isinstance(actual, dict | list):
-            return False
-        try:
-            return re.search(str(expected), str(actual)) is not None
-        except re.error as exc:
-            raise InvalidAssertion(f"matches {expected!r}: not a regular expression: {exc}") from exc
-    raise InvalidAssertion(f"operator {op!r} is not one of {' '.join(OPERATORS)}")
+    try:
+        return re.search(str(expected), str(actual)) is not None
+    except re.error as exc:
+        raise InvalidAssertion(f"matches {expected!r}: not a regular expression: {exc}") from exc
+
+
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": _equal,
+    "!=": lambda actual, expected: not _equal(actual, expected),
+    "<": _ordered("<"),
+    "<=": _ordered("<="),
+    ">": _ordered(">"),
+    ">=": _ordered(">="),
+    "in": lambda actual, expected: isinstance(expected, list) and any(_equal(actual, item) for item in expected),
+    "contains": _contains,
+    "matches": _matches,
+    "exists": lambda actual, _: not is_absent(actual),
+    "absent": lambda actual, _: is_absent(actual),
+}
+assert tuple(_COMPARISONS) == OPERATORS  # one comparison for each operator the loader accepts
 
 
 def value_show(value: Any) -> str:

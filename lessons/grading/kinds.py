@@ -2,12 +2,12 @@
 `answer`, and Python kinds for what assertions on one object cannot say."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from lessons.grading import deployments, service_ports
-from lessons.grading.assertions import assertion_evaluate, path_search, value_compare, value_show
+from lessons.grading.assertions import AssertionOutcome, assertion_evaluate, path_search, value_compare, value_show
 from lessons.grading.derivation import (
     Derivation,
     NothingSelected,
@@ -54,73 +54,122 @@ def objects_evaluate(check: dict, context: CheckContext) -> CheckResult:
     title = check.get("title") or describe_target(target)
     found = context.reads.matching(target)
     assertions = template_render(check.get("assert") or [], context.templates)
-    redact = target["kind"] == "Secret"
-    evidence: dict[str, Any] = {}
-    failures: list[str] = []
-    derivations: list[Derivation] = []
-    only_derived_failed = True
-    passing = 0
-    for obj in found:
-        outcomes = [assertion_evaluate(assertion, obj, redact=redact) for assertion in assertions]
-        if not all(outcome.passed for outcome in outcomes):
-            # What the wrong fields derive from, for the verdict and for the message to say.
-            source = derivation(obj, context.reads)
-            if source is not None:
-                derivations.append(source)
-                outcomes = [
-                    assertion_evaluate(assertion, obj, redact=redact, observed=source.observed)
-                    for assertion in assertions
-                ]
-        evidence[_object_label(obj)] = {outcome.path: outcome.actual for outcome in outcomes}
-        failures += [outcome.message for outcome in outcomes if not outcome.passed][:1]
-        only_derived_failed &= all(
-            outcome.passed or is_derived(obj, target["kind"], outcome.path, context.reads) for outcome in outcomes
-        )
-        passing += all(outcome.passed for outcome in outcomes)
-    match = check.get("match", "all")
-    if match == "count":
-        count = template_render(check["count"], context.templates)
-        evidence["count"] = passing
-        passed = value_compare(count.get("op", "=="), passing, count["value"])
-        noun = describe_target(target) + (" passing every assertion" if assertions else "")
-        message = f"expected {count.get('op', '==')} {value_show(count['value'])} {noun}, found {passing}"
-        if failures:
-            message += f" ({failures[0]})"
-        short = not passed
-    elif not found:
-        passed, message, short = False, _not_found(target, context.namespace), True
-    elif match == "any":
-        passed = passing > 0
-        message = f"none of the {len(found)} {describe_target(target)} passes: {failures[0]}" if failures else ""
-        short = False
-    else:
-        passed, message, short = passing == len(found), failures[0] if failures else "", False
+    survey = _survey(found, assertions, target, context)
+    passed, message, short = _match_verdict(check, target, found, assertions, survey, context)
     if short:
         # Fewer objects than wanted: they may be still to be made (an EndpointSlice, pods).
         missing = missing_derivation(target, context.reads, context.namespace)
         if missing is not None:
-            derivations.append(missing)
+            survey.derivations.append(missing)
     if check.get("wait") == "rollout" and found:
-        state = rollout_state(found, context.reads)
-        evidence["rollout"] = state.message or "ready"
-        if isinstance(state, Broken):
-            return CheckResult(title, "failed", state.message, evidence)
-        if isinstance(state, Waiting) and (passed or only_derived_failed):
-            return CheckResult(title, "pending", state.message, evidence, progress=_progress(found, context))
+        rollout = _rollout_result(title, found, passed, survey, context)
+        if rollout is not None:
+            return rollout
     if passed:
-        return CheckResult(title, "passed", "", evidence)
-    if derivations and only_derived_failed:
-        source = combined(derivations)
+        return CheckResult(title, "passed", "", survey.evidence)
+    return _failure_result(title, message, assertions, survey)
+
+
+@dataclass
+class _Survey:
+    """What the assertions found on the objects the target matched."""
+
+    evidence: dict[str, Any] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)  # each failing object's first message
+    derivations: list[Derivation] = field(default_factory=list)  # what failing objects derive from
+    only_derived_failed: bool = True
+    passing: int = 0  # objects that pass every assertion
+
+
+def _survey(found: list[dict], assertions: list[dict], target: dict, context: CheckContext) -> _Survey:
+    redact = target["kind"] == "Secret"
+    survey = _Survey()
+    for obj in found:
+        outcomes, source = _outcomes(obj, assertions, redact=redact, context=context)
+        if source is not None:
+            survey.derivations.append(source)
+        survey.evidence[_object_label(obj)] = {outcome.path: outcome.actual for outcome in outcomes}
+        survey.failures += [outcome.message for outcome in outcomes if not outcome.passed][:1]
+        survey.only_derived_failed &= all(
+            outcome.passed or is_derived(obj, target["kind"], outcome.path, context.reads) for outcome in outcomes
+        )
+        survey.passing += all(outcome.passed for outcome in outcomes)
+    return survey
+
+
+def _outcomes(
+    obj: dict, assertions: list[dict], *, redact: bool, context: CheckContext
+) -> tuple[list[AssertionOutcome], Derivation | None]:
+    """Each assertion's outcome on `obj`; when one fails, with what the wrong fields derive
+    from (returned too), for the verdict and for the message to say."""
+    outcomes = [assertion_evaluate(assertion, obj, redact=redact) for assertion in assertions]
+    if all(outcome.passed for outcome in outcomes):
+        return outcomes, None
+    source = derivation(obj, context.reads)
+    if source is None:
+        return outcomes, None
+    observed = [assertion_evaluate(assertion, obj, redact=redact, observed=source.observed) for assertion in assertions]
+    return observed, source
+
+
+def _match_verdict(
+    check: dict, target: dict, found: list[dict], assertions: list[dict], survey: _Survey, context: CheckContext
+) -> tuple[bool, str, bool]:
+    """(passed, message, short) by the check's `match`; short: fewer objects than wanted."""
+    match = check.get("match", "all")
+    failures = survey.failures
+    if match == "count":
+        return _count_verdict(check, target, assertions, survey, context)
+    if not found:
+        return False, _not_found(target, context.namespace), True
+    if match == "any":
+        message = f"none of the {len(found)} {describe_target(target)} passes: {failures[0]}" if failures else ""
+        return survey.passing > 0, message, False
+    return survey.passing == len(found), failures[0] if failures else "", False
+
+
+def _count_verdict(
+    check: dict, target: dict, assertions: list[dict], survey: _Survey, context: CheckContext
+) -> tuple[bool, str, bool]:
+    count = template_render(check["count"], context.templates)
+    survey.evidence["count"] = survey.passing
+    passed = value_compare(count.get("op", "=="), survey.passing, count["value"])
+    noun = describe_target(target) + (" passing every assertion" if assertions else "")
+    message = f"expected {count.get('op', '==')} {value_show(count['value'])} {noun}, found {survey.passing}"
+    if survey.failures:
+        message += f" ({survey.failures[0]})"
+    return passed, message, not passed
+
+
+def _rollout_result(
+    title: str, found: list[dict], passed: bool, survey: _Survey, context: CheckContext
+) -> CheckResult | None:
+    """With `wait: rollout`: failed if the rollout is broken, pending while it goes on and
+    nothing but what it will change is wrong; otherwise None, for the assertions to decide."""
+    state = rollout_state(found, context.reads)
+    survey.evidence["rollout"] = state.message or "ready"
+    if isinstance(state, Broken):
+        return CheckResult(title, "failed", state.message, survey.evidence)
+    if isinstance(state, Waiting) and (passed or survey.only_derived_failed):
+        return CheckResult(title, "pending", state.message, survey.evidence, progress=_progress(found, context))
+    return None
+
+
+def _failure_result(title: str, message: str, assertions: list[dict], survey: _Survey) -> CheckResult:
+    """A check that did not pass: pending or failed as what its wrong derived fields come from
+    stands, when nothing else is wrong; otherwise failed with `message`."""
+    if survey.derivations and survey.only_derived_failed:
+        source = combined(survey.derivations)
         if isinstance(source.state, Waiting):
             # Objects that pass count as progress too (pods of a selector turning Ready).
-            progress = passing + source.progress
-            return CheckResult(title, "pending", source.state.message, evidence, progress=progress)
+            progress = survey.passing + source.progress
+            return CheckResult(title, "pending", source.state.message, survey.evidence, progress=progress)
         if isinstance(source.state, NothingSelected) and _own_message(assertions):
             # Settled: the check's own words, which say what was read of the selector.
-            return CheckResult(title, "failed", message, evidence)
+            return CheckResult(title, "failed", message, survey.evidence)
         if isinstance(source.state, Broken):
-            return CheckResult(title, "failed", source.state.message, evidence)
-    return CheckResult(title, "failed", message, evidence)
+            return CheckResult(title, "failed", source.state.message, survey.evidence)
+    return CheckResult(title, "failed", message, survey.evidence)
 
 
 def _own_message(assertions: list[dict]) -> bool:

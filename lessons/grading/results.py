@@ -18,7 +18,7 @@ class CheckResult:
     # Only the fields compared: {"Deployment web": {"spec.replicas": 2}}; never whole objects.
     evidence: dict[str, Any] = field(default_factory=dict)
     # While pending: how far what it waits for has got (pods Ready, endpoints listed); grading
-    # keeps waiting while this grows (grading_flow.py). Not stored.
+    # keeps waiting while this grows (flow.py). Not stored.
     progress: int = 0
 
     def as_dict(self) -> dict[str, Any]:

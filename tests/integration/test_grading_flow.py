@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from kubernetes import client
 
-from lessons.grading_flow import attempt_grade
+from lessons.grading.flow import attempt_grade
 from lessons.models import Attempt, TaskProgress
 from lessons.services import LessonRefused, attempt_create, hint_reveal, task_open
 from tests.kube import wait_for
