@@ -37,7 +37,7 @@
     scratch.style.opacity = "0";
     document.body.appendChild(scratch);
     scratch.select();
-    try { document.execCommand("copy"); } catch (error) { /* nothing more to try */ }
+    try { document.execCommand("copy"); } catch { /* nothing more to try */ }
     scratch.remove();
     if (focused && focused.focus) focused.focus();
   }
@@ -54,7 +54,7 @@
     try {
       const bytes = Uint8Array.from(atob(payload), function (c) { return c.charCodeAt(0); });
       return new TextDecoder().decode(bytes);
-    } catch (error) {
+    } catch {
       return "";
     }
   }
