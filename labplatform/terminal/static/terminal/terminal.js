@@ -213,7 +213,16 @@
     }
 
     // The connection
-
+    //
+    // Not labSocket (labplatform/static/js/socket.js), the pages' reconnecting socket: the
+    // terminal's protocol decides its retries itself, and labSocket would need a hook for
+    // each of these, which only the terminal would use: binary frames, not JSON; acks
+    // counted per connection; the backoff reset by the server's "status" frame (the shell
+    // attached), not by the socket opening, so a server that accepts and then closes with
+    // 4409 (not ready) is still retried more and more slowly; the close code, the "ended"
+    // frame before it and a reset under way choosing between stopping, waiting and
+    // retrying, with a shorter ceiling while resetting; and Reconnect or a reset replacing
+    // the socket at once.
     function connect() {
       clearTimeout(retryTimer);
       retryTimer = null;
