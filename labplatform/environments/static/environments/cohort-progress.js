@@ -3,17 +3,19 @@
 (function () {
   "use strict";
 
-  const section = document.getElementById("progress");
-  if (!section) return;
-  const live = section.querySelector("[data-live]");
-  const bar = section.querySelector("[data-bar]");
-  const stateLabels = JSON.parse(document.getElementById("environment-states").textContent);
-
+  // Destructive buttons ask first: here and on a student's drill-down page, which loads
+  // this script for them alone (it has no progress section).
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (event) {
       if (!window.confirm(form.dataset.confirm)) event.preventDefault();
     });
   });
+
+  const section = document.getElementById("progress");
+  if (!section) return;
+  const live = section.querySelector("[data-live]");
+  const bar = section.querySelector("[data-bar]");
+  const stateLabels = JSON.parse(document.getElementById("environment-states").textContent);
 
   function showProgress(progress) {
     section.querySelectorAll("[data-count]").forEach(function (element) {
