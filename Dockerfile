@@ -2,11 +2,12 @@
 #   web (daphne on 0.0.0.0:8000), worker, beat, migrate, or manage <command>.
 # Settings come from the environment (README: Settings); nothing secret is baked in.
 
-# Browser libraries (xterm.js, htmx, mermaid), served as static files under /static/vendor/.
+# Browser libraries (xterm.js, htmx, mermaid), served as static files under /static/vendor/;
+# not the devDependencies (ESLint), which only lint.
 FROM node:22-bookworm-slim AS assets
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --loglevel=error
+RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error
 
 # The virtualenv and the collected static files. Every dependency ships wheels for
 # CPython 3.11 on Linux (psycopg[binary] included), so no compiler is needed even here.

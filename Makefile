@@ -25,6 +25,7 @@ lint: deps
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	scripts/shellcheck.sh
+	npx --no-install eslint .
 
 deps: $(VENV)/.installed node_modules/.installed
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make test`: starts what the suite needs (Redis, PostgreSQL, the local cluster),
-# then runs ruff and pytest over tests/unit, tests/integration and tests/e2e.
+# then runs ruff, ESLint and pytest over tests/unit, tests/integration and tests/e2e.
 # Arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,9 @@ step "ruff, import contracts"
 .venv/bin/ruff format --check .
 .venv/bin/lint-imports
 scripts/shellcheck.sh
+
+step "eslint (the browser scripts)"
+npx --no-install eslint .
 
 step "pytest"
 export DATABASE_URL=$database_url

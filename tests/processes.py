@@ -107,3 +107,20 @@ def start_web(*, port: int, name: str = "web", **environment: str) -> subprocess
 
 def _raise(message: str):
     raise RuntimeError(message)
+
+
+class WebServer:
+    """daphne on a port of its own, which a test may stop and start again (the pages'
+    sockets then have to reconnect)."""
+
+    def __init__(self, name: str = "e2e-web") -> None:
+        self.name = name
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = start_web(port=self.port, name=self.name)
+
+    def stop(self) -> None:
+        stop(self.process)

@@ -41,6 +41,8 @@ def cohort_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "cohort": cohort,
             "enrollments": enrollments,
             "progress": cohort_progress(cohort=cohort),
+            # The state words, for cohort-progress.js to draw pushed changes with.
+            "environment_states": dict(StudentEnvironment.State.choices),
             "schedule": lifecycle.cohort_schedule(cohort=cohort),
             "recent_announcements": cohort.announcements.select_related("author")[:RECENT_ANNOUNCEMENTS],
             "announcement_max_length": Announcement.MAX_LENGTH,

@@ -49,20 +49,34 @@ class Cell:
 
     @property
     def words(self) -> str:
+        word = CELL_WORDS.get(self.state, CELL_WORDS["not_started"])
         checks = f"{self.attempts} Check{'s' if self.attempts != 1 else ''}"
-        return {
-            "passed": f"passed ({checks}, {self.hints} hints)",
-            "failed": f"failed ({checks}, {self.hints} hints)",
-            "pending": f"being checked ({checks})",
-            "open": "opened, not checked yet",
-        }.get(self.state, "not started")
+        if self.state in ("passed", "failed"):
+            return f"{word} ({checks}, {self.hints} hints)"
+        if self.state == "pending":
+            return f"{word} ({checks})"
+        return word
+
+
+# A cell's state in words (its title) and its mark, a failed cell's followed by its Checks
+# so far. The page renders both (json_script "cell-states") for dashboard.js, which draws
+# live updates with them.
+CELL_WORDS = {
+    "passed": "passed",
+    "failed": "failed",
+    "pending": "being checked",
+    "open": "opened, not checked yet",
+    "not_started": "not started",
+}
+CELL_MARKS = {"passed": "✓", "failed": "✗", "pending": "…", "open": "○", "not_started": "·"}
+CELL_STATES = {"words": CELL_WORDS, "marks": CELL_MARKS}
 
 
 def cell_mark(state: str, attempts: int) -> str:
     """What a heatmap cell shows; the page's script draws live updates the same way."""
     if state == "failed":
-        return f"✗{attempts}"
-    return {"passed": "✓", "pending": "…", "open": "○"}.get(state, "·")
+        return f"{CELL_MARKS['failed']}{attempts}"
+    return CELL_MARKS.get(state, CELL_MARKS["not_started"])
 
 
 @dataclass

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from labplatform.cohorts.instructors import cohorts_taught, not_teaching, teaching_cohort
 from labplatform.cohorts.models import Cohort, Enrollment
 from labplatform.teaching import metrics, student_actions
-from labplatform.teaching.dashboard import cohort_dashboard
+from labplatform.teaching.dashboard import CELL_STATES, cohort_dashboard
 from labplatform.teaching.grade_export import grades_csv
 from labplatform.teaching.student_drilldown import student_drilldown
 from lessons.models import Attempt, Task
@@ -63,6 +63,7 @@ def dashboard(request: HttpRequest, *, cohort: Cohort) -> HttpResponse:
         {
             "cohort": cohort,
             "board": board,
+            "cell_states": CELL_STATES,
             "sort": sort,
             "stuck_only": stuck_only,
             "definitions": metrics.DEFINITIONS,

@@ -1,5 +1,6 @@
-"""Words and marks for task and check states, shared by the lesson templates (lesson.js
-draws the same ones for results that arrive live)."""
+"""Words and marks for task and check states, for the lesson templates and, rendered into
+the lesson page once by lesson_states (json_script "lesson-states"), for lesson.js, which
+draws results that arrive live with them."""
 
 from datetime import datetime
 
@@ -18,6 +19,12 @@ TASK_STATES = {
 ATTEMPT_STATES = {"pending": "Checking…", "passed": "Passed", "failed": "Not passed", "error": "Could not check"}
 # A pending check's mark is drawn by lesson.css (a ring), the same in every font.
 CHECK_MARKS = {"passed": ("✓", "Passed"), "failed": ("✗", "Failed"), "pending": ("", "Still waiting")}
+
+
+@register.simple_tag
+def lesson_states() -> dict:
+    """Every word and mark lesson.js draws, for json_script."""
+    return {"task": TASK_STATES, "attempt": ATTEMPT_STATES, "check_marks": CHECK_MARKS}
 
 
 @register.filter

@@ -4,7 +4,6 @@ Ctrl-C through a flood of output, an instructor's read-only view, a reset, and c
 paste through the clipboard."""
 
 import re
-import subprocess
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
@@ -12,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.lesson_pages import PASSWORD
 from tests.kube import wait_for
-from tests.processes import free_port, start_web, stop
+from tests.processes import WebServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.local_cluster]
 
@@ -31,24 +30,9 @@ SCREEN = """() => {
 }"""
 
 
-class WebServer:
-    """daphne on a port of its own, which a test may stop and start again."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = start_web(port=self.port, name="e2e-terminal-web")
-
-    def stop(self) -> None:
-        stop(self.process)
-
-
 @pytest.fixture(scope="module")
 def web(django_db_setup):
-    server = WebServer()
+    server = WebServer("e2e-terminal-web")
     server.start()
     yield server
     if server.process.poll() is None:

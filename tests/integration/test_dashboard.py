@@ -4,6 +4,8 @@ only the cohort's instructors and staff see any of it."""
 
 import csv
 import io
+import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -163,6 +165,31 @@ def test_heatmap_summary_and_csv_agree(seeded, client):
     assert "33.3</span>%" in page
     assert "4</span> of <span data-total-pairs>12" in page
     assert "Deployment web: not found in namespace &lt;namespace&gt;" in page
+
+
+def test_the_cells_words_and_marks_are_rendered_once_for_the_script(seeded, client):
+    """dashboard.js draws live cells with the words and marks the page renders (json_script),
+    the same as the server's: one source, dashboard.py."""
+    client.force_login(seeded["instructor"])
+    page = client.get(f"/teach/{seeded['cohort'].slug}/").content.decode()
+    rendered = re.search(r'<script id="cell-states" type="application/json">(.*?)</script>', page).group(1)
+    assert json.loads(rendered) == {
+        "words": {
+            "passed": "passed",
+            "failed": "failed",
+            "pending": "being checked",
+            "open": "opened, not checked yet",
+            "not_started": "not started",
+        },
+        "marks": {"passed": "✓", "failed": "✗", "pending": "…", "open": "○", "not_started": "·"},
+    }
+    bo = seeded["students"][1].student_id
+    assert re.search(
+        rf'<tr data-student="{bo}".*?title="failed \(3 Checks, 0 hints\)">✗3</td>'
+        r'<td class="cell not_started" data-task="l1/t0" title="not started">·</td>',
+        page,
+        re.DOTALL,
+    )
 
 
 def test_sort_and_stuck_filter(seeded, client):

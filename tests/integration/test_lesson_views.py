@@ -2,6 +2,9 @@
 outline, a lesson with its tasks and quiz, the task actions the page calls with fetch(),
 and who may see what."""
 
+import json
+import re
+
 import pytest
 from django.test import Client
 
@@ -199,6 +202,24 @@ def test_the_lesson_page_shows_the_text_tasks_quiz_and_the_students_terminal(as_
     assert 'name="q-recreates" value="b"' in html
     assert "Submit answers" in html
     assert 'rel="next"' in html and DEPLOYMENTS in html
+
+
+def test_the_lesson_page_renders_the_state_words_for_its_script_once(as_student):
+    """lesson.js draws pushed results with the words and marks the page renders (json_script):
+    those of lessons/templatetags/lesson_tags.py, the templates' own."""
+    html = as_student.get(PODS).content.decode()
+    rendered = re.search(r'<script id="lesson-states" type="application/json">(.*?)</script>', html).group(1)
+    assert json.loads(rendered) == {
+        "task": {
+            "not_started": "Not started",
+            "open": "Not checked yet",
+            "pending": "Checking…",
+            "failed": "Not passed yet",
+            "passed": "Passed",
+        },
+        "attempt": {"pending": "Checking…", "passed": "Passed", "failed": "Not passed", "error": "Could not check"},
+        "check_marks": {"passed": ["✓", "Passed"], "failed": ["✗", "Failed"], "pending": ["", "Still waiting"]},
+    }
 
 
 def test_the_lesson_page_names_the_students_namespace_and_ingress_host(as_student, student, cohort):

@@ -1,17 +1,14 @@
 // One socket per page for the signed-in user's live events (/ws/events/), shared by the
 // page's scripts: lesson.js listens for attempts, banners.js for announcements. It opens on
-// the first subscription, reconnects with backoff, closes when the page is left and opens
-// again when the page comes back from the back/forward cache. A script that must catch up
-// on what was pushed while the socket was down registers with onOpen.
+// the first subscription; labSocket (socket.js) reconnects it with backoff and closes it
+// when the page is left. A script that must catch up on what was pushed while the socket
+// was down registers with onOpen (called on every open, the first included). The socket's
+// state is on <html data-events-state="…">.
 window.labEvents = (function () {
   "use strict";
 
-  const RETRY_MAX_MS = 30000;
   const handlers = {};
   const openers = [];
-  let socket = null;
-  let retryDelay = 1000;
-  let leaving = false;
   let started = false;
 
   function path() {
@@ -19,42 +16,25 @@ window.labEvents = (function () {
     return declared ? declared.dataset.eventsSocket : "/ws/events/";
   }
 
-  function connect() {
-    const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    const ws = new WebSocket(scheme + window.location.host + path());
-    socket = ws;
-    ws.onopen = function () {
-      retryDelay = 1000;
-      openers.forEach(function (opened) { opened(); });
-    };
-    ws.onmessage = function (event) {
-      const message = JSON.parse(event.data);
-      (handlers[message.type] || []).forEach(function (handle) { handle(message); });
-    };
-    ws.onclose = function () {
-      if (ws !== socket || leaving) return;
-      setTimeout(connect, retryDelay);
-      retryDelay = Math.min(retryDelay * 2, RETRY_MAX_MS);
-    };
+  function start() {
+    started = true;
+    window.labSocket(path(), {
+      onOpen: function () {
+        openers.forEach(function (opened) { opened(); });
+      },
+      onMessage: function (message) {
+        (handlers[message.type] || []).forEach(function (handle) { handle(message); });
+      },
+      onState: function (state) {
+        document.documentElement.dataset.eventsState = state;
+      },
+    });
   }
-
-  window.addEventListener("pagehide", function () {
-    leaving = true;
-    if (socket) socket.close();
-  });
-  window.addEventListener("pageshow", function (event) {
-    if (!event.persisted || !started) return;
-    leaving = false;
-    connect();
-  });
 
   return {
     on: function (type, handle) {
       (handlers[type] = handlers[type] || []).push(handle);
-      if (!started) {
-        started = true;
-        connect();
-      }
+      if (!started) start();
     },
     onOpen: function (opened) {
       openers.push(opened);

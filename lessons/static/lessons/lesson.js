@@ -8,10 +8,6 @@
   const PUSH_GRACE_MS = 3000;
   const POLL_EVERY_MS = 2000;
   const GIVE_UP_AFTER_MS = 3 * 60 * 1000;
-  // The same words as lessons/templatetags/lesson_tags.py.
-  const TASK_STATES = { not_started: "Not started", open: "Not checked yet", pending: "Checking…", failed: "Not passed yet", passed: "Passed" };
-  const ATTEMPT_STATES = { pending: "Checking…", passed: "Passed", failed: "Not passed", error: "Could not check" };
-  const CHECK_MARKS = { passed: ["✓", "Passed"], failed: ["✗", "Failed"], pending: ["", "Still waiting"] };
   const HISTORY_LENGTH = 5;
 
   function element(tag, className, text) {
@@ -68,6 +64,11 @@
 
   const page = document.querySelector("[data-lesson-page]");
   if (!page) return;
+  // The words and marks of lessons/templatetags/lesson_tags.py, rendered into the page.
+  const states = JSON.parse(document.getElementById("lesson-states").textContent);
+  const TASK_STATES = states.task;
+  const ATTEMPT_STATES = states.attempt;
+  const CHECK_MARKS = states.check_marks;
   formatTimes(page);
 
   // Diagrams: mermaid is large, so it is loaded only where a diagram is.

@@ -1,17 +1,21 @@
 // Live provisioning progress on a cohort's staff page, from /ws/cohorts/<slug>/progress/.
+// The state words come from the page (StudentEnvironment.State, rendered by json_script).
 (function () {
   "use strict";
-  const section = document.getElementById("progress");
-  if (!section) return;
-  const live = section.querySelector("[data-live]");
-  const bar = section.querySelector("[data-bar]");
-  const stateLabels = { pending: "Pending", provisioning: "Provisioning", ready: "Ready", failed: "Failed", deleting: "Deleting", deleted: "Deleted" };
 
+  // Destructive buttons ask first: here and on a student's drill-down page, which loads
+  // this script for them alone (it has no progress section).
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (event) {
       if (!window.confirm(form.dataset.confirm)) event.preventDefault();
     });
   });
+
+  const section = document.getElementById("progress");
+  if (!section) return;
+  const live = section.querySelector("[data-live]");
+  const bar = section.querySelector("[data-bar]");
+  const stateLabels = JSON.parse(document.getElementById("environment-states").textContent);
 
   function showProgress(progress) {
     section.querySelectorAll("[data-count]").forEach(function (element) {
@@ -32,21 +36,11 @@
     row.querySelector("[data-error]").textContent = environment.error || "";
   }
 
-  let delay = 1000;
-  function connect() {
-    const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    const socket = new WebSocket(scheme + window.location.host + section.dataset.socket);
-    socket.onopen = function () { live.textContent = "· live"; delay = 1000; };
-    socket.onmessage = function (event) {
-      const message = JSON.parse(event.data);
+  window.labSocket(section.dataset.socket, {
+    status: live,
+    onMessage: function (message) {
       if (message.progress) showProgress(message.progress);
       if (message.environment) showEnvironment(message.environment);
-    };
-    socket.onclose = function () {
-      live.textContent = "· reconnecting…";
-      setTimeout(connect, delay);
-      delay = Math.min(delay * 2, 30000);
-    };
-  }
-  connect();
+    },
+  });
 })();

@@ -1,16 +1,19 @@
 // The cohort dashboard's heatmap, live: cells change as grades land (/ws/teach/<slug>/),
 // and every cell is fetched again whenever the socket (re)connects, so nothing missed
-// while it was down stays wrong.
+// while it was down stays wrong. The cells' words and marks come from the page
+// (labplatform/teaching/dashboard.py's CELL_STATES, rendered by json_script).
 (function () {
   "use strict";
   const section = document.getElementById("heatmap");
   if (!section) return;
   const live = section.querySelector("[data-live]");
-  const words = { passed: "passed", failed: "failed", pending: "being checked", open: "opened, not checked yet", not_started: "not started" };
+  const cellStates = JSON.parse(document.getElementById("cell-states").textContent);
+  const words = cellStates.words;
+  const marks = cellStates.marks;
 
   function mark(state, attempts) {
-    if (state === "failed") return "✗" + attempts;
-    return { passed: "✓", pending: "…", open: "○" }[state] || "·";
+    if (state === "failed") return marks.failed + attempts;
+    return marks[state] || marks.not_started;
   }
 
   function rowOf(student) {
@@ -63,33 +66,19 @@
       .catch(function () { /* the next reconnect tries again */ });
   }
 
-  let delay = 1000;
-  let opened = false;
-  function connect() {
-    const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    const socket = new WebSocket(scheme + window.location.host + section.dataset.socket);
-    socket.onopen = function () {
-      live.textContent = "· live";
-      delay = 1000;
-      if (opened) catchUp();
-      opened = true;
-    };
-    socket.onmessage = function (event) {
-      const message = JSON.parse(event.data);
+  // Signed out (4401) or no longer teaching it (4403): retrying would not help.
+  window.labSocket(section.dataset.socket, {
+    status: live,
+    labels: { closed: "· not live: sign in again" },
+    finalCloseCodes: new Set([4401, 4403]),
+    onOpen: function (opened) {
+      if (opened.reopened) catchUp();
+    },
+    onMessage: function (message) {
       if (message.type === "cell") {
         showCell(message.student, message.task, message.state, message.attempts);
         section.dataset.lastUpdate = message.student + " " + message.task + " " + message.state;
       }
-    };
-    socket.onclose = function (event) {
-      if (event.code === 4401 || event.code === 4403) {
-        live.textContent = "· not live: sign in again";
-        return;
-      }
-      live.textContent = "· reconnecting…";
-      setTimeout(connect, delay);
-      delay = Math.min(delay * 2, 30000);
-    };
-  }
-  connect();
+    },
+  });
 })();

@@ -37,7 +37,7 @@
     scratch.style.opacity = "0";
     document.body.appendChild(scratch);
     scratch.select();
-    try { document.execCommand("copy"); } catch (error) { /* nothing more to try */ }
+    try { document.execCommand("copy"); } catch { /* nothing more to try */ }
     scratch.remove();
     if (focused && focused.focus) focused.focus();
   }
@@ -54,7 +54,7 @@
     try {
       const bytes = Uint8Array.from(atob(payload), function (c) { return c.charCodeAt(0); });
       return new TextDecoder().decode(bytes);
-    } catch (error) {
+    } catch {
       return "";
     }
   }
@@ -213,7 +213,16 @@
     }
 
     // The connection
-
+    //
+    // Not labSocket (labplatform/static/js/socket.js), the pages' reconnecting socket: the
+    // terminal's protocol decides its retries itself, and labSocket would need a hook for
+    // each of these, which only the terminal would use: binary frames, not JSON; acks
+    // counted per connection; the backoff reset by the server's "status" frame (the shell
+    // attached), not by the socket opening, so a server that accepts and then closes with
+    // 4409 (not ready) is still retried more and more slowly; the close code, the "ended"
+    // frame before it and a reset under way choosing between stopping, waiting and
+    // retrying, with a shorter ceiling while resetting; and Reconnect or a reset replacing
+    // the socket at once.
     function connect() {
       clearTimeout(retryTimer);
       retryTimer = null;
