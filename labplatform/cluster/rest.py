@@ -223,5 +223,5 @@ def _reason(exc: Exception, cluster: str) -> str:
     if "timed out" in text.lower():
         return "timed out"
     if isinstance(reason, ssl.SSLError | urllib3.exceptions.SSLError) or "SSL" in text:
-        return f"TLS failed: {text.split(': ', 1)[-1]}"
+        return f"TLS failed: {text}"
     return text.split(": ", 1)[-1]
