@@ -68,17 +68,18 @@ class ClusterHealth:
         return [n for n in _LEADING_RESOURCES if n in names] + sorted(names - set(_LEADING_RESOURCES))
 
 
-def _list(health: ClusterHealth, what: str, kind: str, *, namespace: str | None = None) -> list[Json] | None:
+def _list(health: ClusterHealth, label: str, kind: str, *, namespace: str | None = None) -> list[Json] | None:
     """One LIST (every namespace unless one is named) of the objects the platform manages;
-    a refusal is noted on the report, a lost connection (ClusterUnavailable) ends it."""
+    a refusal is noted on the report (as "listing <label>: ..."), a lost connection
+    (ClusterUnavailable) ends it."""
     resource = REGISTRY[("v1", kind)]
     query = [] if namespace else [("labelSelector", MANAGED)]
-    what_listed = resource.describe(namespace=namespace)
+    what = resource.describe(namespace=namespace)
     try:
-        listed = request(health.name, "GET", resource.path(namespace=namespace), what=what_listed, query=query)
+        listed = request(health.name, "GET", resource.path(namespace=namespace), what=what, query=query)
     except (ObjectRefused, ObjectMissing) as exc:
-        status = f"HTTP {exc.status} {exc.reason}" if isinstance(exc, ObjectRefused) else "HTTP 404 not found"
-        health.read_errors.append(f"listing {what}: {status}")
+        said = f"HTTP {exc.status} {exc.reason}" if isinstance(exc, ObjectRefused) else "HTTP 404, not served"
+        health.read_errors.append(f"listing {label}: {said}")
         return None
     return (listed or {}).get("items") or []
 
