@@ -93,29 +93,49 @@ _HTTP_MODULES = {"requests", "httpx", "http.client", "urllib.request", "aiohttp"
 _ALLOWED = {("exec.py", "CoreV1Api"), ("exec.py", "aiohttp")}
 
 
+def _request_attribute(node: ast.AST) -> str | None:
+    """A client's request method (`client.call_api`), but not `rest.request` itself."""
+    if not isinstance(node, ast.Attribute) or node.attr not in _REQUEST_ATTRIBUTES:
+        return None
+    if node.attr == "request" and isinstance(node.value, ast.Name) and node.value.id == "rest":
+        return None
+    return f".{node.attr}"
+
+
+def _typed_apis(node: ast.AST) -> list[str]:
+    """Typed APIs used or imported (CoreV1Api, kubernetes.client.AppsV1Api)."""
+    if isinstance(node, ast.Name):
+        names = [node.id]
+    elif isinstance(node, ast.Attribute):
+        names = [node.attr]
+    elif isinstance(node, ast.ImportFrom):
+        names = [alias.name for alias in node.names]
+    else:
+        return []
+    return [name for name in names if name.endswith("Api") and name[0].isupper()]
+
+
+def _http_modules(node: ast.AST) -> list[str]:
+    """HTTP libraries imported."""
+    if isinstance(node, ast.ImportFrom):
+        modules = [node.module or ""]
+    elif isinstance(node, ast.Import):
+        modules = [alias.name for alias in node.names]
+    else:
+        return []
+    return [module for module in modules if module.split(".")[0] in _HTTP_MODULES or module in _HTTP_MODULES]
+
+
 def raw_requests(source: str, filename: str) -> list[str]:
     """What in a module talks to an API server other than through rest.request."""
     found = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Attribute) and node.attr in _REQUEST_ATTRIBUTES:
-            if not (node.attr == "request" and isinstance(node.value, ast.Name) and node.value.id == "rest"):
-                found.append(f"line {node.lineno}: .{node.attr}")
-        names: list[str] = []  # typed APIs used or imported (CoreV1Api, kubernetes.client.AppsV1Api)
-        modules: list[str] = []  # HTTP libraries imported
-        if isinstance(node, ast.Name | ast.Attribute):
-            names = [node.id if isinstance(node, ast.Name) else node.attr]
-        elif isinstance(node, ast.ImportFrom):
-            names = [alias.name for alias in node.names]
-            modules = [node.module or ""]
-        elif isinstance(node, ast.Import):
-            modules = [alias.name for alias in node.names]
-        for name in names:
-            if name.endswith("Api") and name[0].isupper() and (filename, name) not in _ALLOWED:
+        attribute = _request_attribute(node)
+        if attribute:
+            found.append(f"line {node.lineno}: {attribute}")
+        for name in _typed_apis(node) + _http_modules(node):
+            if (filename, name.split(".")[0]) not in _ALLOWED:
                 found.append(f"line {node.lineno}: {name}")
-        for module in modules:
-            http = module in _HTTP_MODULES or module.split(".")[0] in _HTTP_MODULES
-            if http and (filename, module.split(".")[0]) not in _ALLOWED:
-                found.append(f"line {node.lineno}: {module}")
     return sorted(set(found))
 
 
