@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from bench.kube import Kube
 from labplatform.cluster import manifests
 from labplatform.cluster.manifests import COHORT_LABEL
-from labplatform.cluster.objects import resource_for
+from labplatform.cluster.rest import resource_for
 
 # Requests in flight while making namespaces; the API server shares 2 cores.
 SETUP_THREADS = 12

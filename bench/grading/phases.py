@@ -214,7 +214,7 @@ _PROFILE_PARTS = [
     ("grading/flow.py", "attempt_grade", "attempt_grade (all of it but Celery)"),
     ("query.py", "first", "  load the attempt (Attempt...first())"),
     ("grading/engine.py", "checks_evaluate", "  checks_evaluate"),
-    ("cluster/objects.py", "_request", "    of which API requests"),
+    ("cluster/rest.py", "request", "    of which API requests"),
     ("query.py", "update", "  store the round (conditional UPDATE)"),
     ("base.py", "refresh_from_db", "  refresh_from_db"),
     ("grading/flow.py", "_progress_record", "  _progress_record"),

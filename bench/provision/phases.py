@@ -26,7 +26,7 @@ from bench.provision.pods import ReadyWatcher, cleanup
 from bench.report import code_identity, summary
 from bench.spans import events_read
 from bench.workers import Workers, WorkerSetting
-from labplatform.cluster.apply import object_path
+from labplatform.cluster.rest import object_path
 from labplatform.cohorts.models import Cluster
 from labplatform.environments.models import StudentEnvironment
 from labplatform.environments.services import cohort_provision

@@ -2,16 +2,23 @@
 
 One frame carries one channel byte then data: 0 stdin, 1 stdout, 2 stderr, 3 the exit
 status (a Status object), 4 terminal resize.
+
+This is the one module that does not go through rest.py: an exec is a WebSocket
+stream, which only kubernetes_asyncio's WsApiClient speaks, and it runs in Channels
+consumers on the event loop, where rest.py's blocking requests would stall every other
+terminal. The pod read beside it (pod_read) is on the same event loop, so it uses the
+same async client's CoreV1Api rather than a blocking request.
 """
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TypedDict, cast
 
 import aiohttp
-from kubernetes_asyncio.client import CoreV1Api
+from kubernetes_asyncio.client import CoreV1Api, V1Pod
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from labplatform.cluster.clients import api_client, default_timeout, websocket_client
@@ -65,8 +72,9 @@ class ExecStream:
         await self._websocket.close()
 
 
-async def pod_read(*, cluster: str, namespace: str, pod: str):
-    """The pod as the API server has it (a V1Pod), None if it is not there."""
+async def pod_read(*, cluster: str, namespace: str, pod: str) -> V1Pod | None:
+    """The pod as the API server has it (a V1Pod), None if it is not there. Async, for
+    consumers on the event loop (see the module's docstring)."""
     try:
         return await CoreV1Api(await api_client(cluster)).read_namespaced_pod(
             pod, namespace, _request_timeout=default_timeout()
@@ -87,6 +95,10 @@ async def _pod_exists(cluster: str, namespace: str, pod: str) -> bool:
         return True
 
 
+class _Container(TypedDict, total=False):
+    container: str
+
+
 @asynccontextmanager
 async def exec_stream(
     *,
@@ -98,12 +110,16 @@ async def exec_stream(
     cluster: str = LOCAL,
 ) -> AsyncIterator[ExecStream]:
     api = CoreV1Api(await websocket_client(cluster))
-    kwargs = {"container": container} if container else {}
+    kwargs: _Container = {"container": container} if container else {}
     try:
+        # With _preload_content=False the WebSocket client answers with the connection
+        # still to be made (aiohttp's ws_connect), not the str the stubs declare.
         connecting = await api.connect_get_namespaced_pod_exec(
             pod,
             namespace,
-            command=command,
+            # The stubs say str; the WebSocket client sends a list as one `command`
+            # query parameter per argument, which is what exec needs (argv, no shell).
+            command=command,  # type: ignore[arg-type]
             stdin=True,
             stdout=True,
             stderr=not tty,
@@ -111,7 +127,9 @@ async def exec_stream(
             _preload_content=False,
             **kwargs,
         )
-        websocket = await asyncio.wait_for(connecting, timeout=default_timeout())
+        websocket = await asyncio.wait_for(
+            cast("Awaitable[aiohttp.ClientWebSocketResponse]", connecting), timeout=default_timeout()
+        )
     except aiohttp.WSServerHandshakeError as exc:
         if exc.status == 404:
             if not await _pod_exists(cluster, namespace, pod):

@@ -8,16 +8,13 @@ Role in the workstation namespace may list pods)."""
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import urllib3
 from django.conf import settings
-from kubernetes.client import CoreV1Api
-from kubernetes.client.exceptions import ApiException
 from kubernetes.utils import parse_quantity
 
-from labplatform.cluster.clients import sync_client
-from labplatform.cluster.errors import ClusterError
+from labplatform.cluster.errors import ClusterError, ClusterUnavailable, ObjectMissing, ObjectRefused
 from labplatform.cluster.info import cluster_version
 from labplatform.cluster.manifests import COHORT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, STUDENT_LABEL
+from labplatform.cluster.rest import REGISTRY, Json, request
 
 # The version probe decides whether the cluster is reachable; it should not hold the page up.
 PROBE_TIMEOUT_SECONDS = 3
@@ -71,19 +68,20 @@ class ClusterHealth:
         return [n for n in _LEADING_RESOURCES if n in names] + sorted(names - set(_LEADING_RESOURCES))
 
 
-class _Unreachable(Exception):
-    pass
-
-
-def _read(health: ClusterHealth, what: str, call):
-    """One LIST; a refusal is noted on the report, a lost connection ends the report."""
+def _list(health: ClusterHealth, label: str, kind: str, *, namespace: str | None = None) -> list[Json] | None:
+    """One LIST (every namespace unless one is named) of the objects the platform manages;
+    a refusal is noted on the report (as "listing <label>: ..."), a lost connection
+    (ClusterUnavailable) ends it."""
+    resource = REGISTRY[("v1", kind)]
+    query = [] if namespace else [("labelSelector", MANAGED)]
+    what = resource.describe(namespace=namespace)
     try:
-        return call()
-    except ApiException as exc:
-        health.read_errors.append(f"listing {what}: HTTP {exc.status} {exc.reason}")
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise _Unreachable(f"listing {what}: {exc}") from exc
-    return None
+        listed = request(health.name, "GET", resource.path(namespace=namespace), what=what, query=query)
+    except (ObjectRefused, ObjectMissing) as exc:
+        said = f"HTTP {exc.status} {exc.reason}" if isinstance(exc, ObjectRefused) else "HTTP 404, not served"
+        health.read_errors.append(f"listing {label}: {said}")
+        return None
+    return (listed or {}).get("items") or []
 
 
 def _at_limit(used: str, hard: str) -> bool:
@@ -95,13 +93,14 @@ def _at_limit(used: str, hard: str) -> bool:
         return False
 
 
-def _quota(quota) -> NamespaceQuota:
-    labels = quota.metadata.labels or {}
-    status = quota.status
-    hard = (status.hard if status else None) or quota.spec.hard or {}
-    used = (status.used if status else None) or {}
+def _quota(quota: Json) -> NamespaceQuota:
+    metadata = quota["metadata"]
+    labels = metadata.get("labels") or {}
+    status = quota.get("status") or {}
+    hard = status.get("hard") or (quota.get("spec") or {}).get("hard") or {}
+    used = status.get("used") or {}
     return NamespaceQuota(
-        namespace=quota.metadata.namespace,
+        namespace=metadata.get("namespace", ""),
         cohort=labels.get(COHORT_LABEL, ""),
         student=labels.get(STUDENT_LABEL, ""),
         usage={
@@ -111,32 +110,61 @@ def _quota(quota) -> NamespaceQuota:
     )
 
 
-def _pod_problem(pod) -> PodProblem | None:
-    status = pod.status
-    ready = any(c.type == "Ready" and c.status == "True" for c in (status.conditions or []))
-    if status.phase == "Running" and ready and pod.metadata.deletion_timestamp is None:
+def _timestamp(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
         return None
+
+
+def _pod_reasons(status: Json, *, ready: bool, deleting: bool) -> list[str]:
     reasons = []
-    for container in status.container_statuses or []:
-        waiting = container.state.waiting if container.state else None
-        if waiting and waiting.reason:
-            reasons.append(waiting.reason)
-    for condition in status.conditions or []:
-        if condition.status != "True" and condition.message:
-            reasons.append(condition.message)
-    if pod.metadata.deletion_timestamp is not None:
+    for container in status.get("containerStatuses") or []:
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason"):
+            reasons.append(waiting["reason"])
+    for condition in status.get("conditions") or []:
+        if condition.get("status") != "True" and condition.get("message"):
+            reasons.append(condition["message"])
+    if deleting:
         reasons.insert(0, "being deleted")
     elif not ready:
         reasons.insert(0, "not ready")
-    labels = pod.metadata.labels or {}
+    return reasons
+
+
+def _pod_problem(pod: Json) -> PodProblem | None:
+    metadata, status = pod["metadata"], pod.get("status") or {}
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    deleting = metadata.get("deletionTimestamp") is not None
+    if status.get("phase") == "Running" and ready and not deleting:
+        return None
+    labels = metadata.get("labels") or {}
     return PodProblem(
-        name=pod.metadata.name,
+        name=metadata["name"],
         cohort=labels.get(COHORT_LABEL, ""),
         student=labels.get(STUDENT_LABEL, ""),
-        phase=status.phase or "Unknown",
-        detail="; ".join(reasons),
-        created_at=pod.metadata.creation_timestamp,
+        phase=status.get("phase") or "Unknown",
+        detail="; ".join(_pod_reasons(status, ready=ready, deleting=deleting)),
+        created_at=_timestamp(metadata.get("creationTimestamp")),
     )
+
+
+def _health_read(health: ClusterHealth) -> None:
+    namespaces = _list(health, "namespaces", "Namespace")
+    if namespaces is not None:
+        health.managed_namespaces = len(namespaces)
+        phases = [(ns.get("status") or {}).get("phase") for ns in namespaces]
+        health.terminating_namespaces = phases.count("Terminating")
+    quotas = _list(health, "resource quotas", "ResourceQuota")
+    if quotas is not None:
+        health.quotas = sorted((_quota(q) for q in quotas), key=lambda q: (q.cohort, q.namespace))
+    namespace = settings.WORKSTATION_NAMESPACE
+    pods = _list(health, f"pods in {namespace}", "Pod", namespace=namespace)
+    if pods is not None:
+        health.workstation_pods = len(pods)
+        problems = (_pod_problem(pod) for pod in pods)
+        health.workstation_problems = sorted((p for p in problems if p), key=lambda p: p.name)
 
 
 def cluster_health(*, name: str) -> ClusterHealth:
@@ -147,22 +175,7 @@ def cluster_health(*, name: str) -> ClusterHealth:
         return ClusterHealth(name=name, reachable=False, error=str(exc))
     health = ClusterHealth(name=name, reachable=True, version=version)
     try:
-        core = CoreV1Api(sync_client(name))
-        namespaces = _read(health, "namespaces", lambda: core.list_namespace(label_selector=MANAGED))
-        if namespaces is not None:
-            health.managed_namespaces = len(namespaces.items)
-            health.terminating_namespaces = sum(1 for ns in namespaces.items if ns.status.phase == "Terminating")
-        quotas = _read(
-            health, "resource quotas", lambda: core.list_resource_quota_for_all_namespaces(label_selector=MANAGED)
-        )
-        if quotas is not None:
-            health.quotas = sorted((_quota(q) for q in quotas.items), key=lambda q: (q.cohort, q.namespace))
-        namespace = settings.WORKSTATION_NAMESPACE
-        pods = _read(health, f"pods in {namespace}", lambda: core.list_namespaced_pod(namespace))
-        if pods is not None:
-            health.workstation_pods = len(pods.items)
-            problems = (_pod_problem(pod) for pod in pods.items)
-            health.workstation_problems = sorted((p for p in problems if p), key=lambda p: p.name)
-    except _Unreachable as exc:
-        return ClusterHealth(name=name, reachable=False, version=version, error=f"cluster {name!r}: {exc}")
+        _health_read(health)
+    except ClusterUnavailable as exc:
+        return ClusterHealth(name=name, reachable=False, version=version, error=str(exc))
     return health

@@ -2,30 +2,24 @@
 
 import time
 
-import urllib3
-from kubernetes.client import CoreV1Api, DiscoveryV1Api, VersionApi
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
-
-from labplatform.cluster.clients import sync_client
-from labplatform.cluster.errors import ClusterUnavailable
+from labplatform.cluster.errors import ClusterUnavailable, ObjectMissing, ObjectRefused
 from labplatform.cluster.manifests import ApiServerPeer
 from labplatform.cluster.registry import LOCAL
+from labplatform.cluster.rest import Json, Query, Resource, request, resource_for
 from labplatform.tracing import traced
 
 
 def cluster_version(*, name: str = LOCAL, timeout: float | None = None) -> str:
-    """The API server's gitVersion, e.g. "v1.36.3". Raises ClusterUnavailable."""
+    """The API server's gitVersion, e.g. "v1.36.3". Raises ClusterUnavailable: a cluster
+    whose version cannot be read (a refusal or no such path included) is of no use."""
     try:
-        api = VersionApi(sync_client(name))
-        kwargs = {"_request_timeout": timeout} if timeout else {}
-        return api.get_code(**kwargs).git_version
-    except ApiException as exc:
-        raise ClusterUnavailable(f"cluster {name!r} answered HTTP {exc.status} {exc.reason}") from exc
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise ClusterUnavailable(f"cluster {name!r} is unreachable: {_reason(exc)}") from exc
-    except ConfigException as exc:
-        raise ClusterUnavailable(f"cluster {name!r} is misconfigured: {exc}") from exc
+        version = request(name, "GET", "/version", what="", timeout=timeout or None)
+    except (ObjectMissing, ObjectRefused) as exc:
+        raise ClusterUnavailable(f"cluster {name!r}: {exc}") from exc
+    git_version = (version or {}).get("gitVersion")
+    if not isinstance(git_version, str):
+        raise ClusterUnavailable(f"cluster {name!r}: GET /version did not say which version it runs")
+    return git_version
 
 
 # The API server's addresses change rarely; provisioning a cohort asks for them per student.
@@ -44,33 +38,28 @@ def api_server_peers(*, name: str = LOCAL) -> list[ApiServerPeer]:
     return peers
 
 
-def _read_api_server_peers(name: str) -> list[ApiServerPeer]:
-    api = sync_client(name)
+def _read(name: str, resource: Resource, *, item: str | None = None, query: Query = ()) -> Json:
+    what = resource.describe(namespace="default", name=item)
     try:
-        service = CoreV1Api(api).read_namespaced_service("kubernetes", "default")
-        slices = DiscoveryV1Api(api).list_namespaced_endpoint_slice(
-            "default", label_selector="kubernetes.io/service-name=kubernetes"
-        )
-    except ApiException as exc:
-        raise ClusterUnavailable(
-            f"cluster {name!r}: reading the API server's address: {exc.status} {exc.reason}"
-        ) from exc
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise ClusterUnavailable(f"cluster {name!r} is unreachable: {_reason(exc)}") from exc
-    peers = [ApiServerPeer(cidr=f"{service.spec.cluster_ip}/32", port=port.port) for port in service.spec.ports]
-    for endpoint_slice in slices.items:
-        for endpoint in endpoint_slice.endpoints or []:
-            for address in endpoint.addresses:
+        found = request(name, "GET", resource.path(namespace="default", name=item), what=what, query=query)
+    except (ObjectMissing, ObjectRefused) as exc:
+        raise ClusterUnavailable(f"cluster {name!r}: reading the API server's address: {exc}") from exc
+    return found or {}
+
+
+def _read_api_server_peers(name: str) -> list[ApiServerPeer]:
+    service = _read(name, resource_for(api_version="v1", kind="Service"), item="kubernetes")
+    slices = _read(
+        name,
+        resource_for(api_version="discovery.k8s.io/v1", kind="EndpointSlice"),
+        query=[("labelSelector", "kubernetes.io/service-name=kubernetes")],
+    )
+    spec = service.get("spec") or {}
+    peers = [ApiServerPeer(cidr=f"{spec['clusterIP']}/32", port=port["port"]) for port in spec.get("ports") or []]
+    for endpoint_slice in slices.get("items") or []:
+        ports = [port["port"] for port in endpoint_slice.get("ports") or [] if port.get("port")]
+        for endpoint in endpoint_slice.get("endpoints") or []:
+            for address in endpoint.get("addresses") or []:
                 prefix = 128 if ":" in address else 32
-                peers += [ApiServerPeer(cidr=f"{address}/{prefix}", port=port.port) for port in endpoint_slice.ports]
+                peers += [ApiServerPeer(cidr=f"{address}/{prefix}", port=port) for port in ports]
     return peers
-
-
-def _reason(exc: Exception) -> str:
-    reason = getattr(exc, "reason", None) or exc
-    text = str(reason)
-    if "Connection refused" in text:
-        return "connection refused (is it running? `make cluster-up` starts the local one)"
-    if "timed out" in text.lower():
-        return "timed out"
-    return text.split(": ", 1)[-1]

@@ -375,8 +375,8 @@ class WorkstationRuntime:
 # What a node reserves for a workstation: an idle shell uses next to no CPU (about 5m
 # while its student types, bench/terminal) and under 10 MiB with terminals open, so a
 # 2-core node holds about 100 by requests (the local node's maxPods is 110).
-WORKSTATION_REQUESTS = {"cpu": "20m", "memory": "64Mi", "ephemeral-storage": "64Mi"}
-WORKSTATION_LIMITS = {"cpu": "500m", "memory": "256Mi", "ephemeral-storage": "1Gi"}
+WORKSTATION_REQUESTS: dict[str, str] = {"cpu": "20m", "memory": "64Mi", "ephemeral-storage": "64Mi"}
+WORKSTATION_LIMITS: dict[str, str] = {"cpu": "500m", "memory": "256Mi", "ephemeral-storage": "1Gi"}
 # The home and /tmp are the pod's own; /tmp (tmux's socket, kubectl's cache) is in memory.
 WORKSTATION_HOME_SIZE = "1Gi"
 WORKSTATION_TMP_SIZE = "64Mi"

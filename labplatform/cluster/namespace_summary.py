@@ -5,7 +5,7 @@ only; their data is never read into the summary."""
 from dataclasses import dataclass
 
 from labplatform.cluster.errors import ClusterError
-from labplatform.cluster.objects import objects_list
+from labplatform.cluster.reads import objects_list
 from labplatform.cluster.registry import LOCAL
 
 KINDS = [

@@ -9,15 +9,14 @@ from pathlib import Path
 
 import urllib3
 import yaml
-from kubernetes.client import CoreV1Api
-from kubernetes.client.exceptions import ApiException
 
 from labplatform.cluster import manifests
 from labplatform.cluster.apply import object_apply, object_delete, object_exists, object_get
 from labplatform.cluster.clients import sync_client
-from labplatform.cluster.errors import ClusterError, ClusterUnavailable
+from labplatform.cluster.errors import ObjectRefused
 from labplatform.cluster.info import api_server_peers
-from labplatform.cluster.objects import pod_logs_remove
+from labplatform.cluster.kwok_logs import pod_logs_remove
+from labplatform.cluster.rest import request, resource_for
 from labplatform.tracing import traced
 
 # Objects in a new namespace are independent of each other, so they go in together.
@@ -92,23 +91,25 @@ def student_token(spec: StudentEnvironmentSpec, *, seconds: int = WORKSTATION_TO
     """A short-lived token of the student's ServiceAccount (TokenRequest). The platform may
     ask through the token-minter RoleBinding made moments before, which the API server's
     RBAC cache can take a moment to see: a 403 then is retried briefly."""
-    core = CoreV1Api(sync_client(spec.cluster))
+    account = resource_for(api_version="v1", kind="ServiceAccount")
+    name = manifests.STUDENT_SERVICE_ACCOUNT
+    path = account.path(namespace=spec.namespace, name=name, subresource="token")
+    what = f"token for {account.describe(namespace=spec.namespace, name=name)}"
+    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": seconds}}
     deadline = time.monotonic() + RBAC_PROPAGATION_SECONDS
     while True:
         try:
-            request = core.create_namespaced_service_account_token(
-                manifests.STUDENT_SERVICE_ACCOUNT, spec.namespace, {"spec": {"expirationSeconds": seconds}}
-            )
-            return request.status.token
-        except ApiException as exc:
+            granted = request(spec.cluster, "POST", path, what=what, body=body)
+            break
+        except ObjectRefused as exc:
             if exc.status == 403 and time.monotonic() < deadline:
                 time.sleep(0.2)
                 continue
-            raise ClusterError(
-                f"token for {spec.namespace}/{manifests.STUDENT_SERVICE_ACCOUNT}: {exc.status} {exc.reason}"
-            ) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise ClusterUnavailable(f"cluster {spec.cluster!r} unreachable: {exc}") from exc
+            raise
+    token = ((granted or {}).get("status") or {}).get("token")
+    if not isinstance(token, str) or not token:
+        raise ObjectRefused(f"{what}: the API server granted no token")
+    return token
 
 
 @traced("cluster.student_kubeconfig")
@@ -150,8 +151,9 @@ def _workstation_api_server(spec: StudentEnvironmentSpec) -> list[manifests.ApiS
     peers = api_server_peers(name=spec.cluster)
     if spec.workstation.api_server:
         address = urllib3.util.parse_url(spec.workstation.api_server)
-        prefix = 128 if ":" in (address.host or "") else 32
-        peers = [manifests.ApiServerPeer(cidr=f"{address.host.strip('[]')}/{prefix}", port=address.port or 443), *peers]
+        host = (address.host or "").strip("[]")
+        prefix = 128 if ":" in host else 32
+        peers = [manifests.ApiServerPeer(cidr=f"{host}/{prefix}", port=address.port or 443), *peers]
     return peers
 
 

@@ -4,7 +4,7 @@ a quota refused pods, an image cannot be pulled, a container keeps crashing)."""
 
 from dataclasses import dataclass
 
-from labplatform.cluster.objects import event_time
+from labplatform.cluster.reads import event_time
 from lessons.grading.reads import ClusterReads
 
 REVISION = "deployment.kubernetes.io/revision"

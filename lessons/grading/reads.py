@@ -3,7 +3,8 @@ then filtered here by name, labels and owners. Lives for one evaluation only."""
 
 from typing import Any
 
-from labplatform.cluster.objects import event_time, objects_list, resource_for
+from labplatform.cluster.reads import event_time, objects_list
+from labplatform.cluster.rest import resource_for
 
 
 def labels_match(obj: dict, selector: dict[str, str] | None) -> bool:

@@ -5,7 +5,8 @@ Runs when the student opens the task; what it returns is kept and given to check
 import secrets
 from typing import Any
 
-from labplatform.cluster.objects import object_apply_into, pod_logs_write
+from labplatform.cluster.apply import object_apply_into
+from labplatform.cluster.kwok_logs import pod_logs_write
 from lessons.grading.assertions import path_search
 from lessons.grading.reads import ClusterReads
 from lessons.grading.results import CheckError

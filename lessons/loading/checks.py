@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from labplatform.cluster.objects import RESOURCES, UnknownKind, resource_for
+from labplatform.cluster.errors import UnknownKind
+from labplatform.cluster.rest import LESSON_RESOURCES, resource_for
 from lessons.grading.assertions import OPERATORS, UNARY_OPERATORS
 from lessons.grading.derivation import OBSERVED_FIELDS as OBSERVED_BY_KIND
 from lessons.grading.kinds import KINDS, MATCH_MODES, NORMALIZATIONS
@@ -47,7 +48,7 @@ def defined_names(names: frozenset[str]) -> str:
 
 
 def check_readable_kind(source: Source, line: int, *, api_version: Any, kind: Any, what: str) -> None:
-    """The grader reads and setup applies only kinds it knows (labplatform.cluster.objects)."""
+    """The grader reads and setup applies only kinds it knows (labplatform.cluster.rest)."""
     if not isinstance(kind, str) or not isinstance(api_version, str | None):
         return
     try:
@@ -55,9 +56,9 @@ def check_readable_kind(source: Source, line: int, *, api_version: Any, kind: An
         return
     except UnknownKind:
         pass
-    versions = sorted(known_version for known_version, known_kind in RESOURCES if known_kind == kind)
+    versions = sorted(known_version for known_version, known_kind in LESSON_RESOURCES if known_kind == kind)
     if not versions:
-        kinds = ", ".join(sorted({known_kind for _, known_kind in RESOURCES}))
+        kinds = ", ".join(sorted({known_kind for _, known_kind in LESSON_RESOURCES}))
         source.error(line, f"unknown {what} kind '{kind}' (expected one of: {kinds})")
     elif api_version is None:
         source.error(line, f"{what} kind '{kind}' needs apiVersion: {' or '.join(versions)}")

@@ -5,7 +5,8 @@ import stat
 
 import pytest
 
-from labplatform.cluster.objects import ObjectRequestRefused, pod_logs_dir, pod_logs_remove
+from labplatform.cluster.errors import ObjectRefused
+from labplatform.cluster.kwok_logs import pod_logs_dir, pod_logs_remove
 from lessons.grading.setup import task_setup_run
 from tests.kube import pods_ready, wait_for
 
@@ -80,7 +81,7 @@ def test_running_setup_again_puts_objects_back(core, namespace):
 
 def test_cluster_scoped_objects_are_refused(namespace):
     setup = {"objects": [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "x"}}]}
-    with pytest.raises(ObjectRequestRefused, match="Node x: is cluster-scoped"):
+    with pytest.raises(ObjectRefused, match="Node x: is cluster-scoped"):
         task_setup_run(setup=setup, cluster="local", namespace=namespace, local_kwok=False)
 
 

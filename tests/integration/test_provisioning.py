@@ -9,7 +9,8 @@ from django.conf import settings
 from django.db import connection
 from kubernetes import client
 
-from labplatform.cluster.apply import object_get, object_name
+from labplatform.cluster.apply import object_get
+from labplatform.cluster.rest import object_name
 from labplatform.cluster.students import student_environment_apply, student_namespace_objects
 from labplatform.environments import services as environments
 from labplatform.environments.models import StudentEnvironment

@@ -37,7 +37,7 @@ def test_an_unreachable_cluster_fails_environments_with_the_reason_and_retry_fin
     environments.cohort_provision(cohort=cohort)
     wait_for_environments(cohort, State.FAILED, 2)
     for environment in StudentEnvironment.objects.filter(enrollment__cohort=cohort):
-        assert "cluster 'flaky' unreachable" in environment.last_error
+        assert "cluster 'flaky' is unreachable" in environment.last_error
         assert environment.namespace in environment.last_error
 
     Cluster.objects.filter(name="flaky").update(kubeconfig_path=str(settings.LABPLATFORM_KUBECONFIG), is_local=True)
