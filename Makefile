@@ -21,11 +21,8 @@ unit: $(VENV)/.installed
 		LABPLATFORM_RUN_DIR=$(CURDIR)/.run/unit $(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
 lint: deps
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/lint-imports
-	scripts/shellcheck.sh
-	npx --no-install eslint .
+	@scripts/apt-ensure.sh shellcheck
+	@scripts/lint.sh
 
 deps: $(VENV)/.installed node_modules/.installed
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make test`: starts what the suite needs (Redis, PostgreSQL, the local cluster),
-# then runs ruff, ESLint and pytest over tests/unit, tests/integration and tests/e2e.
+# then runs every linter (scripts/lint.sh) and pytest over tests/unit, tests/integration and tests/e2e.
 # Arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,14 +17,8 @@ if [ -z "${LABPLATFORM_KUBECONFIG:-}" ]; then
     k8s/local/cluster.sh up
 fi
 
-step "ruff, import contracts"
-.venv/bin/ruff check .
-.venv/bin/ruff format --check .
-.venv/bin/lint-imports
-scripts/shellcheck.sh
-
-step "eslint (the browser scripts)"
-npx --no-install eslint .
+step "lint"
+scripts/lint.sh
 
 step "pytest"
 export DATABASE_URL=$database_url
