@@ -21,7 +21,7 @@ import aiohttp
 from kubernetes_asyncio.client import CoreV1Api, V1Pod
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from labplatform.cluster.clients import api_client, default_timeout, websocket_client
+from labplatform.cluster.clients import api_client, close_async_clients, default_timeout, websocket_client
 from labplatform.cluster.errors import ClusterUnavailable, PodMissing
 from labplatform.cluster.registry import LOCAL
 
@@ -145,3 +145,21 @@ async def exec_stream(
         yield stream
     finally:
         await stream.close()
+
+
+async def _exec_output(*, cluster: str, namespace: str, pod: str, command: list[str], timeout: float) -> bytes:
+    output = b""
+    try:
+        async with exec_stream(namespace=namespace, pod=pod, command=command, tty=False, cluster=cluster) as stream:
+            while (chunk := await stream.read(timeout=timeout)) is not None:
+                if chunk.channel == STDOUT:
+                    output += chunk.data
+    finally:
+        await close_async_clients()
+    return output
+
+
+def exec_output(*, cluster: str, namespace: str, pod: str, command: list[str], timeout: float = 30) -> bytes:
+    """What a command run in the pod prints on stdout, once it has ended; for
+    synchronous callers (Celery workers)."""
+    return asyncio.run(_exec_output(cluster=cluster, namespace=namespace, pod=pod, command=command, timeout=timeout))

@@ -25,6 +25,9 @@ FIELD_MANAGER = "labplatform"
 
 STUDENT_NAMESPACE_PREFIX = "lab-"
 WORKSTATION_HOME = "/home/student"
+WORKSTATION_KUBECONFIG = f"{WORKSTATION_HOME}/.kube/config"
+# The digest of the kubeconfig a workstation pod should have mounted (cluster/students.py).
+KUBECONFIG_DIGEST_ANNOTATION = "labplatform.io/kubeconfig-digest"
 WORKSTATION_USER = 1000
 KWOK_API_VERSION = "kwok.x-k8s.io/v1alpha1"
 
@@ -417,7 +420,7 @@ def workstation_pod(
                 "command": ["/usr/bin/tini", "--"],
                 "args": ["sleep", "infinity"],
                 "env": [
-                    {"name": "KUBECONFIG", "value": f"{WORKSTATION_HOME}/.kube/config"},
+                    {"name": "KUBECONFIG", "value": WORKSTATION_KUBECONFIG},
                     {"name": "KUBECACHEDIR", "value": "/tmp/.kube-cache"},  # noqa: S108 (the container's own /tmp)
                     {"name": "LAB_NAMESPACE", "value": student_namespace},
                 ],

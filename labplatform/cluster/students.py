@@ -2,6 +2,7 @@
 deleted as a whole. Names all derive from the student's opaque id."""
 
 import base64
+import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -13,7 +14,8 @@ import yaml
 from labplatform.cluster import manifests
 from labplatform.cluster.apply import object_apply, object_delete, object_exists, object_get
 from labplatform.cluster.clients import sync_client
-from labplatform.cluster.errors import ObjectRefused
+from labplatform.cluster.errors import ClusterUnavailable, ObjectRefused
+from labplatform.cluster.exec import exec_output
 from labplatform.cluster.info import api_server_peers
 from labplatform.cluster.kwok_logs import pod_logs_remove
 from labplatform.cluster.rest import request, resource_for
@@ -137,12 +139,32 @@ def _workstation_common(spec: StudentEnvironmentSpec) -> dict:
 
 
 @traced("cluster.workstation_kubeconfig_apply")
-def workstation_kubeconfig_apply(spec: StudentEnvironmentSpec) -> None:
+def workstation_kubeconfig_apply(spec: StudentEnvironmentSpec) -> str:
     """Mints a fresh token for the student and puts it in the workstation's kubeconfig;
-    the running shell sees it, as the Secret is mounted as a folder."""
+    the running shell sees it, as the Secret is mounted as a folder, once the kubelet
+    has rewritten that folder. Returns the kubeconfig's digest (see
+    workstation_kubeconfig_mounted)."""
     kubeconfig = yaml.safe_dump(student_kubeconfig(spec, student_token(spec), server=spec.workstation.api_server))
     secret = manifests.workstation_kubeconfig_secret(**_workstation_common(spec), kubeconfig_yaml=kubeconfig)
     object_apply(secret, cluster=spec.cluster)
+    return hashlib.sha256(kubeconfig.encode()).hexdigest()
+
+
+@traced("cluster.workstation_kubeconfig_mounted")
+def workstation_kubeconfig_mounted(spec: StudentEnvironmentSpec, digest: str) -> bool:
+    """Whether the running workstation's shell reads the kubeconfig of that digest. Only
+    equality is asked of what the container answers: a student who shaped it would only
+    make their own wait shorter."""
+    try:
+        output = exec_output(
+            cluster=spec.cluster,
+            namespace=spec.workstation_namespace,
+            pod=manifests.workstation_pod_name(spec.student),
+            command=["sha256sum", manifests.WORKSTATION_KUBECONFIG],
+        )
+    except ClusterUnavailable:
+        return False  # a kubelet that does not serve the pod yet
+    return output.split(b" ", 1)[0] == digest.encode()
 
 
 def _workstation_api_server(spec: StudentEnvironmentSpec) -> list[manifests.ApiServerPeer]:
@@ -158,13 +180,20 @@ def _workstation_api_server(spec: StudentEnvironmentSpec) -> list[manifests.ApiS
 
 
 @traced("cluster.workstation_apply")
-def workstation_apply(spec: StudentEnvironmentSpec) -> None:
+def workstation_apply(spec: StudentEnvironmentSpec) -> str | None:
+    """The workstation and its kubeconfig. A workstation already running (a reset keeps it)
+    sees a new kubeconfig only when the kubelet next syncs its pod, up to a minute later;
+    the kubeconfig's digest on the pod asks for that at once. For such a workstation this
+    returns the digest to wait for (workstation_kubeconfig_mounted); None for a new one."""
     policy = manifests.workstation_network_policy(**_workstation_common(spec), api_server=_workstation_api_server(spec))
     object_apply(policy, cluster=spec.cluster)
-    workstation_kubeconfig_apply(spec)
+    digest = workstation_kubeconfig_apply(spec)
     pod = manifests.workstation_pod(**_workstation_common(spec), runtime=spec.workstation)
-    pod["metadata"].setdefault("annotations", {}).update(spec.workstation_annotations)
+    annotations = pod["metadata"].setdefault("annotations", {})
+    annotations.update({**spec.workstation_annotations, manifests.KUBECONFIG_DIGEST_ANNOTATION: digest})
+    running = object_exists(pod, cluster=spec.cluster)
     object_apply(pod, cluster=spec.cluster)
+    return digest if running else None
 
 
 @traced("cluster.workstation_ready")
@@ -175,13 +204,15 @@ def workstation_ready(spec: StudentEnvironmentSpec) -> bool:
 
 
 @traced("cluster.student_environment_apply")
-def student_environment_apply(spec: StudentEnvironmentSpec) -> None:
+def student_environment_apply(spec: StudentEnvironmentSpec) -> str | None:
     """Creates or repairs everything the student has; applying twice changes nothing.
-    The workstation may still be starting when this returns (see workstation_ready)."""
+    The workstation may still be starting when this returns (see workstation_ready), or,
+    if it was running, still have its old kubeconfig: then this returns the new one's
+    digest (see workstation_apply)."""
     namespace, *rest = student_namespace_objects(spec)
     object_apply(namespace, cluster=spec.cluster)
     _apply_all(rest, spec.cluster)
-    workstation_apply(spec)
+    return workstation_apply(spec)
 
 
 def student_namespace_delete(spec: StudentEnvironmentSpec) -> None:

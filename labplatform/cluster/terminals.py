@@ -3,13 +3,11 @@ workstation's session command, which attaches to the student's tmux session (sta
 if needed); the session outlives each connection. The command is the workstation image's
 (k8s/workstation/labplatform-workstation), in the container, on every cluster."""
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from labplatform.cluster import manifests
-from labplatform.cluster.clients import close_async_clients
-from labplatform.cluster.exec import ExecStream, exec_stream, pod_read
+from labplatform.cluster.exec import ExecStream, exec_output, exec_stream, pod_read
 
 SESSION_COMMAND = "/usr/local/libexec/labplatform-workstation"
 # Keys the session's tmux binds (see the session command): KEEPALIVE marks the connection
@@ -59,22 +57,12 @@ async def workstation_stopped(*, cluster: str, namespace: str, student: str) -> 
     return said if said.endswith((".", "!", "?")) else said + "."
 
 
-async def _session_end(*, cluster: str, namespace: str, student: str) -> None:
-    try:
-        async with exec_stream(
-            namespace=namespace,
-            pod=manifests.workstation_pod_name(student),
-            command=session_command("end", student),
-            tty=False,
-            cluster=cluster,
-        ) as stream:
-            while await stream.read(timeout=30) is not None:
-                pass
-    finally:
-        await close_async_clients()
-
-
 def workstation_session_end(*, cluster: str, namespace: str, student: str) -> None:
     """Ends the student's shell and everything running in it (a reset); the next
     connection starts a fresh one. For synchronous callers (Celery workers)."""
-    asyncio.run(_session_end(cluster=cluster, namespace=namespace, student=student))
+    exec_output(
+        cluster=cluster,
+        namespace=namespace,
+        pod=manifests.workstation_pod_name(student),
+        command=session_command("end", student),
+    )

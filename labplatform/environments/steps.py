@@ -17,6 +17,7 @@ from labplatform.cluster.students import (
     student_namespace_delete,
     student_namespace_gone,
     workstation_kubeconfig_apply,
+    workstation_kubeconfig_mounted,
     workstation_ready,
 )
 from labplatform.cluster.terminals import workstation_session_end
@@ -125,13 +126,25 @@ def environment_fail(*, environment_id: int, expected: str, error: str) -> None:
 @traced("environment.provision")
 def _provision(spec: StudentEnvironmentSpec) -> None:
     """Applies everything, then waits for the workstation: a student's environment is ready
-    when their terminal can start."""
-    student_environment_apply(spec)
+    when their terminal can start, and a workstation that was running (a reset keeps it)
+    reads the new kubeconfig; until then its kubectl would hold a token of the student's
+    ServiceAccount as it was before the reset, which the API server no longer accepts."""
+    renewed = student_environment_apply(spec)
     deadline = time.monotonic() + WORKSTATION_READY_WAIT_SECONDS
+    _wait(lambda: workstation_ready(spec), deadline, f"workstation ws-{spec.student} not Ready")
+    if renewed is not None:
+        _wait(
+            lambda: workstation_kubeconfig_mounted(spec, renewed),
+            deadline,
+            f"workstation ws-{spec.student} still has its old kubeconfig",
+        )
+
+
+def _wait(done, deadline: float, failure: str) -> None:
     pause = 0.05  # most workstations are Ready at once; slow ones are asked less often
-    while not workstation_ready(spec):
+    while not done():
         if time.monotonic() > deadline:
-            raise ClusterError(f"workstation ws-{spec.student} not Ready after {WORKSTATION_READY_WAIT_SECONDS}s")
+            raise ClusterError(f"{failure} after {WORKSTATION_READY_WAIT_SECONDS}s")
         time.sleep(pause)
         pause = min(pause * 2, 1.0)
 

@@ -2,6 +2,8 @@
 queues Celery tasks, a real worker applies the objects as the platform's own identity on
 the local cluster, and the database records each state."""
 
+import base64
+import hashlib
 import threading
 
 import pytest
@@ -9,7 +11,9 @@ from django.conf import settings
 from django.db import connection
 from kubernetes import client
 
+from labplatform.cluster import manifests
 from labplatform.cluster.apply import object_get
+from labplatform.cluster.exec import exec_output
 from labplatform.cluster.rest import object_name
 from labplatform.cluster.students import student_environment_apply, student_namespace_objects
 from labplatform.environments import services as environments
@@ -141,6 +145,18 @@ def test_reset_deletes_what_the_student_made_and_keeps_the_workstation(make_coho
     assert "made-by-student" not in names
     after = core.read_namespaced_pod(f"ws-{environment.enrollment.student_id}", "labplatform-workstations")
     assert after.metadata.uid == workstation.metadata.uid
+    # Ready means the kept workstation already reads the new kubeconfig (the old token was
+    # of the ServiceAccount the reset deleted), not whenever the kubelet next syncs it.
+    secret = core.read_namespaced_secret(f"{after.metadata.name}-kubeconfig", "labplatform-workstations")
+    digest = hashlib.sha256(base64.b64decode(secret.data["config"])).hexdigest()
+    assert after.metadata.annotations[manifests.KUBECONFIG_DIGEST_ANNOTATION] == digest
+    mounted = exec_output(
+        cluster="local",
+        namespace="labplatform-workstations",
+        pod=after.metadata.name,
+        command=["sha256sum", manifests.WORKSTATION_KUBECONFIG],
+    )
+    assert mounted.split()[0].decode() == digest
 
 
 def test_teardown_deletes_the_namespaces_and_keeps_the_enrollments(make_cohort, kube):

@@ -31,8 +31,14 @@ def test_a_reset_gives_a_fresh_shell_and_an_empty_namespace(make_cohort, celery_
     async def after() -> str:
         terminal = await ready_terminal("/ws/terminal/", session=session)
         identity = await shell_identity(terminal, "after")
+        # The first kubectl after the reset already holds a token the API server takes
+        # (the student's ServiceAccount is new): not "You must be logged in".
         await terminal.type("jobs; kubectl get configmap left-behind\r")
-        await terminal.wait_for_text("NotFound")
+        await terminal.wait_for(
+            lambda c: "NotFound" in c.text or "Unauthorized" in c.text, what="kubectl's answer after the reset"
+        )
+        assert "Unauthorized" not in terminal.text, terminal.text[-600:]
+        assert "NotFound" in terminal.text
         assert "sleep 600" not in terminal.text
         await terminal.close()
         await close_async_clients()
