@@ -385,6 +385,42 @@ WORKSTATION_HOME_SIZE = "1Gi"
 WORKSTATION_TMP_SIZE = "64Mi"
 
 
+def _workstation_container(runtime: WorkstationRuntime, *, student_namespace: str) -> dict:
+    """The shell's container: tini, then nothing until a terminal execs the session command."""
+    return {
+        "name": "shell",
+        "image": runtime.image,
+        "imagePullPolicy": runtime.pull_policy,
+        "command": ["/usr/bin/tini", "--"],
+        "args": ["sleep", "infinity"],
+        "env": [
+            {"name": "KUBECONFIG", "value": WORKSTATION_KUBECONFIG},
+            {"name": "KUBECACHEDIR", "value": "/tmp/.kube-cache"},  # noqa: S108 (the container's own /tmp)
+            {"name": "LAB_NAMESPACE", "value": student_namespace},
+        ],
+        "volumeMounts": [
+            {"name": "home", "mountPath": WORKSTATION_HOME},
+            {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 (the container's own /tmp)
+            {"name": "kubeconfig", "mountPath": f"{WORKSTATION_HOME}/.kube", "readOnly": True},
+        ],
+        "resources": {"requests": dict(runtime.requests), "limits": dict(runtime.limits)},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+
+
+def _workstation_volumes(student: str) -> list[dict]:
+    """Its home and /tmp, the pod's own, and the kubeconfig Secret as a folder."""
+    return [
+        {"name": "home", "emptyDir": {"sizeLimit": WORKSTATION_HOME_SIZE}},
+        {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": WORKSTATION_TMP_SIZE}},
+        {"name": "kubeconfig", "secret": {"secretName": f"ws-{student}-kubeconfig", "defaultMode": 0o440}},
+    ]
+
+
 def workstation_pod(
     *, workstation_namespace: str, student_namespace: str, cohort: str, student: str, runtime: WorkstationRuntime
 ) -> dict:
@@ -412,36 +448,8 @@ def workstation_pod(
             "fsGroup": WORKSTATION_USER,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "containers": [
-            {
-                "name": "shell",
-                "image": runtime.image,
-                "imagePullPolicy": runtime.pull_policy,
-                "command": ["/usr/bin/tini", "--"],
-                "args": ["sleep", "infinity"],
-                "env": [
-                    {"name": "KUBECONFIG", "value": WORKSTATION_KUBECONFIG},
-                    {"name": "KUBECACHEDIR", "value": "/tmp/.kube-cache"},  # noqa: S108 (the container's own /tmp)
-                    {"name": "LAB_NAMESPACE", "value": student_namespace},
-                ],
-                "volumeMounts": [
-                    {"name": "home", "mountPath": WORKSTATION_HOME},
-                    {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 (the container's own /tmp)
-                    {"name": "kubeconfig", "mountPath": f"{WORKSTATION_HOME}/.kube", "readOnly": True},
-                ],
-                "resources": {"requests": dict(runtime.requests), "limits": dict(runtime.limits)},
-                "securityContext": {
-                    "allowPrivilegeEscalation": False,
-                    "readOnlyRootFilesystem": True,
-                    "capabilities": {"drop": ["ALL"]},
-                },
-            }
-        ],
-        "volumes": [
-            {"name": "home", "emptyDir": {"sizeLimit": WORKSTATION_HOME_SIZE}},
-            {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": WORKSTATION_TMP_SIZE}},
-            {"name": "kubeconfig", "secret": {"secretName": f"ws-{student}-kubeconfig", "defaultMode": 0o440}},
-        ],
+        "containers": [_workstation_container(runtime, student_namespace=student_namespace)],
+        "volumes": _workstation_volumes(student),
     }
     if runtime.node_pool:
         spec["nodeSelector"] = {runtime.node_pool: "true"}
