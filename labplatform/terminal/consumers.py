@@ -153,20 +153,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 read_only=target.read_only,
                 grace_seconds=settings.TERMINAL_GRACE_SECONDS,
             ) as stream:
-                self.stream = stream
-                if self.size is not None:
-                    await stream.resize(cols=self.size.cols, rows=self.size.rows)
-                watchers = 0
-                if not target.read_only:
-                    watchers = await database_sync_to_async(sessions.watchers_count)(enrollment_id=target.enrollment_id)
-                await self._send_json(
-                    {"type": "status", "state": "connected", "read_only": target.read_only, "watchers": watchers}
-                )
-                self.tasks.append(asyncio.create_task(self._input_after_draw(stream)))
-                self.tasks.append(asyncio.create_task(self._resizer()))
-                self.tasks.append(asyncio.create_task(self._keepalive()))
-                if not target.read_only:
-                    self.tasks.append(asyncio.create_task(self._idle_watch()))
+                await self._attached(stream)
                 await self._pump(stream)
                 # The session command ends with a status when the shell ends (the student
                 # typed exit); a container killed under it (an eviction) leaves none.
@@ -197,6 +184,24 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             )
         else:
             await self._end("Your shell has ended. Reconnect to start a new one.", code=CLOSE_ENDED)
+
+    async def _attached(self, stream) -> None:
+        """The shell is there: the browser is told, and the connection's helpers start."""
+        target = self.target
+        self.stream = stream
+        if self.size is not None:
+            await stream.resize(cols=self.size.cols, rows=self.size.rows)
+        watchers = 0
+        if not target.read_only:
+            watchers = await database_sync_to_async(sessions.watchers_count)(enrollment_id=target.enrollment_id)
+        await self._send_json(
+            {"type": "status", "state": "connected", "read_only": target.read_only, "watchers": watchers}
+        )
+        self.tasks.append(asyncio.create_task(self._input_after_draw(stream)))
+        self.tasks.append(asyncio.create_task(self._resizer()))
+        self.tasks.append(asyncio.create_task(self._keepalive()))
+        if not target.read_only:
+            self.tasks.append(asyncio.create_task(self._idle_watch()))
 
     async def _input_after_draw(self, stream) -> None:
         """Gives the shell the keys typed so far once tmux has drawn, then every key."""
