@@ -1,8 +1,6 @@
 """Provisioning when things go wrong: a cluster that cannot be reached, and a worker
 killed in the middle of a student."""
 
-import json
-
 import pytest
 import redis
 from django.conf import settings
@@ -50,17 +48,22 @@ def test_a_worker_killed_mid_student_is_redelivered_and_the_environment_ends_rea
     cohort = make_cohort(students=1)
     # A broker of its own keeps the other tests' workers out of this one. A short
     # visibility timeout brings the killed worker's task back quickly. The worker is killed
-    # as soon as the workstation pod exists, while it waits for the pod to be Ready (a
-    # container on the real node takes seconds; on a simulated node the delay does it).
+    # once the workstation pod exists, while it waits for the pod to be Ready, which it
+    # never is: the doomed worker names an image the node does not have and may not pull.
+    # (A pod that starts slowly would leave a race: a container of the real node's cached
+    # image is Ready within a second.) The survivor applies the right image to the same pod.
     broker = "redis://127.0.0.1:6379/7"
     redis.Redis.from_url(broker).flushdb()
     environment = {
         "REDIS_URL": broker,
         "CELERY_VISIBILITY_TIMEOUT": "10",
         "CELERY_UNACKED_RESTORE_THROTTLE": "1",
-        "WORKSTATION_POD_ANNOTATIONS": json.dumps({"labplatform.io/ready-delay": "8s"}),
     }
-    doomed = start_worker(name="doomed", concurrency=1, **environment)
+    never_ready = {
+        "WORKSTATION_IMAGE": "localhost/labplatform/workstation:absent",
+        "WORKSTATION_IMAGE_PULL_POLICY": "Never",
+    }
+    doomed = start_worker(name="doomed", concurrency=1, **environment, **never_ready)
     try:
         queued = manage(
             "shell",
