@@ -4,6 +4,8 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -124,3 +126,15 @@ class WebServer:
 
     def stop(self) -> None:
         stop(self.process)
+
+
+@contextmanager
+def restartable_web(name: str) -> Iterator[WebServer]:
+    """A WebServer, started; stopped at the end unless the test left it stopped."""
+    server = WebServer(name)
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.process is not None and server.process.poll() is None:
+            server.stop()

@@ -191,8 +191,10 @@ def workstation_apply(spec: StudentEnvironmentSpec) -> str | None:
     pod = manifests.workstation_pod(**_workstation_common(spec), runtime=spec.workstation)
     annotations = pod["metadata"].setdefault("annotations", {})
     annotations.update({**spec.workstation_annotations, manifests.KUBECONFIG_DIGEST_ANNOTATION: digest})
-    running = object_exists(pod, cluster=spec.cluster)
-    object_apply(pod, cluster=spec.cluster)
+    stored = object_apply(pod, cluster=spec.cluster)
+    # A pod this apply created has no conditions yet (not even PodScheduled): only one
+    # that was already on a node can have mounted the old kubeconfig.
+    running = bool((stored or {}).get("status", {}).get("conditions"))
     return digest if running else None
 
 

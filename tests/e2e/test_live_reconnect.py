@@ -17,7 +17,7 @@ from lessons.events import task_state_push
 from lessons.models import TaskProgress
 from tests.e2e.lesson_pages import PASSWORD
 from tests.lessons_rows import course_with_task
-from tests.processes import WebServer
+from tests.processes import WebServer, restartable_web
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.local_cluster]
 TEXT = "Back after the restart: the room's pages reconnected."
@@ -25,11 +25,8 @@ TEXT = "Back after the restart: the room's pages reconnected."
 
 @pytest.fixture(scope="module")
 def web(django_db_setup):
-    server = WebServer("e2e-reconnect-web")
-    server.start()
-    yield server
-    if server.process.poll() is None:
-        server.stop()
+    with restartable_web("e2e-reconnect-web") as server:
+        yield server
 
 
 def beside_playwright(call):

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.lesson_pages import PASSWORD
 from tests.kube import wait_for
-from tests.processes import WebServer
+from tests.processes import WebServer, restartable_web
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.local_cluster]
 
@@ -32,11 +32,8 @@ SCREEN = """() => {
 
 @pytest.fixture(scope="module")
 def web(django_db_setup):
-    server = WebServer("e2e-terminal-web")
-    server.start()
-    yield server
-    if server.process.poll() is None:
-        server.stop()
+    with restartable_web("e2e-terminal-web") as server:
+        yield server
 
 
 def signed_in(browser, web: WebServer, user, **context_options):
