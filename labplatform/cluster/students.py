@@ -15,7 +15,7 @@ from labplatform.cluster import manifests
 from labplatform.cluster.apply import object_apply, object_delete, object_exists, object_get
 from labplatform.cluster.clients import sync_client
 from labplatform.cluster.errors import ClusterUnavailable, ObjectRefused
-from labplatform.cluster.exec import exec_output
+from labplatform.cluster.exec import exec_run
 from labplatform.cluster.info import api_server_peers
 from labplatform.cluster.kwok_logs import pod_logs_remove
 from labplatform.cluster.rest import request, resource_for
@@ -152,19 +152,19 @@ def workstation_kubeconfig_apply(spec: StudentEnvironmentSpec) -> str:
 
 @traced("cluster.workstation_kubeconfig_mounted")
 def workstation_kubeconfig_mounted(spec: StudentEnvironmentSpec, digest: str) -> bool:
-    """Whether the running workstation's shell reads the kubeconfig of that digest. Only
-    equality is asked of what the container answers: a student who shaped it would only
-    make their own wait shorter."""
+    """Whether the running workstation's shell reads the kubeconfig of that digest. The
+    container checks it (sha256sum, given the digest); only the exit status is read, never
+    what the container prints, and a student who shaped it would only shorten their own wait."""
+    check = 'echo "$1  $2" | sha256sum --check --status'
     try:
-        output = exec_output(
+        return exec_run(
             cluster=spec.cluster,
             namespace=spec.workstation_namespace,
             pod=manifests.workstation_pod_name(spec.student),
-            command=["sha256sum", manifests.WORKSTATION_KUBECONFIG],
+            command=["sh", "-c", check, "sh", digest, manifests.WORKSTATION_KUBECONFIG],
         )
     except ClusterUnavailable:
         return False  # a kubelet that does not serve the pod yet
-    return output.split(b" ", 1)[0] == digest.encode()
 
 
 def _workstation_api_server(spec: StudentEnvironmentSpec) -> list[manifests.ApiServerPeer]:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from labplatform.cluster import manifests
-from labplatform.cluster.exec import ExecStream, exec_output, exec_stream, pod_read
+from labplatform.cluster.exec import ExecStream, exec_run, exec_stream, pod_read
 
 SESSION_COMMAND = "/usr/local/libexec/labplatform-workstation"
 # Keys the session's tmux binds (see the session command): KEEPALIVE marks the connection
@@ -60,7 +60,7 @@ async def workstation_stopped(*, cluster: str, namespace: str, student: str) -> 
 def workstation_session_end(*, cluster: str, namespace: str, student: str) -> None:
     """Ends the student's shell and everything running in it (a reset); the next
     connection starts a fresh one. For synchronous callers (Celery workers)."""
-    exec_output(
+    exec_run(
         cluster=cluster,
         namespace=namespace,
         pod=manifests.workstation_pod_name(student),

@@ -13,14 +13,13 @@ from kubernetes import client
 
 from labplatform.cluster import manifests
 from labplatform.cluster.apply import object_get
-from labplatform.cluster.exec import exec_output
 from labplatform.cluster.rest import object_name
 from labplatform.cluster.students import student_environment_apply, student_namespace_objects
 from labplatform.environments import services as environments
 from labplatform.environments.models import StudentEnvironment
 from labplatform.environments.steps import environment_spec
 from tests.cohorts import wait_for_environments
-from tests.kube import wait_for
+from tests.kube import admin_kubeconfig, kubectl, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker_process")]
 State = StudentEnvironment.State
@@ -150,13 +149,17 @@ def test_reset_deletes_what_the_student_made_and_keeps_the_workstation(make_coho
     secret = core.read_namespaced_secret(f"{after.metadata.name}-kubeconfig", "labplatform-workstations")
     digest = hashlib.sha256(base64.b64decode(secret.data["config"])).hexdigest()
     assert after.metadata.annotations[manifests.KUBECONFIG_DIGEST_ANNOTATION] == digest
-    mounted = exec_output(
-        cluster="local",
-        namespace="labplatform-workstations",
-        pod=after.metadata.name,
-        command=["sha256sum", manifests.WORKSTATION_KUBECONFIG],
+    mounted = kubectl(
+        admin_kubeconfig(),
+        "exec",
+        "-n",
+        "labplatform-workstations",
+        after.metadata.name,
+        "--",
+        "sha256sum",
+        manifests.WORKSTATION_KUBECONFIG,
     )
-    assert mounted.split()[0].decode() == digest
+    assert mounted.stdout.split()[0] == digest, mounted.stderr
 
 
 def test_teardown_deletes_the_namespaces_and_keeps_the_enrollments(make_cohort, kube):
