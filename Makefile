@@ -7,7 +7,8 @@ REDIS_PORT ?= 6379
 POSTGRES_PORT ?= 5433
 
 
-up: deps
+# up.sh installs the packages (make deps) while the local cluster starts.
+up:
 	@scripts/up.sh
 
 test: deps

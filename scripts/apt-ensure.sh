@@ -12,5 +12,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "installing from Debian: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Another apt (a second make target, unattended upgrades) may hold dpkg's lock: wait for it.
+lock_wait=(-o DPkg::Lock::Timeout=600)
+apt-get "${lock_wait[@]}" update -qq
+apt-get "${lock_wait[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -15,11 +15,13 @@ export LABPLATFORM_RUN_DIR=$run_dir
 say() { printf '[up] %s\n' "$*"; }
 children=()
 stop_services=()
+cluster=
 
 cleanup() {
     trap - INT TERM EXIT
     say "stopping"
     [ ${#children[@]} -eq 0 ] || kill -TERM "${children[@]}" 2>/dev/null || true
+    [ -z "$cluster" ] || kill -TERM "$cluster" 2>/dev/null || true
     wait 2>/dev/null || true
     local service
     for service in "${stop_services[@]}"; do
@@ -28,11 +30,6 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-if [ ! -s "$run_dir/secret_key" ]; then
-    (umask 077 && .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(50))' >"$run_dir/secret_key")
-fi
-export SECRET_KEY_FILE=$run_dir/secret_key
-
 if [ -z "${REDIS_URL:-}" ]; then
     scripts/apt-ensure.sh redis-server
     if [ "$(scripts/redis.sh start 6379)" = started ]; then
@@ -40,9 +37,9 @@ if [ -z "${REDIS_URL:-}" ]; then
     fi
 fi
 
-# The local cluster starts while the database, the courses and the web server are made
-# ready, which do not need it; the worker, which provisions on it, starts once it is up.
-cluster=
+# The local cluster starts while the packages, the database, the courses and the web
+# server are made ready, which do not need it; the worker, which provisions on it,
+# starts once it is up.
 if [ -z "${LABPLATFORM_KUBECONFIG:-}" ]; then
     scripts/apt-ensure.sh nftables socat iproute2 util-linux openssl
     k8s/local/cluster.sh status >/dev/null 2>&1 || stop_services+=("k8s/local/cluster.sh stop")
@@ -51,6 +48,15 @@ if [ -z "${LABPLATFORM_KUBECONFIG:-}" ]; then
 else
     say "using the cluster in LABPLATFORM_KUBECONFIG=$LABPLATFORM_KUBECONFIG"
 fi
+
+# Python's and npm's packages install while the cluster starts (on a fresh machine, while
+# it builds): the platform's processes need them, the cluster does not.
+make --no-print-directory deps
+
+if [ ! -s "$run_dir/secret_key" ]; then
+    (umask 077 && .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(50))' >"$run_dir/secret_key")
+fi
+export SECRET_KEY_FILE=$run_dir/secret_key
 
 # Migrations, the courses in lessons/content and the demo logins, in one process; what it
 # says is shown once the cluster's messages are done.
@@ -66,6 +72,7 @@ if [ -n "$cluster" ] && ! wait "$cluster"; then
     say "the local cluster did not start; see the messages above, then run: make cluster-up"
     exit 1
 fi
+cluster=  # done: never signal a pid that may be reused
 cat "$run_dir/prepare.log"
 .venv/bin/celery -A labplatform worker --loglevel INFO --concurrency 8 >>"$run_dir/worker.log" 2>&1 &
 children+=($!)

@@ -129,25 +129,25 @@ build_kubernetes_commands() {
     for m in $staging; do edits+=("-replace=$m=$m@$KUBE_STAGING_VERSION"); done
     run "$module" "go mod edit -replace" "$src" "$log" go mod edit "${edits[@]}"
 
-    local pkgs=() c
+    local pkgs=() c hint
     for c in "${cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c@$KUBE_VERSION"); done
     say "$step_label: resolving modules (go get)"
     run "$module" "go get -tool" "$src" "$log" go get -tool "${pkgs[@]}"
     local minor=${KUBE_VERSION#v1.}
     minor=${minor%%.*}
     local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z"
-    local i=0 hint
-    for c in "${cmds[@]}"; do
-        i=$((i + 1))
-        case $c in
-            kube-apiserver) hint="; the longest, ~3-4 min cold" ;;
-            kubelet) hint="; ~1.5 min after the control plane's build, far longer cold" ;;
-            *) hint="" ;;
-        esac
-        say "$step_label: building $c ($i/${#cmds[@]})$hint"
-        run "k8s.io/kubernetes/cmd/$c@$KUBE_VERSION" "go build" "$src" "$log" \
-            go build -trimpath -ldflags "$ldflags" -o "$dir/bin/$c" "k8s.io/kubernetes/cmd/$c"
-    done
+    # One `go build` for all of them: the packages they share are compiled once, and one
+    # binary's link (single-threaded) overlaps the others' compiling.
+    local targets=()
+    for c in "${cmds[@]}"; do targets+=("k8s.io/kubernetes/cmd/$c"); done
+    case " ${cmds[*]} " in
+        *" kube-apiserver "*) hint=" (~6 min cold)" ;;
+        *" kubelet "*) hint=" (~1 min after the control plane's build, far longer cold)" ;;
+        *) hint="" ;;
+    esac
+    say "$step_label: building ${cmds[*]}$hint"
+    run "k8s.io/kubernetes/cmd/{${cmds[*]}}@$KUBE_VERSION" "go build" "$src" "$log" \
+        go build -trimpath -ldflags "$ldflags" -o "$dir/bin/" "${targets[@]}"
 }
 
 # version_check MODULE WANTED BINARY ARGS...: BINARY ARGS must print WANTED.

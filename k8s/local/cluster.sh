@@ -41,13 +41,23 @@ case $nodes in '' | *[!0-9]* | 0) die "LABPLATFORM_CLUSTER_NODES=$nodes must be 
 case $pods_per_node in '' | *[!0-9]* | 0) die "LABPLATFORM_CLUSTER_PODS_PER_NODE=$pods_per_node must be a positive integer" ;; esac
 [ "$nodes" -le 250 ] || die "LABPLATFORM_CLUSTER_NODES=$nodes: at most 250 (node addresses are 127.0.0.1-127.0.0.250)"
 
+# build_all: build.sh and images.sh at once (the images' Debian base needs no binary;
+# the workstation image waits for build.sh's kubectl); fails if either does.
+build_all() {
+    "$here/images.sh" &
+    local images=$! status=0
+    "$here/build.sh" || status=$?
+    wait "$images" || status=$?
+    return "$status"
+}
+
 binaries() {
     local line
     while IFS= read -r line; do
         case $line in
         *_BIN=* | *_IMAGE=* | *_IMAGE_TAR=*) export "${line?}" ;;
         esac
-    done < <("$here/build.sh" && "$here/images.sh")
+    done < <(build_all)
     local var
     for var in KUBE_BIN ETCD_BIN KWOK_BIN METRICS_SERVER_BIN KUBELET_BIN CONTAINERD_BIN RUNC_BIN NODE_PROXY_BIN KUBE_ROUTER_BIN \
         PAUSE_IMAGE PAUSE_IMAGE_TAR WORKSTATION_IMAGE WORKSTATION_IMAGE_TAR; do
@@ -90,6 +100,11 @@ render() {
         "$here/kwok-contained.sh" >"$state/kwok-contained.new"
     chmod 755 "$state/kwok-contained.new"
     mv "$state/kwok-contained.new" "$state/kwok-contained"
+    sed -e "s#@METRICS_SERVER_BINARY@#$METRICS_SERVER_BIN/metrics-server#" \
+        -e "s#@KWOK_CONFIG@#$KWOK_WORKDIR/clusters/$name/kwok.yaml#" \
+        "$here/metrics-server-after-kwok.sh" >"$state/metrics-server.new"
+    chmod 755 "$state/metrics-server.new"
+    mv "$state/metrics-server.new" "$state/metrics-server"
     {
         sed -e "s#@KUBE_VERSION@#$KUBE_VERSION#" -e "s#@ETCD_VERSION@#${ETCD_VERSION#v}#" \
             -e "s#@KWOK_VERSION@#$KWOK_VERSION#" -e "s#@KUBE_BIN@#$KUBE_BIN#" \
@@ -136,7 +151,7 @@ retire_host_shells() {
 
 config_hash() {
     {
-        cat "$state/kwokctl.yaml" "$state/kwok-contained" "$state/egress-selector.yaml"
+        cat "$state/kwokctl.yaml" "$state/kwok-contained" "$state/metrics-server" "$state/egress-selector.yaml"
         echo "nodes=$nodes pods=$pods_per_node ephemeral-storage=$simulated_ephemeral_storage"
         # build.sh has checksummed every binary into its folder's .complete stamp.
         cat "$KUBE_BIN/../.complete" "$ETCD_BIN/../.complete" "$KWOK_BIN/../.complete" "$METRICS_SERVER_BIN/../.complete"
@@ -182,11 +197,17 @@ metrics_ready() {
     kubectl top nodes --no-headers >/dev/null 2>&1
 }
 
-# Bounded: metrics-server scrapes every 15 s.
+metrics_server_running() {
+    pgrep -f "$KWOK_WORKDIR/clusters/$name/bin/metrics-server" >/dev/null
+}
+
+# Bounded: metrics-server scrapes every 10 s (kwokctl.yaml). Gives up at once when
+# metrics-server has exited: it would never answer.
 metrics_answer_within() {
     local _
     for _ in $(seq 1 "$1"); do
         metrics_ready && return
+        metrics_server_running || return 1
         sleep 1
     done
     return 1
@@ -195,9 +216,9 @@ metrics_answer_within() {
 wait_metrics() {
     metrics_answer_within 90 && return
     # metrics-server exits when the API server does not answer as it starts (seen on a
-    # loaded machine, at creation); kwokctl does not restart it, a restart of the
-    # cluster's components does. Once.
-    if ! pgrep -f "$KWOK_WORKDIR/clusters/$name/bin/metrics-server" >/dev/null; then
+    # loaded machine, at creation, where waiting out the 90 s cost a cold start 95 s);
+    # kwokctl does not restart it, a restart of the cluster's components does. Once.
+    if ! metrics_server_running; then
         say "metrics-server has exited (its log: $KWOK_WORKDIR/clusters/$name/logs/metrics-server.log); restarting the cluster's components"
         kwokctl stop cluster >&2 && kwokctl start cluster >&2 && wait_ready && node_sh up &&
             metrics_answer_within 90 && return

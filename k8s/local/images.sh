@@ -295,21 +295,24 @@ fi
 
 if want workstation; then
     current_image=$WORKSTATION_REPO
-    # kubectl (and runc, for buildah's RUN steps) from build.sh, cached there.
+    current_step="read the package list of k8s/workstation/Dockerfile"
+    packages=$(workstation_packages)
+    [ -n "$packages" ]
+    # The base first: it needs nothing of build.sh, so it is made while build.sh runs
+    # (cluster.sh starts both at once).
+    # Its hash covers the code that makes it, not the whole script.
+    rootfs_hash=$(inputs_hash -- "$(declare -f debian_rootfs host_apt_options)" "$DEBIAN_SUITE" "$packages")
+    rootfs_dir=$images/debian-$DEBIAN_SUITE-$rootfs_hash
+    cached "debian-$DEBIAN_SUITE" "$rootfs_dir" rootfs.tar debian_rootfs "$packages"
+    rootfs=$rootfs_dir/rootfs.tar
+    # kubectl (and runc, for buildah's RUN steps) from build.sh, cached there (or, while
+    # build.sh runs, once it is done: it holds the build's lock).
     current_step="build.sh kubernetes runc"
     built=$("$here/build.sh" kubernetes runc)
     kubectl=$(sed -n 's#^KUBE_BIN=\(.*\)#\1/kubectl#p' <<<"$built")
     runc=$(sed -n 's#^RUNC_BIN=\(.*\)#\1/runc#p' <<<"$built")
     current_step="find kubectl and runc in the output of build.sh"
     [ -x "$kubectl" ] && [ -x "$runc" ]
-    current_step="read the package list of k8s/workstation/Dockerfile"
-    packages=$(workstation_packages)
-    [ -n "$packages" ]
-    # Its hash covers the code that makes it, not the whole script.
-    rootfs_hash=$(inputs_hash -- "$(declare -f debian_rootfs host_apt_options)" "$DEBIAN_SUITE" "$packages")
-    rootfs_dir=$images/debian-$DEBIAN_SUITE-$rootfs_hash
-    cached "debian-$DEBIAN_SUITE" "$rootfs_dir" rootfs.tar debian_rootfs "$packages"
-    rootfs=$rootfs_dir/rootfs.tar
     mapfile -t context_files < <(find "$repo/k8s/workstation" -type f -not -path '*/context-bin/kubectl' | sort)
     workstation_hash=$(inputs_hash "$here/images.sh" "${context_files[@]}" -- \
         "kubectl $(sha256sum <"$kubectl" | cut -d' ' -f1)" "rootfs $rootfs_hash")
