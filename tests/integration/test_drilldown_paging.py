@@ -84,7 +84,7 @@ def test_checks_are_paged_newest_first_with_newer_and_older_links(room, client):
     assert page.status_code == 200
     assert numbers(page) == list(range(47, 27, -1))
     text = page.content.decode()
-    assert "1–20 of 48" in text and "page 1 of 3" in text
+    assert "1\N{EN DASH}20 of 48" in text and "page 1 of 3" in text
     assert 'href="?page=2#checks" rel="next">Older →' in text and "← Newer" not in text
 
     page = page_of(client, room, "?page=2")
@@ -93,12 +93,12 @@ def test_checks_are_paged_newest_first_with_newer_and_older_links(room, client):
 
     page = page_of(client, room, "?page=3")
     assert numbers(page) == list(range(7, -1, -1))
-    assert "41–48 of 48" in page.content.decode() and "Older →" not in page.content.decode()
+    assert "41\N{EN DASH}48 of 48" in page.content.decode() and "Older →" not in page.content.decode()
 
     # One task's Checks only, paged the same way.
     page = page_of(client, room, f"?task={second.pk}")
     assert numbers(page) == [47, 46, 45]
-    assert "1–3 of 3" in page.content.decode()
+    assert "1\N{EN DASH}3 of 3" in page.content.decode()
     page = page_of(client, room, f"?task={first.pk}&page=3")
     assert numbers(page) == [4, 3, 2, 1, 0]
     assert f'href="?task={first.pk}&amp;page=2#checks" rel="prev"' in page.content.decode()
@@ -111,8 +111,7 @@ def test_each_task_regrades_its_own_latest_check_whatever_page_it_is_on(room, cl
     client.force_login(room["instructor"])
     text = page_of(client, room).content.decode()
     latest = {
-        task: Attempt.objects.filter(progress__task=task).order_by("-created_at").first().pk
-        for task in (first, second)
+        task: Attempt.objects.filter(progress__task=task).order_by("-created_at").first().pk for task in (first, second)
     }
     base = f"/teach/{room['cohort'].slug}/students/{room['student'].student_id}/attempts/"
     # The second task's Checks are all on page 3; its button is still on page 1.
@@ -202,7 +201,7 @@ def test_older_attempts_lose_evidence_only_and_the_counts_still_add_up(room, cli
     client.force_login(room["instructor"])
     text = page_of(client, room).content.decode()
     assert text.count("Evidence dropped: only a task's latest 3 Checks keep what they read.") == 4
-    assert "1–8 of 8" in text and ">8 Checks</a>" in text
+    assert "1\N{EN DASH}8 of 8" in text and ">8 Checks</a>" in text
     board = client.get(f"/teach/{room['cohort'].slug}/").context["board"]
     (row,) = board.rows
     assert (row.cells[0].state, row.cells[0].attempts) == ("failed", 8)
