@@ -24,13 +24,12 @@ def evidence_bound(apps, schema_editor):
     for attempt in rows:
         rank = rank + 1 if attempt.progress_id == progress_id else 1
         progress_id = attempt.progress_id
+        bounded = results_stored(attempt.results or [])
         if rank > keep and attempt.state != "pending":
             Attempt.objects.filter(pk=attempt.pk).update(
-                results=results_without_evidence(attempt.results or []), evidence_dropped=True
+                results=results_without_evidence(bounded), evidence_dropped=True
             )
-            continue
-        bounded = results_stored(attempt.results or [])
-        if bounded != attempt.results:
+        elif bounded != attempt.results:
             Attempt.objects.filter(pk=attempt.pk).update(results=bounded)
 
 
