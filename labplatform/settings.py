@@ -186,6 +186,9 @@ LESSONS_CHECK_INTERVAL_SECONDS = env_int("LESSONS_CHECK_INTERVAL_SECONDS", 3, mi
 # after this long without progress, or after the ceiling in any case.
 LESSONS_PENDING_SECONDS = env_int("LESSONS_PENDING_SECONDS", 45, minimum=1)
 LESSONS_PENDING_CEILING_SECONDS = env_int("LESSONS_PENDING_CEILING_SECONDS", 300, minimum=1)
+# A task's latest this many attempts per student keep their evidence (the compared fields'
+# values, bounded: lessons/grading/evidence.py); older ones keep their verdicts and messages.
+LESSONS_EVIDENCE_ATTEMPTS = env_int("LESSONS_EVIDENCE_ATTEMPTS", 5, minimum=1)
 INVITE_VALID_DAYS = env_int("INVITE_VALID_DAYS", 14, minimum=1)
 # Students of a cohort are warned on every page this long before it ends and their
 # environments are torn down; "end now" ends a cohort this long from now.

@@ -141,8 +141,12 @@ class Attempt(models.Model):
     progress = models.ForeignKey(TaskProgress, on_delete=models.CASCADE, related_name="attempts")
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     answers = models.JSONField(default=list)  # what the student typed, one per answer check
-    # Per check: {"title", "status": passed|failed|pending, "message", "evidence": {...}}.
+    # Per check: {"title", "status": passed|failed|pending, "message", "evidence": {...}},
+    # bounded as lessons/grading/evidence.py says.
     results = models.JSONField(default=list)
+    # Only a task's latest LESSONS_EVIDENCE_ATTEMPTS attempts keep their evidence; an older
+    # one keeps its checks' titles, statuses and messages (lessons/grading/retention.py).
+    evidence_dropped = models.BooleanField(default=False)
     message = models.TextField(blank=True)  # the attempt's summary, or why it is an error
     # Grading runs in rounds (a pending check is re-checked later); a round is stored once,
     # by the first worker to finish it, so a redelivered task changes nothing.
@@ -157,7 +161,15 @@ class Attempt(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["progress", "-created_at"])]
+        indexes = [
+            models.Index(fields=["progress", "-created_at"]),
+            # The attempts that still hold evidence, newest first: what retention reads.
+            models.Index(
+                fields=["progress", "-created_at"],
+                condition=models.Q(evidence_dropped=False),
+                name="attempt_evidence_kept",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"attempt {self.pk}: {self.state}"

@@ -17,7 +17,7 @@ from labplatform.cohorts.models import Cohort, Enrollment
 from labplatform.teaching import metrics, student_actions
 from labplatform.teaching.dashboard import CELL_STATES, cohort_dashboard
 from labplatform.teaching.grade_export import grades_csv
-from labplatform.teaching.student_drilldown import student_drilldown
+from labplatform.teaching.student_drilldown import DrilldownRefused, student_drilldown
 from lessons.models import Attempt, Task
 
 
@@ -106,10 +106,13 @@ def grades_export(request: HttpRequest, *, cohort: Cohort) -> HttpResponse:
 @teaching_view
 def student_detail(request: HttpRequest, *, cohort: Cohort, student_id: str) -> HttpResponse:
     enrollment = _student(cohort, student_id)
+    try:
+        drill = student_drilldown(enrollment=enrollment, page=request.GET.get("page"), task=request.GET.get("task"))
+    except DrilldownRefused as refused:
+        context = {"cohort": cohort, "enrollment": enrollment, "message": refused.message}
+        return render(request, "teaching/drilldown_refused.html", context, status=refused.status)
     return render(
-        request,
-        "teaching/dashboard_student.html",
-        {"cohort": cohort, "enrollment": enrollment, "drill": student_drilldown(enrollment=enrollment)},
+        request, "teaching/dashboard_student.html", {"cohort": cohort, "enrollment": enrollment, "drill": drill}
     )
 
 

@@ -9,6 +9,8 @@ LESSONS_PENDING_CEILING_SECONDS in all; then the waiting checks fail, saying wha
 still not ready.
 Each round is stored by a conditional UPDATE on (state=pending, round=N): a redelivered
 or duplicated task finds its round gone and changes nothing, so an attempt is graded once.
+What is stored of each check is bounded there (evidence.py), and the attempt's first
+round drops the evidence of the task's attempts past the latest few (retention.py).
 """
 
 import logging
@@ -21,6 +23,8 @@ from django.utils import timezone
 from labplatform.cluster.errors import ClusterUnavailable
 from lessons.events import attempt_result_push
 from lessons.grading.engine import checks_evaluate
+from lessons.grading.evidence import results_stored
+from lessons.grading.retention import evidence_drop_older
 from lessons.models import Attempt, TaskProgress
 
 logger = logging.getLogger(__name__)
@@ -116,10 +120,11 @@ def attempt_grade(*, attempt_id: int, round: int) -> float | None:
         if stalled >= settings.LESSONS_PENDING_SECONDS or waited >= settings.LESSONS_PENDING_CEILING_SECONDS:
             outcome = _give_up_waiting(outcome, waited)
     finished = outcome.state != Attempt.State.PENDING
+    results = results_stored(outcome.results)
     with transaction.atomic():
         stored = Attempt.objects.filter(pk=attempt.pk, state=Attempt.State.PENDING, round=round).update(
             state=outcome.state,
-            results=outcome.results,
+            results=results,
             message=outcome.message,
             round=round + 1,
             progress_mark=progress_mark,
@@ -129,7 +134,10 @@ def attempt_grade(*, attempt_id: int, round: int) -> float | None:
         )
         if not stored:
             return None
-        attempt.state, attempt.results, attempt.message = outcome.state, outcome.results, outcome.message
+        if round == 0:
+            # This attempt now holds evidence: an older one of the task may have to let go.
+            evidence_drop_older(progress_id=attempt.progress_id)
+        attempt.state, attempt.results, attempt.message = outcome.state, results, outcome.message
         attempt.round, attempt.finished_at, attempt.updated_at = round + 1, now if finished else None, now
         attempt.progress_mark, attempt.progressed_at = progress_mark, progressed_at
         if finished:

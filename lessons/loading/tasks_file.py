@@ -61,6 +61,16 @@ def _names(defined: Any) -> frozenset[str]:
     return frozenset(name for name in defined if isinstance(name, str)) if isinstance(defined, YamlMap) else frozenset()
 
 
+def _check_not_secret(source: Source, target: Any, what: str) -> None:
+    """What setup reads is kept with the student's progress and may be shown in messages
+    (`{{ baseline.NAME }}` as an expected value), so it never comes from a Secret."""
+    if isinstance(target, YamlMap) and target.get("kind") == "Secret":
+        source.error(
+            target.line_of("kind"),
+            f"{what} reads a Secret: what setup reads is stored and may be shown, so it may not read Secrets",
+        )
+
+
 def _check_setup(source: Source, setup: YamlMap) -> SetupNames:
     check_keys(
         source,
@@ -82,6 +92,7 @@ def _check_setup(source: Source, setup: YamlMap) -> SetupNames:
             if is_mapping(source, spec, baseline.line_of(name), f"baseline '{name}'"):
                 check_keys(source, spec, f"baseline '{name}'", required={"target": dict, "select": str})
                 check_target(source, spec.get("target"))
+                _check_not_secret(source, spec.get("target"), f"baseline '{name}'")
                 check_jmespath(source, spec, "select")
     _check_manifests(source, setup.get("objects"), applied_by_setup=True)
     pod_logs = setup.get("pod_logs")

@@ -500,6 +500,7 @@ def test_setup_values_baselines_objects_and_pod_logs():
       baseline:
         uids: {target: {kind: Pod}, select: "[].metadata.uid["}
         names: {target: {kind: Pod}}
+        key: {target: {kind: Secret, name: db}, select: "[0].data.password"}
       objects:
         - {apiVersion: v1, kind: ConfigMap, metadata: {name: cm}}
         - {apiVersion: v1, kind: Service, spec: {}}
@@ -513,12 +514,14 @@ def test_setup_values_baselines_objects_and_pod_logs():
         f"{T}:8: value name 'my.code' may use only letters, digits, '_' and '-'",
         f"{T}:10: invalid JMESPath '[].metadata.uid[' in select: Invalid jmespath expression: Incomplete expression",
         f"{T}:11: baseline 'names' is missing 'select'",
-        f"{T}:14: manifest is missing 'metadata.name'",
-        f"{T}:15: unknown setup object kind 'Widget' (expected one of: ConfigMap, CronJob, DaemonSet, Deployment, "
+        f"{T}:12: baseline 'key' reads a Secret: what setup reads is stored and may be shown, so it may not read "
+        "Secrets",
+        f"{T}:15: manifest is missing 'metadata.name'",
+        f"{T}:16: unknown setup object kind 'Widget' (expected one of: ConfigMap, CronJob, DaemonSet, Deployment, "
         "EndpointSlice, Endpoints, Event, HorizontalPodAutoscaler, Ingress, Job, LimitRange, Logs, NetworkPolicy, "
         "Node, PersistentVolumeClaim, Pod, ReplicaSet, ResourceQuota, Secret, Service, ServiceAccount, StatefulSet)",
-        f"{T}:17: pod log is missing 'text'",
-        f"{T}:18: unknown key 'secrets' in setup (expected one of: baseline, objects, pod_logs, values)",
+        f"{T}:18: pod log is missing 'text'",
+        f"{T}:19: unknown key 'secrets' in setup (expected one of: baseline, objects, pod_logs, values)",
     ]
 
 
