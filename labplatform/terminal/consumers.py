@@ -139,10 +139,7 @@ class TerminalConsumer(AccessWatched, AsyncWebsocketConsumer):
         return slots.slot_key(slots.OWN, target.student_user_id)
 
     async def _take_slot(self, target: access.TerminalTarget) -> None:
-        if target.read_only:
-            limit, too_many = settings.TERMINAL_WATCHES_PER_INSTRUCTOR, "You are watching {} terminals already"
-        else:
-            limit, too_many = settings.TERMINAL_SOCKETS_PER_STUDENT, "You have {} terminals open already"
+        limit = settings.TERMINAL_WATCHES_PER_INSTRUCTOR if target.read_only else settings.TERMINAL_SOCKETS_PER_STUDENT
         key = self._slot_key(target)
         try:
             taken = await slots.take_async(key, self.channel_name, limit=limit)
@@ -152,9 +149,10 @@ class TerminalConsumer(AccessWatched, AsyncWebsocketConsumer):
                 "The terminal could not be opened just now. Try Reconnect in a moment.", code=CLOSE_UNAVAILABLE
             ) from None
         if not taken:
+            terminals = f"{limit} terminal{'s' if limit != 1 else ''}"
+            held = f"you are watching {terminals}" if target.read_only else f"you have {terminals} open"
             raise access.TerminalRefused(
-                f"Too many terminals open: {too_many.format(limit)}, the most at once. "
-                "Close one in another tab, then Reconnect.",
+                f"Too many terminals open: {held} already, the most at once. Close one in another tab, then Reconnect.",
                 code=CLOSE_TOO_MANY,
             )
         self.slot = key
