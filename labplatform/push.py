@@ -7,7 +7,12 @@ Groups, each joined by one consumer:
 - `cohort_progress_group(id)`: the admin's provisioning page of a cohort
   (environments/consumers.py), messages of type `progress.update`;
 - `cohort_grades_group(id)`: the cohort dashboard (teaching/consumers.py), messages of
-  type `grade.update`.
+  type `grade.update`;
+- `user_access_group(id)`: every socket a user holds (and a watcher's, for the student
+  watched): `{"type": "access.changed"}`, sent when the user signed out or their
+  enrollments or rights changed (cohorts/access_changes.py); each socket then checks
+  again itself whether it may stay open (labplatform/sockets.py). A group of its own, so
+  that the terminal and dashboard sockets are not sent every event of the user's pages.
 The terminal's own groups are in terminal/sessions.py.
 
 Sending is best effort: what is pushed is already saved, and every page catches up when
@@ -40,6 +45,16 @@ def cohort_progress_group(cohort_id: int) -> str:
 
 def cohort_grades_group(cohort_id: int) -> str:
     return f"cohort.{cohort_id}.grades"
+
+
+def user_access_group(user_id: int) -> str:
+    return f"user.{user_id}.access"
+
+
+def access_changed(user_id: int) -> Message:
+    """Tells every socket of the user to check again whether it may stay open. It says
+    nothing more: a socket never takes a message's word for what changed."""
+    return user_access_group(user_id), {"type": "access.changed"}
 
 
 def to_user(user_id: int, event: dict) -> Message:

@@ -179,6 +179,12 @@ WORKSTATION_POD_ANNOTATIONS = env_json_object("WORKSTATION_POD_ANNOTATIONS", {})
 TERMINAL_GRACE_SECONDS = env_int("TERMINAL_GRACE_SECONDS", 600, minimum=0)
 # A student's terminal connection closes after this long without a keystroke.
 TERMINAL_IDLE_SECONDS = env_int("TERMINAL_IDLE_SECONDS", 1800, minimum=1)
+# At most this many terminal sockets of one student's own at once, across every web
+# process (a reload and a second tab fit); the next is refused, saying why.
+TERMINAL_SOCKETS_PER_STUDENT = env_int("TERMINAL_SOCKETS_PER_STUDENT", 4, minimum=1)
+# At most this many read-only watches of one instructor at once; they never count
+# against the student watched.
+TERMINAL_WATCHES_PER_INSTRUCTOR = env_int("TERMINAL_WATCHES_PER_INSTRUCTOR", 8, minimum=1)
 # Check: a student may press it once per this many seconds (across tasks).
 LESSONS_CHECK_INTERVAL_SECONDS = env_int("LESSONS_CHECK_INTERVAL_SECONDS", 3, minimum=0)
 # A check that waits on the cluster (pods becoming Ready, an EndpointSlice catching up)

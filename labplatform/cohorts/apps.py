@@ -11,6 +11,7 @@ class CohortsConfig(AppConfig):
 
     def ready(self) -> None:
         from labplatform.cluster.registry import registered_clusters_use
+        from labplatform.cohorts.access_changes import connect_receivers
         from labplatform.cohorts.models import Cluster
 
         def kubeconfig_of(name: str) -> str | None:
@@ -18,3 +19,4 @@ class CohortsConfig(AppConfig):
             return None if cluster is None else cluster.kubeconfig_path
 
         registered_clusters_use(kubeconfig_of)
+        connect_receivers()

@@ -5,6 +5,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from labplatform.cohorts.models import Cohort
 from labplatform.environments.progress import cohort_progress
+from labplatform.sockets import CLOSE_NOT_ALLOWED, AccessWatched
 
 # The counts are also re-read on a timer and sent when they changed, so a message the
 # channel layer dropped (it does at capacity) leaves them stale for seconds at most.
@@ -21,13 +22,16 @@ def _progress(cohort: Cohort) -> dict:
     return cohort_progress(cohort=cohort)
 
 
-class CohortProgressConsumer(AsyncJsonWebsocketConsumer):
-    """Staff only: live provisioning progress of one cohort."""
+class CohortProgressConsumer(AccessWatched, AsyncJsonWebsocketConsumer):
+    """Staff only: live provisioning progress of one cohort. It closes (4401, 4403) once
+    its user signed out or is no longer staff."""
 
     async def connect(self) -> None:
         user = self.scope.get("user")
+        if user is not None and user.is_authenticated:
+            await self.access_watch(user.pk)
         if user is None or not user.is_authenticated or not user.is_staff:
-            await self.close(code=4403)
+            await self.close(code=CLOSE_NOT_ALLOWED)
             return
         self.cohort = await _cohort(self.scope["url_route"]["kwargs"]["slug"])
         if self.cohort is None:
@@ -38,7 +42,12 @@ class CohortProgressConsumer(AsyncJsonWebsocketConsumer):
         self.last_sent: dict | None = None
         self.refresher = asyncio.create_task(self._refresh())
 
+    async def access_recheck(self, user) -> None:
+        if not (user.is_active and user.is_staff):
+            await self.close(code=CLOSE_NOT_ALLOWED)
+
     async def disconnect(self, code: int) -> None:
+        await self.access_unwatch()
         if getattr(self, "cohort", None):
             await self.channel_layer.group_discard(self.cohort.progress_group, self.channel_name)
         if getattr(self, "refresher", None):

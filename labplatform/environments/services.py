@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from labplatform.cluster.manifests import student_namespace_name
+from labplatform.cohorts.access_changes import access_changed_push
 from labplatform.cohorts.models import Cohort, Enrollment, enrolled
 from labplatform.environments.models import StudentEnvironment
 from labplatform.environments.progress import provisioning_push
@@ -83,6 +84,9 @@ def cohort_teardown(*, cohort: Cohort) -> int:
     live = _environments(cohort).exclude(state__in=[State.DELETING, State.DELETED])
     queued = _move(live, to=State.DELETING, task=environment_teardown_task)
     transaction.on_commit(lambda: provisioning_push(cohort=cohort))
+    # Their terminals, and the watches of them, close now rather than when the
+    # workstation goes.
+    access_changed_push(StudentEnvironment.objects.filter(id__in=queued).values_list("enrollment__user_id", flat=True))
     return len(queued)
 
 
@@ -93,3 +97,5 @@ def enrollment_drop(*, enrollment: Enrollment) -> None:
     Enrollment.objects.active().filter(pk=enrollment.pk).update(dropped_at=timezone.now())
     live = StudentEnvironment.objects.filter(enrollment=enrollment).exclude(state__in=[State.DELETING, State.DELETED])
     _move(live, to=State.DELETING, task=environment_teardown_task)
+    # An UPDATE sends no signal: their sockets (and watches of their terminal) are told here.
+    access_changed_push([enrollment.user_id])

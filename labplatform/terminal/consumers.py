@@ -10,6 +10,12 @@ text frames are JSON
   {"type": "status", "state": "connected", "read_only": bool, "watchers": N}
   {"type": "watchers", "count": N}           instructors watching this terminal now
   {"type": "ended", "reason": "...", "reset": bool}   then the socket closes
+
+A person holds at most TERMINAL_SOCKETS_PER_STUDENT terminals of their own and
+TERMINAL_WATCHES_PER_INSTRUCTOR watches at once (`slots`, across web processes); past
+that the socket ends with 4429. An open terminal checks again who may hold it when told
+that access changed (labplatform/sockets.py): signed out, dropped, no longer teaching,
+or the environment torn down, and it ends saying so; the shell keeps running.
 """
 
 import asyncio
@@ -18,6 +24,7 @@ import logging
 import time
 from urllib.parse import parse_qs
 
+import redis
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -31,7 +38,8 @@ from labplatform.cluster.terminals import (
     workstation_stopped,
     workstation_terminal,
 )
-from labplatform.terminal import access, sessions
+from labplatform.sockets import AccessWatched
+from labplatform.terminal import access, sessions, slots
 from labplatform.terminal.flow import OutputWindow, terminal_size, utf8_split
 
 logger = logging.getLogger(__name__)
@@ -48,6 +56,7 @@ CLOSE_BAD_FRAME = 4400
 CLOSE_TOO_BIG = 1009
 CLOSE_IDLE = 4408
 CLOSE_ENDED = 4410
+CLOSE_TOO_MANY = 4429
 CLOSE_UNAVAILABLE = 4503
 
 
@@ -56,7 +65,7 @@ CLOSE_UNAVAILABLE = 4503
 STOPPED_SETTLE_SECONDS = 10
 
 
-class TerminalConsumer(AsyncWebsocketConsumer):
+class TerminalConsumer(AccessWatched, AsyncWebsocketConsumer):
     async def dispatch(self, message: dict) -> None:
         """As Channels does, without closing old database connections before every
         message: that runs on the one thread all consumers share, so each keystroke and
@@ -73,9 +82,10 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         self.stream = None
         self.closing = False
         self.tasks: list[asyncio.Task] = []
+        self.slot: str | None = None
         await self.accept()
         try:
-            self.target = await self._resolve()
+            self.target = await self._admit()
         except access.TerminalRefused as refused:
             await self._end(str(refused), code=refused.code, reset=refused.offer_reset)
             return
@@ -96,7 +106,23 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_send(sessions.terminal_group(self.target.student), watchers)
         else:
             await self.channel_layer.group_add(sessions.terminal_group(self.target.student), self.channel_name)
+        self.tasks.append(asyncio.create_task(self._slot_renewal()))
         self.tasks.append(asyncio.create_task(self._bridge_or_say_why()))
+
+    async def _admit(self) -> access.TerminalTarget:
+        """Who may open it, then a slot; raises TerminalRefused. Access changes are heard
+        from before the check, so one made meanwhile is not missed."""
+        user = self.scope.get("user")
+        if user is not None and user.is_authenticated:
+            await self.access_watch(user.pk)
+        target = await self._resolve()
+        if target.read_only:
+            # A watch also ends when the student loses their place: checked again once
+            # their changes are heard too.
+            await self.access_watch(target.student_user_id)
+            await database_sync_to_async(access.target_recheck)(user, target)
+        await self._take_slot(target)
+        return target
 
     async def _resolve(self) -> access.TerminalTarget:
         user = self.scope.get("user")
@@ -107,6 +133,47 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         cohort = (query.get("cohort") or [""])[0]
         return await database_sync_to_async(access.owner_target)(user, cohort_slug=cohort or None)
 
+    def _slot_key(self, target: access.TerminalTarget) -> str:
+        if target.read_only:
+            return slots.slot_key(slots.WATCH, self.scope["user"].pk)
+        return slots.slot_key(slots.OWN, target.student_user_id)
+
+    async def _take_slot(self, target: access.TerminalTarget) -> None:
+        limit = settings.TERMINAL_WATCHES_PER_INSTRUCTOR if target.read_only else settings.TERMINAL_SOCKETS_PER_STUDENT
+        key = self._slot_key(target)
+        try:
+            taken = await slots.take_async(key, self.channel_name, limit=limit)
+        except redis.RedisError as exc:
+            logger.warning("terminal of %s: no slot: %s", target.student, exc)
+            raise access.TerminalRefused(
+                "The terminal could not be opened just now. Try Reconnect in a moment.", code=CLOSE_UNAVAILABLE
+            ) from None
+        if not taken:
+            terminals = f"{limit} terminal{'s' if limit != 1 else ''}"
+            held = f"you are watching {terminals}" if target.read_only else f"you have {terminals} open"
+            raise access.TerminalRefused(
+                f"Too many terminals open: {held} already, the most at once. Close one in another tab, then Reconnect.",
+                code=CLOSE_TOO_MANY,
+            )
+        self.slot = key
+
+    async def _slot_renewal(self) -> None:
+        while True:
+            await asyncio.sleep(slots.RENEW_SECONDS)
+            try:
+                await slots.renew_async(self.slot, self.channel_name)
+            except redis.RedisError as exc:  # the next renewal tries again
+                logger.warning("terminal slot of %s not renewed: %s", self.target.student, exc)
+
+    async def _slot_give_back(self) -> None:
+        if self.slot is None:
+            return
+        slot, self.slot = self.slot, None
+        try:
+            await slots.give_back_async(slot, self.channel_name)
+        except redis.RedisError as exc:  # it lapses by itself
+            logger.warning("terminal slot %s not given back: %s", slot, exc)
+
     async def disconnect(self, code: int) -> None:
         self.closing = True
         if self.stream is not None and not self.stream.closed:
@@ -116,6 +183,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 pass
         for task in self.tasks:
             task.cancel()
+        await self._slot_give_back()
+        await self.access_unwatch()
         if self.target is None:
             return
         if self.shadow_id is not None:
@@ -125,6 +194,28 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_send(sessions.terminal_group(self.target.student), watchers)
         else:
             await self.channel_layer.group_discard(sessions.terminal_group(self.target.student), self.channel_name)
+
+    # Access changed (labplatform/sockets.py)
+
+    async def access_signed_out(self) -> None:
+        if self.target is None:
+            return  # refused at connect: nothing was opened
+        if self.target.read_only:
+            reason = "You signed out, so this watch is closed."
+        else:
+            reason = (
+                "You signed out, so this terminal is closed. Your shell keeps running for a while: "
+                "sign in again to get back to it."
+            )
+        await self._end(reason, code=access.CLOSE_SIGNED_OUT)
+
+    async def access_recheck(self, user) -> None:
+        if self.target is None or self.closing:
+            return
+        try:
+            await database_sync_to_async(access.target_recheck)(user, self.target)
+        except access.TerminalRefused as refused:
+            await self._end(str(refused), code=refused.code, reset=refused.offer_reset)
 
     # The shell
 

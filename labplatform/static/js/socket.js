@@ -11,7 +11,12 @@
 //
 // Options: onMessage(message), onOpen({reopened}) (reopened: not the first open, so what
 // was pushed meanwhile is lost: catch up), onState(state, closeEvent), status, labels,
-// finalCloseCodes (a Set). Returns {state(), close()}.
+// finalCloseCodes (a Set; by default 4401 and 4403), closedLabels (the status's words
+// after a final close, by its code: why it closed; by default for 4401, signed out, and
+// 4403, no longer allowed here). Returns {state(), close()}.
+//
+// A server closes a socket for good with 4401 once its user has signed out and 4403 once
+// they may no longer see what it carries (labplatform/sockets.py).
 //
 // The terminal (terminal/terminal.js) keeps its own socket: see the note at its connect().
 window.labSocket = function (path, options) {
@@ -24,7 +29,11 @@ window.labSocket = function (path, options) {
     { connecting: "", live: "· live", reconnecting: "· reconnecting…", closed: "· not live: reload the page" },
     settings.labels || {},
   );
-  const finalCodes = settings.finalCloseCodes || new Set();
+  const finalCodes = settings.finalCloseCodes || new Set([4401, 4403]);
+  const closedLabels = Object.assign(
+    { 4401: "· not live: you signed out; sign in again", 4403: "· not live: you no longer have access to this page" },
+    settings.closedLabels || {},
+  );
   let socket = null;
   let state = null;
   let retryDelay = RETRY_FIRST_MS;
@@ -38,7 +47,8 @@ window.labSocket = function (path, options) {
     state = next;
     if (settings.status) {
       settings.status.dataset.socketState = next;
-      settings.status.textContent = labels[next] || "";
+      const closedWhy = next === "closed" && event ? closedLabels[event.code] : null;
+      settings.status.textContent = closedWhy || labels[next] || "";
     }
     if (settings.onState) settings.onState(next, event);
   }

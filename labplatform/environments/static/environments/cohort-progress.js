@@ -38,6 +38,7 @@
 
   window.labSocket(section.dataset.socket, {
     status: live,
+    closedLabels: { 4403: "· not live: for staff only" },
     onMessage: function (message) {
       if (message.progress) showProgress(message.progress);
       if (message.environment) showEnvironment(message.environment);

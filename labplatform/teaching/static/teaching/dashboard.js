@@ -70,6 +70,7 @@
   window.labSocket(section.dataset.socket, {
     status: live,
     labels: { closed: "· not live: sign in again" },
+    closedLabels: { 4403: "· not live: you no longer teach this cohort" },
     finalCloseCodes: new Set([4401, 4403]),
     onOpen: function (opened) {
       if (opened.reopened) catchUp();

@@ -9,8 +9,10 @@
   const INPUT_CHUNK_BYTES = 32 * 1024; // the server refuses frames over 64 KiB
   const RETRY_FIRST_MS = 1000;
   const RETRY_MAX_MS = 15000;
-  // Closes after which trying again by itself would not help: the person decides.
-  const FINAL_CLOSE_CODES = new Set([1009, 4400, 4401, 4403, 4408, 4410]);
+  // Closes after which trying again by itself would not help: the person decides
+  // (4401 signed out, 4403 not or no longer allowed, 4410 ended or removed, 4429 too many
+  // terminals open at once).
+  const FINAL_CLOSE_CODES = new Set([1009, 4400, 4401, 4403, 4408, 4410, 4429]);
   const NOT_READY = 4409;
   const RESET_RETRY_MAX_MS = 4000;
   const RESETTING = "Resetting your environment… the terminal reconnects when it is ready.";
