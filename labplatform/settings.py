@@ -223,7 +223,15 @@ STATIC_URL = "static/"
 # Set for `collectstatic` in images; without it static files are served from the apps
 # and node_modules directly.
 STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
-STATICFILES_DIRS = [("vendor", BASE_DIR / "node_modules")] if (BASE_DIR / "node_modules").is_dir() else []
+# Only the folders of node_modules that pages load, under /static/vendor/: the whole of it
+# (ESLint and its dependencies too, over 10,000 files) was public, and WhiteNoise indexed
+# every file each time a handler started (each test client: seconds on a loaded machine).
+VENDOR_FOLDERS = ("@xterm/xterm/css", "@xterm/xterm/lib", "@xterm/addon-fit/lib", "htmx.org/dist", "mermaid/dist")
+STATICFILES_DIRS = [
+    (f"vendor/{folder}", BASE_DIR / "node_modules" / folder)
+    for folder in VENDOR_FOLDERS
+    if (BASE_DIR / "node_modules" / folder).is_dir()
+]
 WHITENOISE_USE_FINDERS = True
 
 SESSION_COOKIE_HTTPONLY = True
