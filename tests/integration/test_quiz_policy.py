@@ -8,6 +8,7 @@ import io
 import threading
 
 import pytest
+import requests
 from django.db import close_old_connections, connection, transaction
 from django.test import Client
 
@@ -15,6 +16,7 @@ from labplatform.cohorts.models import Cluster, Cohort, Enrollment
 from lessons.models import Course, Lesson, QuizQuestion, QuizSubmission
 from lessons.services import QUIZ_TAKEN
 from tests.kube import wait_for
+from tests.processes import free_port, start_web, stop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -65,10 +67,34 @@ def enrol(cohort, django_user_model):
     return enrol
 
 
-def signed_in(enrollment: Enrollment) -> Client:
-    client = Client()
-    client.force_login(enrollment.user)
-    return client
+@pytest.fixture(scope="module")
+def browsers() -> list[Client]:
+    """Clients kept for the module: a new one loads the middleware, and WhiteNoise's scan
+    of every static file takes seconds."""
+    return []
+
+
+@pytest.fixture
+def signed_in(browsers):
+    """A client signed in as the enrollment's user; `tab` picks another client."""
+
+    def signed_in(enrollment: Enrollment, tab: int = 0) -> Client:
+        while len(browsers) <= tab:
+            browsers.append(Client())
+        browsers[tab].logout()
+        browsers[tab].force_login(enrollment.user)
+        return browsers[tab]
+
+    return signed_in
+
+
+@pytest.fixture(scope="module")
+def web(django_db_setup) -> str:
+    """daphne on the test database, for requests that really run at once."""
+    port = free_port()
+    server = start_web(port=port, name="quiz-web")
+    yield f"http://127.0.0.1:{port}"
+    stop(server)
 
 
 def saved(enrollment: Enrollment) -> list[tuple]:
@@ -79,13 +105,13 @@ def saved(enrollment: Enrollment) -> list[tuple]:
     )
 
 
-def test_the_page_says_one_attempt_before_the_quiz_is_submitted(enrol):
+def test_the_page_says_one_attempt_before_the_quiz_is_submitted(enrol, signed_in):
     html = signed_in(enrol("ada")).get(LESSON).content.decode()
     assert "<strong>One attempt:</strong> your first submission is your score." in html
     assert 'aria-describedby="quiz-policy"' in html
 
 
-def test_a_second_submission_is_refused_on_the_page_with_409_and_nothing_changes(enrol):
+def test_a_second_submission_is_refused_on_the_page_with_409_and_nothing_changes(enrol, signed_in):
     ada = enrol("ada")
     client = signed_in(ada)
     first = client.post(QUIZ, WRONG)
@@ -108,7 +134,7 @@ def test_a_second_submission_is_refused_on_the_page_with_409_and_nothing_changes
     assert "A quiz takes one submission: this one, your first, is your score." in page
 
 
-def test_a_direct_post_asking_for_json_gets_409_and_the_reason(enrol):
+def test_a_direct_post_asking_for_json_gets_409_and_the_reason(enrol, signed_in):
     ada = enrol("ada")
     client = signed_in(ada)
     first = client.post(QUIZ, RIGHT, headers=JSON)
@@ -121,7 +147,7 @@ def test_a_direct_post_asking_for_json_gets_409_and_the_reason(enrol):
     assert saved(ada) == before
 
 
-def test_an_incomplete_submission_is_refused_and_leaves_the_one_attempt(enrol):
+def test_an_incomplete_submission_is_refused_and_leaves_the_one_attempt(enrol, signed_in):
     ada = enrol("ada")
     client = signed_in(ada)
     incomplete = client.post(QUIZ, {"q-q1": "b"})
@@ -131,7 +157,7 @@ def test_an_incomplete_submission_is_refused_and_leaves_the_one_attempt(enrol):
     assert client.post(QUIZ, RIGHT).status_code == 302
 
 
-def test_one_students_submission_does_not_use_up_anothers(enrol):
+def test_one_students_submission_does_not_use_up_anothers(enrol, signed_in):
     ada, bo = enrol("ada"), enrol("bo")
     assert signed_in(ada).post(QUIZ, RIGHT).status_code == 302
     assert signed_in(bo).post(QUIZ, WRONG).status_code == 302
@@ -151,28 +177,34 @@ def in_thread(target, results: list) -> threading.Thread:
     return thread
 
 
-def test_concurrent_posts_land_one_submission(enrol):
-    """Eight tabs submit at once (a barrier releases them together): one is stored and
-    answered with the redirect, every other is answered 409, whatever the interleaving."""
+def test_concurrent_posts_land_one_submission(enrol, signed_in, web):
+    """Eight tabs POST at once to daphne (a barrier releases them together): one is stored
+    and answered with the redirect, every other is answered 409, whatever the interleaving."""
     ada = enrol("ada")
-    clients = [signed_in(ada) for _ in range(8)]
-    start, results = threading.Barrier(len(clients)), []
+    session = signed_in(ada).cookies["sessionid"].value
+    tabs = []
+    for _ in range(8):
+        tab = requests.Session()
+        tab.cookies.set("sessionid", session)
+        assert tab.get(web + LESSON, timeout=60).status_code == 200  # sets the CSRF cookie
+        tabs.append(tab)
+    start, results = threading.Barrier(len(tabs)), []
 
-    def submit(client: Client, answers: dict) -> int:
+    def submit(tab: requests.Session, answers: dict) -> int:
         start.wait()
-        return client.post(QUIZ, answers).status_code
+        headers = {"X-CSRFToken": tab.cookies["csrftoken"]}
+        return tab.post(web + QUIZ, answers, headers=headers, allow_redirects=False, timeout=60).status_code
 
     threads = [
-        in_thread(lambda c=client, a=(RIGHT if i % 2 else WRONG): submit(c, a), results)
-        for i, client in enumerate(clients)
+        in_thread(lambda t=tab, a=(RIGHT if i % 2 else WRONG): submit(t, a), results) for i, tab in enumerate(tabs)
     ]
     for thread in threads:
-        thread.join(timeout=60)
+        thread.join(timeout=120)
     assert sorted(results) == [302] + [409] * 7
     assert QuizSubmission.objects.filter(enrollment=ada).count() == 1
 
 
-def test_a_post_that_passed_the_check_is_stopped_by_the_unique_index(enrol):
+def test_a_post_that_passed_the_check_is_stopped_by_the_unique_index(enrol, signed_in):
     """The race made certain: another transaction has inserted ada's submission and not yet
     committed, so the POST sees none, grades, and its insert waits on the unique index;
     once the other commits, the POST is refused (409) and only the other's row exists."""
@@ -211,7 +243,7 @@ def _insert_waiting_on_a_lock() -> bool:
         return cursor.fetchone()[0] == 1
 
 
-def test_the_export_reports_the_first_submission_and_says_so(enrol, cohort, lesson):
+def test_the_export_reports_the_first_submission_and_says_so(enrol, cohort, lesson, signed_in):
     ada = enrol("ada")
     teacher = enrol("tess", Enrollment.Role.INSTRUCTOR)
     assert signed_in(ada).post(QUIZ, WRONG).status_code == 302
