@@ -205,6 +205,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# /healthz shows each dependency's details only to a staff session or to a caller sending
+# `Authorization: Bearer HEALTHZ_TOKEN` (or _FILE); anyone else, the kubelet's probes
+# included, gets the status code alone. Unset: no token opens the details.
+HEALTHZ_TOKEN = env_secret("HEALTHZ_TOKEN", default="")
+if HEALTHZ_TOKEN and len(HEALTHZ_TOKEN) < 32:
+    raise ImproperlyConfigured(
+        "HEALTHZ_TOKEN must be at least 32 characters; make one with "
+        "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    )
+
 # Sign-in throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one
 # username from one address, that username is locked out from that address for
 # LOGIN_LOCKOUT_MINUTES after the last failure, even with the right password; a success
