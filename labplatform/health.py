@@ -1,5 +1,6 @@
 """What /healthz reports: each dependency, whether it answers, and why not; and when a
-Celery worker last ran the heartbeat task that Celery beat schedules."""
+Celery worker last ran the heartbeat task that Celery beat schedules. Who sees more than
+the status is decided in labplatform/views.py."""
 
 import json
 import time
@@ -80,11 +81,22 @@ def check_workers() -> Check:
     return Check(True, f"heartbeat {age}s ago from {beat['hostname']}")
 
 
-def health_report() -> tuple[bool, dict]:
+def health_status() -> bool:
     """Healthy means the web process can serve: its database, Redis and the cluster answer.
     Workers are reported beside that but do not change the status: a web pod should not be
     restarted because the workers are down."""
-    checks = {"database": check_database(), "redis": check_redis(), "cluster": check_cluster()}
+    return all(check.ok for check in _dependency_checks().values())
+
+
+def _dependency_checks() -> dict[str, Check]:
+    return {"database": check_database(), "redis": check_redis(), "cluster": check_cluster()}
+
+
+def health_report() -> tuple[bool, dict]:
+    """The status and why: each dependency's check with its detail, and the workers'
+    heartbeat. The details name hosts, versions and errors, so /healthz shows them only to
+    staff and to the bearer of HEALTHZ_TOKEN (labplatform/views.py)."""
+    checks = _dependency_checks()
     healthy = all(check.ok for check in checks.values())
     body = {
         "status": "ok" if healthy else "unavailable",

@@ -6,6 +6,7 @@ SECRET_KEY(_FILE) and ALLOWED_HOSTS, and runs in a pod with in-cluster config.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
     "labplatform.terminal",
     "lessons",
     "labplatform.teaching",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -59,6 +61,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "labplatform.urls"
@@ -210,6 +214,37 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# /healthz shows each dependency's details only to a staff session or to a caller sending
+# `Authorization: Bearer HEALTHZ_TOKEN` (or _FILE); anyone else, the kubelet's probes
+# included, gets the status code alone. Unset: no token opens the details.
+HEALTHZ_TOKEN = env_secret("HEALTHZ_TOKEN", default="")
+if HEALTHZ_TOKEN and len(HEALTHZ_TOKEN) < 32:
+    raise ImproperlyConfigured(
+        "HEALTHZ_TOKEN must be at least 32 characters; make one with "
+        "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    )
+
+# Sign-in throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one
+# username from one address, that username is locked out from that address for
+# LOGIN_LOCKOUT_MINUTES after the last failure, even with the right password; a success
+# before that clears the count. Tries made while locked out do not extend it. Admins unlock
+# in the admin (Axes: Access attempts) or with `manage.py axes_reset_username NAME`. The
+# address is REMOTE_ADDR: behind the ingress, daphne's --proxy-headers (the image's web
+# role) sets it from X-Forwarded-For, which the NGINX ingress controller writes.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: it refuses a locked-out sign-in
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "labplatform.login_throttle.lockout_response"
+# Failed attempts are kept (the admin's list); successful sign-ins are not logged. Its
+# log lines mask usernames and addresses; no start-up banner on every command.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

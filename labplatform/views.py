@@ -1,3 +1,6 @@
+import hmac
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -5,7 +8,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from labplatform.cohorts.models import Enrollment
-from labplatform.health import health_report
+from labplatform.health import health_report, health_status
 from labplatform.terminal.access import own_enrollment
 
 
@@ -18,10 +21,29 @@ def livez(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok\n", content_type="text/plain")
 
 
+def health_details_allowed(request: HttpRequest) -> bool:
+    """Staff, or `Authorization: Bearer HEALTHZ_TOKEN` (compared in constant time). Never
+    the client's address: behind the ingress every caller looks local."""
+    if request.user.is_authenticated and request.user.is_staff:
+        return True
+    token = settings.HEALTHZ_TOKEN
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if not token or scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.encode())
+
+
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    healthy, body = health_report()
+    """Readiness: 200 when the database, Redis and the cluster answer, else 503. The body
+    says which and why only to staff and the bearer of HEALTHZ_TOKEN; anyone else (the
+    kubelet's probe too) reads the status code and {"status": "ok" | "unavailable"}."""
+    if health_details_allowed(request):
+        healthy, body = health_report()
+    else:
+        healthy = health_status()
+        body = {"status": "ok" if healthy else "unavailable"}
     return JsonResponse(body, status=200 if healthy else 503)
 
 

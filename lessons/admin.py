@@ -51,5 +51,5 @@ class AttemptAdmin(ReadOnlyAdmin):
 
 @admin.register(QuizSubmission)
 class QuizSubmissionAdmin(ReadOnlyAdmin):
-    list_display = ("enrollment", "lesson", "score", "max_score", "created_at")
-    list_filter = ("enrollment__cohort", "lesson")
+    list_display = ("enrollment", "lesson", "score", "max_score", "counts", "created_at")
+    list_filter = ("enrollment__cohort", "lesson", "counts")

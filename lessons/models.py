@@ -176,6 +176,10 @@ class Attempt(models.Model):
 
 
 class QuizSubmission(models.Model):
+    """A student's answers to a lesson's quiz. A quiz takes one submission, and it is the
+    student's score: the database holds at most one that counts per student and lesson, so
+    two racing POSTs cannot both land (lessons/services.py quiz_submit)."""
+
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="quiz_submissions")
     lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="quiz_submissions")
     answers = models.JSONField(default=dict)  # {"question-slug": ["a", "c"]}
@@ -183,9 +187,17 @@ class QuizSubmission(models.Model):
     score = models.PositiveIntegerField()
     max_score = models.PositiveIntegerField()
     created_at = models.DateTimeField(default=timezone.now)
+    # False only for the retakes stored before the one-submission policy (migration 0006
+    # kept them, and kept each student's earliest submission as the one that counts).
+    counts = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrollment", "lesson"], condition=models.Q(counts=True), name="one_counted_quiz_submission"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.enrollment.student_id} {self.lesson.number} quiz: {self.score}/{self.max_score}"

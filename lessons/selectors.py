@@ -98,9 +98,10 @@ def _task_counts(enrollment: Enrollment, lessons: list[Lesson]) -> dict[int, tup
 def course_outline(*, enrollment: Enrollment) -> list[LessonSummary]:
     lessons = course_lessons(course_slug=enrollment.cohort.course)
     counts = _task_counts(enrollment, lessons)
-    latest_quiz: dict[int, QuizSubmission] = {}
-    for submission in QuizSubmission.objects.filter(enrollment=enrollment, lesson__in=lessons).order_by("created_at"):
-        latest_quiz[submission.lesson_id] = submission
+    scored_quiz = {
+        submission.lesson_id: submission
+        for submission in QuizSubmission.objects.filter(enrollment=enrollment, lesson__in=lessons, counts=True)
+    }
     has_quiz = set(
         QuizQuestion.objects.filter(lesson__in=lessons, retired_at__isnull=True).values_list("lesson_id", flat=True)
     )
@@ -108,7 +109,7 @@ def course_outline(*, enrollment: Enrollment) -> list[LessonSummary]:
     previous_done = True
     for lesson in lessons:
         total, passed = counts.get(lesson.pk, (0, 0))
-        submission = latest_quiz.get(lesson.pk)
+        submission = scored_quiz.get(lesson.pk)
         tasks_done = passed == total
         summaries.append(
             LessonSummary(
@@ -167,7 +168,8 @@ def _quiz_view(enrollment: Enrollment, lesson: Lesson) -> QuizView | None:
     questions = list(lesson.questions.filter(retired_at__isnull=True).order_by("order"))
     if not questions:
         return None
-    submission = QuizSubmission.objects.filter(enrollment=enrollment, lesson=lesson).order_by("-created_at").first()
+    # The one that counts: the student's first (lessons/services.py quiz_submit).
+    submission = QuizSubmission.objects.filter(enrollment=enrollment, lesson=lesson, counts=True).first()
     feedback = []
     if submission is not None:
         for question in questions:

@@ -5,7 +5,7 @@ import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -192,13 +192,24 @@ def attempt_queue(*, progress: TaskProgress, answers: list[str], now=None) -> At
     return attempt
 
 
+QUIZ_TAKEN = "You have already submitted this quiz: a quiz takes one submission, and your first is your score."
+
+
+def _quiz_taken(enrollment: Enrollment, lesson: Lesson) -> bool:
+    return QuizSubmission.objects.filter(enrollment=enrollment, lesson=lesson, counts=True).exists()
+
+
 def quiz_submit(*, enrollment: Enrollment, lesson: Lesson, answers: dict[str, list[str]]) -> QuizSubmission:
     """Grades a quiz on the server: a question is right when the chosen set is exactly
-    the correct set."""
+    the correct set. A quiz takes one submission, and it is the score: a second one is
+    refused (409) and changes nothing. The database's unique index on the counted
+    submission decides between two that race."""
     _require_lesson_open(enrollment, lesson)
     questions = list(lesson.questions.filter(retired_at__isnull=True).order_by("order"))
     if not questions:
         raise LessonRefused("This lesson has no quiz.", status=404)
+    if _quiz_taken(enrollment, lesson):
+        raise LessonRefused(QUIZ_TAKEN, status=409)
     chosen: dict[str, list[str]] = {}
     for number, question in enumerate(questions, start=1):
         picked = sorted(set(answers.get(question.slug, [])))
@@ -211,11 +222,18 @@ def quiz_submit(*, enrollment: Enrollment, lesson: Lesson, answers: dict[str, li
             raise LessonRefused(f"Question {number}: choose one answer.", status=400)
         chosen[question.slug] = picked
     results = {q.slug: chosen[q.slug] == sorted(q.correct) for q in questions}
-    return QuizSubmission.objects.create(
-        enrollment=enrollment,
-        lesson=lesson,
-        answers=chosen,
-        results=results,
-        score=sum(results.values()),
-        max_score=len(questions),
-    )
+    try:
+        with transaction.atomic():  # a savepoint: the caller's transaction survives a refusal
+            return QuizSubmission.objects.create(
+                enrollment=enrollment,
+                lesson=lesson,
+                answers=chosen,
+                results=results,
+                score=sum(results.values()),
+                max_score=len(questions),
+            )
+    except IntegrityError:
+        # Another request's submission landed between the check above and this insert.
+        if _quiz_taken(enrollment, lesson):
+            raise LessonRefused(QUIZ_TAKEN, status=409) from None
+        raise

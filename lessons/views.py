@@ -113,9 +113,9 @@ def course_outline(request: HttpRequest, *, enrollment: Enrollment, course: Cour
     )
 
 
-@require_GET
-@student_view
-def lesson_detail(request: HttpRequest, *, enrollment: Enrollment, course: Course, lesson: Lesson) -> HttpResponse:
+def _lesson_response(
+    request: HttpRequest, *, enrollment: Enrollment, course: Course, lesson: Lesson, status: int | None = None
+) -> HttpResponse:
     page = selectors.lesson_page(enrollment=enrollment, lesson=lesson)
     lessons = selectors.course_lessons(course_slug=course.slug)
     index = next(i for i, row in enumerate(lessons) if row.pk == lesson.pk)
@@ -129,19 +129,33 @@ def lesson_detail(request: HttpRequest, *, enrollment: Enrollment, course: Cours
         # Each question beside its feedback, once the quiz is submitted.
         "quiz_feedback": list(zip(page.quiz.questions, page.quiz.feedback, strict=True)) if quiz_done else [],
     }
-    return render(request, "lessons/lesson.html", context, status=403 if page.locked else 200)
+    return render(request, "lessons/lesson.html", context, status=status or (403 if page.locked else 200))
+
+
+@require_GET
+@student_view
+def lesson_detail(request: HttpRequest, *, enrollment: Enrollment, course: Course, lesson: Lesson) -> HttpResponse:
+    return _lesson_response(request, enrollment=enrollment, course=course, lesson=lesson)
 
 
 @student_view
 @require_POST
 def quiz_submit(request: HttpRequest, *, enrollment: Enrollment, course: Course, lesson: Lesson) -> HttpResponse:
+    """A quiz's one submission. A refusal (a second submission, a question left out) is
+    the lesson page with the reason at its top, answered with the refusal's status (409
+    for a quiz already submitted), or {"error": ...} to a client that asks for JSON."""
     answers = {key.removeprefix("q-"): request.POST.getlist(key) for key in request.POST if key.startswith("q-")}
+    json = _wants_json(request)
     try:
         submission = services.quiz_submit(enrollment=enrollment, lesson=lesson, answers=answers)
     except services.LessonRefused as refused:
+        if json:
+            return JsonResponse({"error": str(refused)}, status=refused.status)
         messages.error(request, str(refused))
-    else:
-        messages.success(request, f"Quiz submitted: {submission.score} of {submission.max_score} right.")
+        return _lesson_response(request, enrollment=enrollment, course=course, lesson=lesson, status=refused.status)
+    if json:
+        return JsonResponse({"score": submission.score, "max_score": submission.max_score})
+    messages.success(request, f"Quiz submitted: {submission.score} of {submission.max_score} right.")
     return redirect(_lesson_url(lesson, "quiz"))
 
 

@@ -89,7 +89,7 @@ done
 curl -fsS -o /dev/null "${url}login/" || { say "the web server did not start; see $run_dir/web.log"; exit 1; }
 case $(curl -s -o /dev/null -w '%{http_code}' "${url}healthz") in
 200) health="ok" ;;
-*) health="DEGRADED: see ${url}healthz" ;;
+*) health="DEGRADED: see ${url}healthz, signed in as admin" ;;
 esac
 say "serving in $((SECONDS - started))s at $url (health: $health)"
 say "logs: $run_dir/{web,worker,beat}.log. Ctrl-C stops."

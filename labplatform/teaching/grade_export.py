@@ -1,5 +1,6 @@
 """The cohort's grades as CSV: one row per enrolled student, built from the same reads as
-the dashboard (a fixed number of queries, not one per student), plus one for quiz scores."""
+the dashboard (a fixed number of queries, not one per student), plus one for quiz scores:
+each student's first submission of each quiz, the one that counts."""
 
 import csv
 import io
@@ -28,11 +29,14 @@ def grade_rows(dashboard: Dashboard) -> Iterator[list[str]]:
         .distinct()
         .order_by("lesson__order")
     )
-    latest: dict[tuple[int, int], QuizSubmission] = {}
-    for submission in QuizSubmission.objects.filter(
-        enrollment__in=enrollments, lesson_id__in=[lesson_id for lesson_id, _ in quiz_lessons]
-    ).order_by("created_at"):
-        latest[(submission.enrollment_id, submission.lesson_id)] = submission
+    # A quiz's score is the student's first submission, the one that counts (at most one
+    # per student and lesson; lessons/services.py quiz_submit).
+    scored = {
+        (submission.enrollment_id, submission.lesson_id): submission
+        for submission in QuizSubmission.objects.filter(
+            enrollment__in=enrollments, lesson_id__in=[lesson_id for lesson_id, _ in quiz_lessons], counts=True
+        )
+    }
 
     header = ["student_id", "username", "name", "email", "tasks_passed", "tasks_total", "percent_passed"]
     for column in dashboard.columns:
@@ -42,7 +46,7 @@ def grade_rows(dashboard: Dashboard) -> Iterator[list[str]]:
             f"{column.key} attempts",
             f"{column.key} hints_used",
         ]
-    header += [f"{number} quiz score" for _, number in quiz_lessons]
+    header += [f"{number} quiz score (first submission)" for _, number in quiz_lessons]
     yield header
     for row in dashboard.rows:
         user = row.enrollment.user
@@ -64,7 +68,7 @@ def grade_rows(dashboard: Dashboard) -> Iterator[list[str]]:
                 str(cell.hints),
             ]
         for lesson_id, _ in quiz_lessons:
-            submission = latest.get((row.enrollment.pk, lesson_id))
+            submission = scored.get((row.enrollment.pk, lesson_id))
             line.append(f"{submission.score}/{submission.max_score}" if submission else "")
         yield line
 

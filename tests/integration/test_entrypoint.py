@@ -14,12 +14,14 @@ from tests.kube import wait_for
 from tests.processes import ROOT, free_port, stop, subprocess_environment
 
 ENTRYPOINT = ROOT / "scripts" / "entrypoint.sh"
+HEALTHZ_TOKEN = "entrypoint-test-healthz-token-0123456789ab"
 
 
 def production_environment(**overrides: str) -> dict[str, str]:
     return subprocess_environment(
         DEBUG="false",
         SECRET_KEY="entrypoint-test-not-secret",
+        HEALTHZ_TOKEN=HEALTHZ_TOKEN,
         ALLOWED_HOSTS="localhost,127.0.0.1",
         BIND="127.0.0.1",
         **overrides,
@@ -68,7 +70,12 @@ def test_web_serves_livez_on_its_port(django_db_setup, log):
     web = start("web", log, PORT=str(port))
     try:
         wait_for(f"/livez on port {port}", lambda: livez_answers(port, web, log), timeout=60)
-        assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()["checks"]["database"]["ok"]
+        healthz = f"http://127.0.0.1:{port}/healthz"
+        details = requests.get(healthz, headers={"Authorization": f"Bearer {HEALTHZ_TOKEN}"}, timeout=10).json()
+        assert details["checks"]["database"]["ok"]
+        # Anyone else, however local they look (daphne runs with --proxy-headers), reads the status alone.
+        local = requests.get(healthz, headers={"X-Forwarded-For": "127.0.0.1"}, timeout=10).json()
+        assert set(local) == {"status"}
     finally:
         stop(web)
     assert web.returncode is not None

@@ -11,6 +11,8 @@ import requests
 from tests.kube import wait_for
 from tests.processes import ROOT, stop, subprocess_environment
 
+TOKEN = "livez-test-healthz-token-0123456789abcdef"
+
 
 def closed_port() -> int:
     with socket.socket() as probe:
@@ -36,6 +38,7 @@ def test_it_answers_200_while_the_database_redis_and_cluster_are_unreachable(tmp
         DATABASE_URL=f"postgres://labplatform:x@127.0.0.1:{unreachable}/labplatform",
         REDIS_URL=f"redis://127.0.0.1:{unreachable}/0",
         LABPLATFORM_KUBECONFIG=str(tmp_path / "no-kubeconfig"),
+        HEALTHZ_TOKEN=TOKEN,
         BIND="127.0.0.1",
         PORT=str(port),
     )
@@ -55,7 +58,9 @@ def test_it_answers_200_while_the_database_redis_and_cluster_are_unreachable(tmp
                 return None
 
         assert wait_for(f"/livez on port {port}", livez, timeout=60).status_code == 200
-        readiness = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=30)
+        readiness = requests.get(
+            f"http://127.0.0.1:{port}/healthz", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+        )
         assert readiness.status_code == 503
         assert set(readiness.json()["down"]) == {"database", "redis", "cluster"}
     finally:

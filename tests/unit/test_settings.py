@@ -46,6 +46,32 @@ def test_start_up_succeeds_with_defaults_and_a_secret_key():
     assert result.stdout.strip() == "ok"
 
 
+def test_a_short_healthz_token_stops_start_up_naming_it():
+    result = load_settings(SECRET_KEY="x", HEALTHZ_TOKEN="guessable")
+    assert result.returncode != 0
+    assert "HEALTHZ_TOKEN must be at least 32 characters" in result.stderr
+
+
+def test_the_sign_in_throttle_reads_its_limits_from_the_environment():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; from django.conf import settings; django.setup();"
+            " print(settings.AXES_FAILURE_LIMIT, settings.AXES_COOLOFF_TIME)",
+        ],
+        env={**os.environ, "SECRET_KEY": "x", "LOGIN_FAILURE_LIMIT": "3", "LOGIN_LOCKOUT_MINUTES": "60"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["3", "1:00:00"]
+    refused = load_settings(SECRET_KEY="x", LOGIN_FAILURE_LIMIT="0")
+    assert "LOGIN_FAILURE_LIMIT=0 must be at least 1" in refused.stderr
+
+
 def test_production_settings_pass_the_deploy_check():
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -57,6 +83,7 @@ def test_production_settings_pass_the_deploy_check():
             "SECURE_SSL_REDIRECT": "true",
             "SECURE_HSTS_SECONDS": "31536000",
             "SECURE_HSTS_PRELOAD": "true",
+            "HEALTHZ_TOKEN": "h" * 40,
         },
         cwd=ROOT,
         capture_output=True,
