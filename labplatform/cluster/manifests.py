@@ -21,6 +21,10 @@ STUDENT_CLUSTER_ROLE = "labplatform-student"
 GRADER_CLUSTER_ROLE = "labplatform-grader"
 TOKEN_MINTER_CLUSTER_ROLE = "labplatform-token-minter"  # noqa: S105 (a role name, not a secret)
 NODE_READER_CLUSTER_ROLE = "labplatform-node-reader"
+# API Priority and Fairness (k8s/platform/base/flow-control.yaml): students' requests are
+# served in this limited level, each student a flow of their own.
+STUDENT_PRIORITY_LEVEL = "labplatform-students"
+STUDENT_FLOW_PRECEDENCE = 8000
 FIELD_MANAGER = "labplatform"
 
 STUDENT_NAMESPACE_PREFIX = "lab-"
@@ -178,6 +182,33 @@ def node_reader_binding(*, namespace: str, cohort: str, student: str) -> dict:
         "metadata": _metadata(name=f"labplatform-nodes-{namespace}", cohort=cohort, student=student),
         "roleRef": {"apiGroup": _RBAC_GROUP, "kind": "ClusterRole", "name": NODE_READER_CLUSTER_ROLE},
         "subjects": [_service_account_subject(name=STUDENT_SERVICE_ACCOUNT, namespace=namespace)],
+    }
+
+
+def student_flow_schema(*, namespace: str, cohort: str, student: str) -> dict:
+    """Puts the student's requests (their ServiceAccount's, from the workstation) into the
+    limited priority level of students. A FlowSchema names a ServiceAccount with its
+    namespace and cannot select namespaces by label, so each student has one, named after
+    the namespace so teardown finds it; its precedence comes before the built-in
+    `service-accounts` schema (9000), which would otherwise match."""
+    _check_namespace(namespace)
+    every_request = {
+        "resourceRules": [
+            {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"], "clusterScope": True, "namespaces": ["*"]}
+        ],
+        "nonResourceRules": [{"nonResourceURLs": ["*"], "verbs": ["*"]}],
+    }
+    subject = {"kind": "ServiceAccount", "serviceAccount": {"name": STUDENT_SERVICE_ACCOUNT, "namespace": namespace}}
+    return {
+        "apiVersion": "flowcontrol.apiserver.k8s.io/v1",
+        "kind": "FlowSchema",
+        "metadata": _metadata(name=f"labplatform-student-{namespace}", cohort=cohort, student=student),
+        "spec": {
+            "matchingPrecedence": STUDENT_FLOW_PRECEDENCE,
+            "priorityLevelConfiguration": {"name": STUDENT_PRIORITY_LEVEL},
+            "distinguisherMethod": {"type": "ByUser"},
+            "rules": [{"subjects": [subject], **every_request}],
+        },
     }
 
 

@@ -89,6 +89,7 @@ _REGISTRY = [
     Resource("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True),
     Resource("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", True, lessons=False),
     Resource("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "clusterrolebindings", False, lessons=False),
+    Resource("flowcontrol.apiserver.k8s.io/v1", "FlowSchema", "flowschemas", False, lessons=False),
     Resource(KWOK_API_VERSION, "Logs", "logs", True),
 ]
 REGISTRY: dict[tuple[str, str], Resource] = {(r.api_version, r.kind): r for r in _REGISTRY}

@@ -2,7 +2,15 @@
 namespace: a Deployment scaled to 5 plus a rolling update's surge, an HPA that really
 scales rag-api to 10 (lesson 15.11; with 15.8's container `api` kept, each of those pods
 has 750m of CPU limits), and what earlier lessons leave behind; two LoadBalancer Services
-(each also counts as node ports)."""
+(each also counts as node ports).
+
+Object counts are what the module needs at once, played in order without cleaning up,
+with a little room: every object is kept in the cluster's shared database, and node ports
+come from one range for the whole cluster (30000-32767: 2768 ports). At most the module
+holds 3 Services (frontend, rag-api, rag-api-public), 2 of them LoadBalancers, 2 node
+ports (3 if 15.8's demo NodePort is kept), 5 ConfigMaps (kube-root-ca.crt, which every
+namespace has, and 15.9's four), 2 Secrets, 4 Deployments and about 8 ReplicaSets (old
+revisions), 1 Ingress, 1 HPA and no Job."""
 
 from dataclasses import dataclass, field
 
@@ -35,17 +43,17 @@ PRESETS: dict[str, QuotaPreset] = {
                 "requests.memory": "4Gi",
                 "limits.cpu": "12",
                 "limits.memory": "8Gi",
-                "services": "10",
+                "services": "6",
                 "services.loadbalancers": "2",
-                "services.nodeports": "4",
-                "configmaps": "20",
-                "secrets": "20",
+                "services.nodeports": "3",
+                "configmaps": "8",
+                "secrets": "5",
                 "persistentvolumeclaims": "0",
-                "count/deployments.apps": "10",
-                "count/replicasets.apps": "40",
-                "count/ingresses.networking.k8s.io": "5",
-                "count/horizontalpodautoscalers.autoscaling": "5",
-                "count/jobs.batch": "10",
+                "count/deployments.apps": "6",
+                "count/replicasets.apps": "20",
+                "count/ingresses.networking.k8s.io": "3",
+                "count/horizontalpodautoscalers.autoscaling": "2",
+                "count/jobs.batch": "2",
             },
         ),
         QuotaPreset(
@@ -57,17 +65,17 @@ PRESETS: dict[str, QuotaPreset] = {
                 "requests.memory": "1Gi",
                 "limits.cpu": "2",
                 "limits.memory": "2Gi",
-                "services": "5",
-                "services.loadbalancers": "2",
+                "services": "4",
+                "services.loadbalancers": "1",
                 "services.nodeports": "2",
-                "configmaps": "10",
-                "secrets": "10",
+                "configmaps": "5",
+                "secrets": "4",
                 "persistentvolumeclaims": "0",
-                "count/deployments.apps": "5",
-                "count/replicasets.apps": "20",
+                "count/deployments.apps": "4",
+                "count/replicasets.apps": "10",
                 "count/ingresses.networking.k8s.io": "2",
-                "count/horizontalpodautoscalers.autoscaling": "2",
-                "count/jobs.batch": "5",
+                "count/horizontalpodautoscalers.autoscaling": "1",
+                "count/jobs.batch": "2",
             },
             workstation_limit={"cpu": "250m", "memory": "256Mi", "ephemeral-storage": "512Mi"},
         ),

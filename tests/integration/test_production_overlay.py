@@ -53,12 +53,18 @@ def test_it_passes_a_server_side_dry_run_as_cluster_admin(rendered):
 
 @pytest.mark.local_cluster
 def test_the_compose_overlay_passes_a_server_side_dry_run_and_adds_only_the_platforms_token():
+    """And sets k3s's ingress class (Traefik's) for students' Ingresses."""
     rendered = kubectl("kustomize", str(COMPOSE)).stdout
     base = kubectl("kustomize", str(ROOT / "k8s" / "platform")).stdout
     added = [d for d in yaml.safe_load_all(rendered) if d not in list(yaml.safe_load_all(base))]
-    assert [(d["kind"], d["type"], d["metadata"]["annotations"]) for d in added] == [
-        ("Secret", "kubernetes.io/service-account-token", {"kubernetes.io/service-account.name": "labplatform"})
+    assert [(d["kind"], d.get("type"), d["metadata"].get("annotations")) for d in added] == [
+        ("ConfigMap", None, None),
+        ("Secret", "kubernetes.io/service-account-token", {"kubernetes.io/service-account.name": "labplatform"}),
     ]
+    assert (added[0]["metadata"]["name"], added[0]["data"]) == (
+        "labplatform-student-classes",
+        {"ingressClassName": "traefik", "loadBalancerClass": "labplatform.io/none"},
+    )
     result = kubectl("apply", "--server-side", "--force-conflicts", "--dry-run=server", "-f", "-", stdin=rendered)
     assert "secret/labplatform-token serverside-applied (server dry run)" in result.stdout
 
@@ -141,6 +147,15 @@ def test_the_ingress_keeps_websockets_open_for_an_hour(objects):
     assert annotations["nginx.ingress.kubernetes.io/proxy-http-version"] == "1.1"
     backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
     assert ("Service", backend["name"]) in objects
+
+
+def test_students_ingresses_use_the_platforms_ingress_class_and_their_load_balancers_cost_nothing(objects):
+    """The classes students' objects get (k8s/platform/README.md, "Ingress and load balancers"):
+    the controller that serves the platform's own Ingress, and a load-balancer class no
+    controller serves, so no cloud load balancer is made for a student's Service."""
+    classes = objects[("ConfigMap", "labplatform-student-classes")]["data"]
+    assert classes["ingressClassName"] == objects[("Ingress", "labplatform-web")]["spec"]["ingressClassName"]
+    assert classes["loadBalancerClass"] == "labplatform.io/none"
 
 
 def test_the_secret_is_a_template_of_placeholders(objects):

@@ -152,6 +152,38 @@ def test_the_node_reader_binding_is_cluster_wide_and_named_after_the_namespace()
     }
 
 
+def test_the_students_flow_schema_puts_their_service_account_alone_into_the_students_level():
+    """The shape admission.yaml's labplatform-platform-flow-schemas admits: named after the
+    namespace, precedence 8000 (before the built-in service-accounts, 9000), one subject."""
+    assert manifests.student_flow_schema(namespace=NAMESPACE, cohort=COHORT, student=STUDENT) == {
+        "apiVersion": "flowcontrol.apiserver.k8s.io/v1",
+        "kind": "FlowSchema",
+        "metadata": {"name": f"labplatform-student-{NAMESPACE}", "labels": LABELS},
+        "spec": {
+            "matchingPrecedence": 8000,
+            "priorityLevelConfiguration": {"name": "labplatform-students"},
+            "distinguisherMethod": {"type": "ByUser"},
+            "rules": [
+                {
+                    "subjects": [
+                        {"kind": "ServiceAccount", "serviceAccount": {"name": "student", "namespace": NAMESPACE}}
+                    ],
+                    "resourceRules": [
+                        {
+                            "apiGroups": ["*"],
+                            "resources": ["*"],
+                            "verbs": ["*"],
+                            "clusterScope": True,
+                            "namespaces": ["*"],
+                        }
+                    ],
+                    "nonResourceRules": [{"nonResourceURLs": ["*"], "verbs": ["*"]}],
+                }
+            ],
+        },
+    }
+
+
 def test_the_resource_quota_holds_the_presets_limits():
     hard = {"pods": "30", "requests.cpu": "4", "count/deployments.apps": "10"}
     quota = manifests.resource_quota(namespace=NAMESPACE, cohort=COHORT, student=STUDENT, hard=hard)
