@@ -72,22 +72,34 @@ def test_cluster_up_is_a_no_op_when_the_cluster_is_already_up(kube):
     assert (kwok_cluster_dir() / "pids" / "kube-apiserver.pid").read_text().strip() == apiserver_pid
 
 
+def children_of(parent_pid: int) -> list[int]:
+    return [int(pid) for pid in Path(f"/proc/{parent_pid}/task/{parent_pid}/children").read_text().split()]
+
+
 def relays_of(parent_pid: int) -> list[int]:
-    children = Path(f"/proc/{parent_pid}/task/{parent_pid}/children").read_text().split()
-    return [int(pid) for pid in children if Path(f"/proc/{pid}/comm").read_text().strip() == "socat"]
+    """The socat relays below the process: its own and its node relay keeper's."""
+    relays = []
+    for pid in children_of(parent_pid):
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        if comm == "socat":
+            relays.append(pid)
+        elif "--keep-node-relays" in Path(f"/proc/{pid}/cmdline").read_text():
+            relays += [child for child in children_of(pid) if Path(f"/proc/{child}/comm").read_text().strip() == "socat"]
+    return relays
 
 
 def test_the_relays_die_with_kwok_however_it_dies(tmp_path):
-    """kwok-contained.sh with a stand-in for kwok: killing it with SIGKILL, as a crash or
-    a `kwokctl delete` might, takes its relays along."""
+    """kwok-contained.sh with a stand-in for kwok: it relays every node's address, more as
+    nodes are added while it runs, and killing it with SIGKILL, as a crash or a `kwokctl
+    delete` might, takes its relays along."""
     # Not under /tmp: kwok's namespace has a /tmp of its own, where these would vanish.
     work = Path.home() / ".local" / "state" / "labplatform" / f"test-kwok-contained-{tmp_path.name}"
     work.mkdir(parents=True, exist_ok=True)
     relay_dir = work / "relay"
     kubeconfig = work / "kubeconfig"
     kubeconfig.write_text("clusters:\n- cluster:\n    server: https://127.0.0.1:1\n")
-    launchers = work / "libexec"
-    launchers.mkdir(exist_ok=True)
+    nodes_file = work / "simulated-nodes"
+    nodes_file.write_text("2\n")
     stand_in = work / "kwok"
     stand_in.write_text("#!/bin/sh\nexec sleep 300\n")
     stand_in.chmod(0o755)
@@ -97,8 +109,7 @@ def test_the_relays_die_with_kwok_however_it_dies(tmp_path):
         "@KWOK_BINARY@": str(stand_in),
         "@KUBECTL_BINARY@": "/bin/true",
         "@RELAY_DIR@": str(relay_dir),
-        "@LAUNCHER_DIR@": str(launchers),
-        "@NODES@": "2",
+        "@NODES_FILE@": str(nodes_file),
         "@MAX_PROCESSES@": "512",
         "@MAX_OPEN_FILES@": "1024",
         "@MAX_VIRTUAL_KB@": "unlimited",
@@ -113,7 +124,11 @@ def test_the_relays_die_with_kwok_however_it_dies(tmp_path):
     )
     try:
         # To the API server and back in, and KWOK's server at each node address (two here).
-        relays = wait_for("five relays", lambda: len(relays_of(kwok.pid)) == 5 and relays_of(kwok.pid), timeout=30)
+        wait_for("five relays", lambda: len(relays_of(kwok.pid)) == 5, timeout=30)
+        nodes_file.write_text("3\n")  # cluster.sh added a node
+        relays = wait_for("a sixth relay", lambda: len(relays_of(kwok.pid)) == 6 and relays_of(kwok.pid), timeout=30)
+        listening = Path("/proc/net/tcp").read_text()
+        assert "0300007F:0002" in listening  # 127.0.0.3:2, the third node's address
         assert relay_dir.stat().st_mode & 0o777 == 0o700
     finally:
         kwok.kill()
