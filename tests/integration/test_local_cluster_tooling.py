@@ -76,15 +76,18 @@ def children_of(parent_pid: int) -> list[int]:
     return [int(pid) for pid in Path(f"/proc/{parent_pid}/task/{parent_pid}/children").read_text().split()]
 
 
+def is_socat(pid: int) -> bool:
+    return Path(f"/proc/{pid}/comm").read_text().strip() == "socat"
+
+
 def relays_of(parent_pid: int) -> list[int]:
     """The socat relays below the process: its own and its node relay keeper's."""
     relays = []
     for pid in children_of(parent_pid):
-        comm = Path(f"/proc/{pid}/comm").read_text().strip()
-        if comm == "socat":
+        if is_socat(pid):
             relays.append(pid)
         elif "--keep-node-relays" in Path(f"/proc/{pid}/cmdline").read_text():
-            relays += [child for child in children_of(pid) if Path(f"/proc/{child}/comm").read_text().strip() == "socat"]
+            relays += [child for child in children_of(pid) if is_socat(child)]
     return relays
 
 
