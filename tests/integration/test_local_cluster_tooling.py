@@ -2,6 +2,7 @@
 module and step, and a cluster-up that is a no-op when the cluster is already up."""
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -78,6 +79,28 @@ def children_of(parent_pid: int) -> list[int]:
 
 def is_socat(pid: int) -> bool:
     return Path(f"/proc/{pid}/comm").read_text().strip() == "socat"
+
+
+@pytest.mark.local_cluster
+def test_fit_says_what_the_nodes_hold_and_adds_none_when_they_hold_enough(kube):
+    """Growing is measured on a cluster of its own (k8s/local/README.md, "Size"); on the
+    shared one, a fit that needs nothing changes nothing."""
+    nodes = [line for line in run_kubectl("get", "nodes", "-o", "name").splitlines() if line]
+    result = run([str(CLUSTER), "fit", "1"])
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"the \d+ simulated nodes hold \d+ pods; 1 fit, nothing to add", result.stderr), result.stderr
+    assert [line for line in run_kubectl("get", "nodes", "-o", "name").splitlines() if line] == nodes
+    refused = run([str(CLUSTER), "fit", "many"])
+    assert refused.returncode != 0
+    assert "usage: " in refused.stderr and "fit PODS" in refused.stderr
+
+
+def run_kubectl(*args: str) -> str:
+    from tests.kube import KUBECTL, admin_kubeconfig
+
+    return subprocess.run(
+        [str(KUBECTL), "--kubeconfig", str(admin_kubeconfig()), *args], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def relays_of(parent_pid: int) -> list[int]:
