@@ -4,6 +4,7 @@ own needs (watching, setting up and cleaning up). Raw JSON rather than the gener
 client's models, so observing costs little CPU on a 2-core machine."""
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -13,7 +14,9 @@ import urllib3
 
 from labplatform.cluster.manifests import COHORT_LABEL
 
-STATE = Path.home() / ".local" / "state" / "labplatform" / "cluster"
+# The local cluster's state folder, as cluster.sh and the platform's settings take it.
+DEFAULT_STATE = Path.home() / ".local" / "state" / "labplatform" / "cluster"
+STATE = Path(os.environ.get("LABPLATFORM_CLUSTER_STATE") or DEFAULT_STATE)
 PLATFORM_KUBECONFIG = STATE / "platform-kubeconfig"
 ADMIN_KUBECONFIG = STATE / "kubeconfig"
 KUBECTL = Path.home() / ".cache" / "labplatform" / "kubernetes-v1.36.3" / "bin" / "kubectl"

@@ -9,7 +9,7 @@ started=$SECONDS
 step() { printf '\n== %s\n' "$*"; }
 
 step "services"
-scripts/apt-ensure.sh redis-server postgresql chromium nftables socat iproute2 util-linux tmux openssl shellcheck
+scripts/apt-ensure.sh redis-server postgresql chromium nftables socat iproute2 util-linux tmux openssl curl shellcheck
 scripts/redis.sh start 6379
 database_url=${TEST_DATABASE_URL:-$(scripts/postgres.sh start 5433)}
 echo "postgres: ${database_url%%@*}@…"

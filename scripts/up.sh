@@ -41,7 +41,7 @@ fi
 # server are made ready, which do not need it; the worker, which provisions on it,
 # starts once it is up.
 if [ -z "${LABPLATFORM_KUBECONFIG:-}" ]; then
-    scripts/apt-ensure.sh nftables socat iproute2 util-linux openssl
+    scripts/apt-ensure.sh nftables socat iproute2 util-linux openssl curl
     k8s/local/cluster.sh status >/dev/null 2>&1 || stop_services+=("k8s/local/cluster.sh stop")
     k8s/local/cluster.sh up &
     cluster=$!

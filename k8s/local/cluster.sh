@@ -2,11 +2,15 @@
 # The local Kubernetes cluster: a real control plane built from Go modules (build.sh)
 # with nodes and pods simulated by KWOK, everything on loopback.
 #
-#   cluster.sh up       build if needed, then start; a no-op when already up with
-#                       the same configuration, a re-creation when it changed
-#   cluster.sh stop     stop it, keeping its data
-#   cluster.sh down     stop and delete it
-#   cluster.sh status   what runs, and where the kubeconfig is
+#   cluster.sh up        build if needed, then start; a no-op when already up with
+#                        the same configuration, a re-creation when it changed; the
+#                        simulated nodes are sized as the parameters below say on the
+#                        running cluster, never by re-creating it
+#   cluster.sh fit PODS  grow the running cluster's simulated nodes to hold PODS pods
+#                        (what the admin's cohort page names when a cohort may not fit)
+#   cluster.sh stop      stop it, keeping its data
+#   cluster.sh down      stop and delete it
+#   cluster.sh status    what runs, and where the kubeconfig is
 #
 # Two kinds of node: KWOK's simulated nodes, for the pods students make (where scale
 # matters and images cannot be pulled), and one real node (node.sh: kubelet, containerd,
@@ -17,8 +21,10 @@
 # one), a pod becomes Ready, and the metrics API (metrics-server) answers `kubectl top nodes`.
 #
 # Parameters (environment):
-#   LABPLATFORM_CLUSTER_NODES          simulated nodes (default 3)
-#   LABPLATFORM_CLUSTER_PODS_PER_NODE  pod capacity of each node (default 400)
+#   LABPLATFORM_CLUSTER_NODES          simulated nodes (default: as many as the cluster has,
+#                                      3 for a new one); fewer removes only empty nodes
+#   LABPLATFORM_CLUSTER_PODS_PER_NODE  pod capacity of each simulated node (default: as it
+#                                      is, 400 for a new cluster)
 #   LABPLATFORM_CLUSTER_STATE          state directory (default ~/.local/state/labplatform/cluster)
 # Kubeconfigs: $LABPLATFORM_CLUSTER_STATE/kubeconfig (cluster-admin) and
 # $LABPLATFORM_CLUSTER_STATE/platform-kubeconfig (the platform's own identity, its token only).
@@ -28,11 +34,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
 name=labplatform
-nodes=${LABPLATFORM_CLUSTER_NODES:-3}
-pods_per_node=${LABPLATFORM_CLUSTER_PODS_PER_NODE:-400}
 simulated_ephemeral_storage=1Ti
 state=${LABPLATFORM_CLUSTER_STATE:-$HOME/.local/state/labplatform/cluster}
 export KWOK_WORKDIR=$state/kwok
+# The simulated nodes' count and pods each, as last sized (kwok-contained.sh reads the
+# count: it relays every node's address). Not part of the configuration's hash: the running
+# cluster is grown or shrunk to them, never re-created.
+nodes_file=$state/simulated-nodes
+pods_file=$state/simulated-pods-per-node
+nodes=${LABPLATFORM_CLUSTER_NODES:-$(cat "$nodes_file" 2>/dev/null || echo 3)}
+pods_per_node=${LABPLATFORM_CLUSTER_PODS_PER_NODE:-$(cat "$pods_file" 2>/dev/null || echo 400)}
 
 say() { printf '[cluster] %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -67,10 +78,10 @@ binaries() {
 
 require_tools() {
     local missing=() tool
-    for tool in socat nft unshare setpriv nsenter ip sha256sum tmux flock openssl; do
+    for tool in socat nft unshare setpriv nsenter ip sha256sum tmux flock openssl curl; do
         command -v "$tool" >/dev/null || missing+=("$tool")
     done
-    [ ${#missing[@]} -eq 0 ] || die "missing ${missing[*]}: apt-get install socat nftables util-linux iproute2 tmux openssl"
+    [ ${#missing[@]} -eq 0 ] || die "missing ${missing[*]}: apt-get install socat nftables util-linux iproute2 tmux openssl curl"
     [ "$(id -u)" -eq 0 ] || die "the contained kwok-controller needs root (network namespace, nftables)"
 }
 
@@ -92,7 +103,7 @@ render() {
     sed -e "s#@KWOK_BINARY@#$KWOK_BIN/kwok#" \
         -e "s#@KUBECTL_BINARY@#$KUBE_BIN/kubectl#" \
         -e "s#@RELAY_DIR@#$state/relay#" \
-        -e "s#@NODES@#$nodes#" \
+        -e "s#@NODES_FILE@#$nodes_file#" \
         -e "s#@MAX_PROCESSES@#512#" \
         -e "s#@MAX_OPEN_FILES@#8192#" \
         -e "s#@MAX_VIRTUAL_KB@#$((4 * 1024 * 1024))#" \
@@ -152,7 +163,7 @@ retire_host_shells() {
 config_hash() {
     {
         cat "$state/kwokctl.yaml" "$state/kwok-contained" "$state/metrics-server" "$state/egress-selector.yaml"
-        echo "nodes=$nodes pods=$pods_per_node ephemeral-storage=$simulated_ephemeral_storage"
+        echo "ephemeral-storage=$simulated_ephemeral_storage"
         # build.sh has checksummed every binary into its folder's .complete stamp.
         cat "$KUBE_BIN/../.complete" "$ETCD_BIN/../.complete" "$KWOK_BIN/../.complete" "$METRICS_SERVER_BIN/../.complete"
         echo "node-proxy port $(node_proxy_port)"
@@ -165,18 +176,21 @@ kubectl() { "$KUBE_BIN/kubectl" --kubeconfig "$state/kubeconfig" --request-timeo
 
 exists() { [ -f "$KWOK_WORKDIR/clusters/$name/kwok.yaml" ]; }
 
-# The simulated nodes (kwok manages only those annotated kwok.x-k8s.io/node=fake), Ready.
-simulated_ready() {
-    kubectl get nodes -o jsonpath='{range .items[?(@.metadata.annotations.kwok\.x-k8s\.io/node=="fake")]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null |
-        grep -c ' True$'
+# The simulated nodes (kwok manages only those annotated kwok.x-k8s.io/node=fake): one
+# line each, "NAME READY PODS" (its Ready condition's status, its allocatable pods).
+simulated_nodes() {
+    kubectl get nodes -o jsonpath='{range .items[?(@.metadata.annotations.kwok\.x-k8s\.io/node=="fake")]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status} {.status.allocatable.pods}{"\n"}{end}'
 }
 
-# Up means: the API server answers, every simulated node is Ready, and the running kwok
-# holds each of their leases (only then does it move that node's pods along).
+# Up means: the API server answers, there are simulated nodes and every one is Ready, and
+# the running kwok holds each of their leases (only then does it move that node's pods along).
 control_plane_healthy() {
-    [ -f "$state/kubeconfig" ] && kubectl get --raw=/readyz >/dev/null 2>&1 &&
-        [ "$(simulated_ready)" -eq "$nodes" ] &&
-        [ "$(kubectl -n kube-node-lease get leases -o name 2>/dev/null | grep -vc "/$real_node$")" -eq "$nodes" ]
+    [ -f "$state/kubeconfig" ] && kubectl get --raw=/readyz >/dev/null 2>&1 || return 1
+    local listed total leases
+    listed=$(simulated_nodes 2>/dev/null) || return 1
+    total=$(grep -c . <<<"$listed" || true)
+    leases=$(kubectl -n kube-node-lease get leases -o name 2>/dev/null | grep -vc "/$real_node$" || true)
+    [ "$total" -ge 1 ] && [ "$(grep -c ' True ' <<<"$listed" || true)" -eq "$total" ] && [ "$leases" -eq "$total" ]
 }
 
 healthy() { control_plane_healthy && node_sh status >/dev/null 2>&1; }
@@ -260,11 +274,88 @@ create() {
     chmod 600 "$state/kubeconfig.new"
     mv "$state/kubeconfig.new" "$state/kubeconfig"
     say "adding $nodes nodes, $pods_per_node pods each, with loopback addresses"
-    # kwokctl's default node addresses are 192.0.2.x, which here is a real network.
-    # Ephemeral storage too: workstation pods request some (the real node has its own).
-    kwokctl scale node --replicas "$nodes" \
+    scale_nodes "$nodes"
+}
+
+# kwokctl makes the missing nodes node-000000 to node-<N-1> (node-00000K at 127.0.0.K+1).
+# kwokctl's default node addresses are 192.0.2.x, which here is a real network.
+# Ephemeral storage too: workstation pods request some (the real node has its own).
+scale_nodes() {
+    echo "$1" >"$nodes_file"  # first, so that kwok relays the new addresses
+    kwokctl scale node --replicas "$1" \
         --param '.nodeIPs=["127.0.0.1"]' --param ".allocatable.pods=$pods_per_node" \
         --param ".allocatable.\"ephemeral-storage\"=\"$simulated_ephemeral_storage\"" >&2
+}
+
+# Pods bound to the node, of any phase (a Succeeded pod still holds its name there).
+pods_on() {
+    kubectl get pods --all-namespaces --field-selector "spec.nodeName=$1" -o name | grep -c . || true
+}
+
+# Fewer nodes: removes empty ones from the last (the highest address) down, and stops at
+# the first that holds a pod, which stays with all below it (the addresses stay 127.0.0.1
+# to .N, each relayed). A node's pods would go with it, so none is removed that has one.
+shrink_nodes() {
+    local want=$1 node count held
+    while read -r node _ _; do
+        [ "$(simulated_nodes | grep -c .)" -gt "$want" ] || break
+        held=$(pods_on "$node")
+        if [ "$held" -gt 0 ]; then
+            say "$node holds $held pods: it stays, and the nodes before it ($((10#${node##*-} + 1)) in all)"
+            break
+        fi
+        kubectl delete node "$node" --wait=true >/dev/null
+        say "removed $node (it held no pod)"
+    done < <(simulated_nodes | sort -r)
+    count=$(simulated_nodes | grep -c . || true)
+    echo "$count" >"$nodes_file"
+}
+
+# The running cluster's simulated nodes, grown to $nodes (or shrunk, by empty nodes
+# only), each with $pods_per_node pods (a node's status is patched: kwok keeps it).
+size_nodes() {
+    local have node ready pods
+    have=$(simulated_nodes | grep -c . || true)
+    if [ "$have" -lt "$nodes" ]; then
+        say "growing from $have to $nodes simulated nodes, $pods_per_node pods each"
+        scale_nodes "$nodes"
+        wait_ready || die "the new nodes did not become Ready; kwok's log: $KWOK_WORKDIR/clusters/$name/logs/kwok-controller.log"
+    elif [ "$have" -gt "$nodes" ]; then
+        say "shrinking from $have to $nodes simulated nodes, removing only empty ones"
+        shrink_nodes "$nodes"
+    else
+        echo "$have" >"$nodes_file"
+    fi
+    while read -r node ready pods; do
+        [ "$pods" = "$pods_per_node" ] && continue
+        say "$node: $pods_per_node pods (was ${pods:-none})"
+        kubectl patch node "$node" --subresource=status --type=merge \
+            -p "{\"status\":{\"allocatable\":{\"pods\":\"$pods_per_node\"},\"capacity\":{\"pods\":\"$pods_per_node\"}}}" >/dev/null
+        : "$ready"
+    done < <(simulated_nodes)
+    echo "$pods_per_node" >"$pods_file"
+}
+
+# etcd's upkeep (etcd-maintenance.sh): defragments when compaction has left the database
+# file much larger than what is in use, and disarms etcd's NOSPACE alarm after. It runs
+# while the cluster does: started by up (if it is not running), ended by stop and down.
+maintenance_pid_file=$state/etcd-maintenance.pid
+maintenance_running() {
+    local pid
+    pid=$(cat "$maintenance_pid_file" 2>/dev/null) && [ -n "$pid" ] &&
+        tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "etcd-maintenance.sh $KWOK_WORKDIR/"
+}
+
+maintenance_start() {
+    maintenance_running && return
+    setsid "$here/etcd-maintenance.sh" "$KWOK_WORKDIR/clusters/$name/kwok.yaml" "$maintenance_pid_file" \
+        </dev/null >>"$state/etcd-maintenance.log" 2>&1 &
+    say "etcd upkeep started (defragments when needed; log: $state/etcd-maintenance.log)"
+}
+
+maintenance_stop() {
+    if maintenance_running; then kill "$(cat "$maintenance_pid_file")"; fi
+    rm -f "$maintenance_pid_file"
 }
 
 # The platform's own identity: k8s/platform with the local overlay, and a kubeconfig that
@@ -342,6 +433,8 @@ cmd_up() {
     if [ -f "$state/config-hash" ] && [ "$(cat "$state/config-hash")" = "$want" ] && exists; then
         if control_plane_healthy; then
             node_sh up  # starts whatever of the node is not running
+            size_nodes
+            maintenance_start
             # Just started by someone else, metrics may lag a few seconds; a dead
             # metrics-server is reported (cluster.sh stop, then up, restarts it).
             metrics_ready || wait_metrics
@@ -352,6 +445,8 @@ cmd_up() {
         say "restarting the stopped cluster (its data is kept)"
         if kwokctl start cluster >&2 && wait_ready; then
             node_sh up
+            size_nodes
+            maintenance_start
             wait_metrics
             platform_identity
             say "up: $state/kubeconfig"
@@ -363,12 +458,15 @@ cmd_up() {
     fi
     rm -f "$state/config-hash" "$state/platform-hash"
     if exists; then
+        maintenance_stop
         node_sh down
         kwokctl delete cluster >&2
     fi
     create
     wait_ready || die "nodes or pods did not become Ready; kwok's log: $KWOK_WORKDIR/clusters/$name/logs/kwok-controller.log"
     node_sh up
+    size_nodes
+    maintenance_start
     wait_metrics
     echo "$want" >"$state/config-hash"
     platform_identity
@@ -376,6 +474,7 @@ cmd_up() {
 }
 
 cmd_stop() {
+    maintenance_stop
     if exists; then
         binaries 2>/dev/null
         node_sh stop
@@ -385,13 +484,38 @@ cmd_stop() {
 }
 
 cmd_down() {
+    maintenance_stop
     if [ -d "$KWOK_WORKDIR/clusters/$name" ]; then
         binaries 2>/dev/null
         node_sh down
         kwokctl delete cluster >&2
     fi
-    rm -f "$state/config-hash" "$state/kubeconfig" "$state/platform-hash" "$state/platform-kubeconfig"
+    rm -f "$state/config-hash" "$state/kubeconfig" "$state/platform-hash" "$state/platform-kubeconfig" \
+        "$nodes_file" "$pods_file"
     say "down"
+}
+
+# Grows the running cluster's simulated nodes until they hold PODS pods; never shrinks it
+# and never re-creates it. With LABPLATFORM_CLUSTER_PODS_PER_NODE, every node gets that
+# many first.
+cmd_fit() {
+    local want=${1:-} have holds need
+    case $want in '' | *[!0-9]*) die "usage: $0 fit PODS: the pods the simulated nodes must hold (the cohort page names it)" ;; esac
+    exists || die "no cluster; run: make cluster-up"
+    binaries 2>/dev/null
+    control_plane_healthy || die "cluster $name is not up (or its nodes are not Ready); run: make cluster-up"
+    have=$(simulated_nodes | grep -c . || true)
+    need=$(((want + pods_per_node - 1) / pods_per_node))
+    [ "$need" -le 250 ] || die "$want pods need $need nodes of $pods_per_node pods, and there may be at most 250; give each more, e.g. LABPLATFORM_CLUSTER_PODS_PER_NODE=$(((want + 249) / 250)) $0 fit $want"
+    nodes=$((need > have ? need : have))
+    size_nodes
+    holds=$(simulated_nodes | awk '{ sum += $3 } END { print sum + 0 }')
+    if [ "$nodes" -gt "$have" ]; then
+        wait_metrics
+        say "grown from $have to $nodes simulated nodes of $pods_per_node pods: they hold $holds pods, $want needed"
+    else
+        say "the $have simulated nodes hold $holds pods; $want fit, nothing to add"
+    fi
 }
 
 cmd_status() {
@@ -419,8 +543,9 @@ cmd_status() {
 
 case ${1:-} in
 up) cmd_up ;;
+fit) cmd_fit "${2:-}" ;;
 stop) cmd_stop ;;
 down) cmd_down ;;
 status) cmd_status ;;
-*) die "usage: $0 up|stop|down|status" ;;
+*) die "usage: $0 up|fit PODS|stop|down|status" ;;
 esac

@@ -16,10 +16,37 @@ set -euo pipefail
 kwok=@KWOK_BINARY@
 kubectl=@KUBECTL_BINARY@
 relay_dir=@RELAY_DIR@
-nodes=@NODES@
+# How many simulated nodes there are (cluster.sh writes it, and grows it as it adds nodes).
+nodes_file=@NODES_FILE@
 
 if [ "${1:-}" = "--version" ] || [ "${1:-}" = "version" ]; then
     exec "$kwok" "$@"
+fi
+
+relay() {
+    # The relay gets SIGKILL when its parent (this process, later exec'd into kwok, or the
+    # keeper below) dies.
+    setpriv --pdeathsig KILL socat "$@" &
+}
+
+# KWOK's server, for every node address: the API server dials 127.0.0.1 (Hostname
+# localhost) for exec and logs, metrics-server each node's InternalIP 127.0.0.N (kwokctl
+# numbers nodes from 0: node-00000K is 127.0.0.K+1). Nodes are added while kwok runs
+# (cluster.sh up and fit), so the keeper relays 127.0.0.1 to .N for the N in $nodes_file,
+# looking again every second; it never closes a relay (one for an address whose node was
+# removed costs an idle socat). It dies with kwok, and its relays with it.
+if [ "${1:-}" = "--keep-node-relays" ]; then
+    kwok_port=$2 relayed=0
+    while :; do
+        want=$(cat "$nodes_file" 2>/dev/null || true)
+        case $want in '' | *[!0-9]*) want=$relayed ;; esac
+        [ "$want" -le 250 ] || want=250
+        while [ "$relayed" -lt "$want" ]; do
+            relayed=$((relayed + 1))
+            relay "TCP-LISTEN:$kwok_port,bind=127.0.0.$relayed,reuseaddr,fork" "UNIX-CONNECT:$relay_dir/kwok.sock"
+        done
+        sleep 1
+    done
 fi
 
 arg() {
@@ -53,11 +80,6 @@ if [ -z "$api_port" ]; then
     echo "kwok-contained: no https://127.0.0.1:PORT server in $kubeconfig" >&2
     exit 2
 fi
-
-relay() {
-    # The relay gets SIGKILL when its parent (this process, later exec'd into kwok) dies.
-    setpriv --pdeathsig KILL socat "$@" &
-}
 
 wait_for_socket() {
     for _ in $(seq 1 100); do
@@ -93,11 +115,7 @@ if ! $inside; then
     chmod 700 "$relay_dir"
     rm -f "$relay_dir/api.sock" "$relay_dir/kwok.sock"
     relay "UNIX-LISTEN:$relay_dir/api.sock,fork,mode=600" "TCP:127.0.0.1:$api_port"
-    # KWOK's server, for every node address: the API server dials 127.0.0.1 (Hostname
-    # localhost) for exec and logs, metrics-server each node's InternalIP 127.0.0.N.
-    for node_no in $(seq 1 "$nodes"); do
-        relay "TCP-LISTEN:$kwok_port,bind=127.0.0.$node_no,reuseaddr,fork" "UNIX-CONNECT:$relay_dir/kwok.sock"
-    done
+    setpriv --pdeathsig KILL "$0" --keep-node-relays "$kwok_port" &
     wait_for_socket "$relay_dir/api.sock"
     ulimit -u @MAX_PROCESSES@
     ulimit -n @MAX_OPEN_FILES@

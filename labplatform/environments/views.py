@@ -15,6 +15,7 @@ from labplatform.cohorts.instructors import not_teaching, teaching_cohort
 from labplatform.cohorts.models import Announcement, Cohort, Enrollment
 from labplatform.environments import lifecycle
 from labplatform.environments import services as environments
+from labplatform.environments.capacity import cohort_capacity
 from labplatform.environments.cluster_health import cluster_reports
 from labplatform.environments.models import StudentEnvironment
 from labplatform.environments.progress import cohort_progress
@@ -34,6 +35,7 @@ def cohort_list(request: HttpRequest) -> HttpResponse:
 def cohort_detail(request: HttpRequest, slug: str) -> HttpResponse:
     cohort = get_object_or_404(Cohort.objects.select_related("cluster"), slug=slug)
     enrollments = cohort.enrollments.select_related("user", "environment").order_by("role", "user__username")
+    ended = cohort.state == Cohort.State.ENDED
     return render(
         request,
         "environments/cohort_detail.html",
@@ -41,6 +43,8 @@ def cohort_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "cohort": cohort,
             "enrollments": enrollments,
             "progress": cohort_progress(cohort=cohort),
+            # Whether its pods fit on its cluster; an ended cohort is not provisioned again.
+            "capacity": None if ended else cohort_capacity(cohort=cohort),
             # The state words, for cohort-progress.js to draw pushed changes with.
             "environment_states": dict(StudentEnvironment.State.choices),
             "schedule": lifecycle.cohort_schedule(cohort=cohort),
@@ -62,6 +66,9 @@ def cohort_action(request: HttpRequest, slug: str, action: str) -> HttpResponse:
     elif action == "provision":
         count = environments.cohort_provision(cohort=cohort)
         messages.success(request, f"Provisioning {count} environment(s).")
+        capacity = cohort_capacity(cohort=cohort)
+        if not capacity.fits:
+            messages.warning(request, capacity.message())
     elif action == "reconcile":
         count = environments.cohort_reconcile(cohort=cohort)
         messages.success(request, f"Reconciling {count} ready environment(s).")

@@ -54,6 +54,12 @@ def _every_student_ready_and_every_hook_passed(document: dict) -> None:
     assert STEPS <= set(platform["trace"]["calls"])
 
 
+def _the_new_student_is_ready_and_etcd_was_read(document: dict) -> None:
+    assert document["provisioning"]["state"] == "ready", document["provisioning"]
+    assert document["after"]["quota_mib"] > 0
+    assert document["writer_requests"]["statuses"].get("200"), document["writer_requests"]
+
+
 QUICK = {
     "dashboard": Quick(
         cluster=False,
@@ -100,6 +106,15 @@ QUICK = {
                 ),
             }
         ],
+    ),
+    "fill": Quick(
+        cluster=True,
+        tables=[
+            no_ratios("before the fill", "filled", "largest during writes", "after defragmentation"),
+            all_ratios("baseline p50 ms", "during writes p50 ms", "baseline p99 ms", "during writes p99 ms"),
+            no_ratios("ConfigMap rewrites"),
+        ],
+        details=[_the_new_student_is_ready_and_etcd_was_read],
     ),
     "provision": Quick(
         cluster=True,

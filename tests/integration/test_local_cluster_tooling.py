@@ -2,6 +2,7 @@
 module and step, and a cluster-up that is a no-op when the cluster is already up."""
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -72,22 +73,59 @@ def test_cluster_up_is_a_no_op_when_the_cluster_is_already_up(kube):
     assert (kwok_cluster_dir() / "pids" / "kube-apiserver.pid").read_text().strip() == apiserver_pid
 
 
+def children_of(parent_pid: int) -> list[int]:
+    return [int(pid) for pid in Path(f"/proc/{parent_pid}/task/{parent_pid}/children").read_text().split()]
+
+
+def is_socat(pid: int) -> bool:
+    return Path(f"/proc/{pid}/comm").read_text().strip() == "socat"
+
+
+@pytest.mark.local_cluster
+def test_fit_says_what_the_nodes_hold_and_adds_none_when_they_hold_enough(kube):
+    """Growing is measured on a cluster of its own (k8s/local/README.md, "Size"); on the
+    shared one, a fit that needs nothing changes nothing."""
+    nodes = [line for line in run_kubectl("get", "nodes", "-o", "name").splitlines() if line]
+    result = run([str(CLUSTER), "fit", "1"])
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"the \d+ simulated nodes hold \d+ pods; 1 fit, nothing to add", result.stderr), result.stderr
+    assert [line for line in run_kubectl("get", "nodes", "-o", "name").splitlines() if line] == nodes
+    refused = run([str(CLUSTER), "fit", "many"])
+    assert refused.returncode != 0
+    assert "usage: " in refused.stderr and "fit PODS" in refused.stderr
+
+
+def run_kubectl(*args: str) -> str:
+    from tests.kube import KUBECTL, admin_kubeconfig
+
+    return subprocess.run(
+        [str(KUBECTL), "--kubeconfig", str(admin_kubeconfig()), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
 def relays_of(parent_pid: int) -> list[int]:
-    children = Path(f"/proc/{parent_pid}/task/{parent_pid}/children").read_text().split()
-    return [int(pid) for pid in children if Path(f"/proc/{pid}/comm").read_text().strip() == "socat"]
+    """The socat relays below the process: its own and its node relay keeper's."""
+    relays = []
+    for pid in children_of(parent_pid):
+        if is_socat(pid):
+            relays.append(pid)
+        elif "--keep-node-relays" in Path(f"/proc/{pid}/cmdline").read_text():
+            relays += [child for child in children_of(pid) if is_socat(child)]
+    return relays
 
 
 def test_the_relays_die_with_kwok_however_it_dies(tmp_path):
-    """kwok-contained.sh with a stand-in for kwok: killing it with SIGKILL, as a crash or
-    a `kwokctl delete` might, takes its relays along."""
+    """kwok-contained.sh with a stand-in for kwok: it relays every node's address, more as
+    nodes are added while it runs, and killing it with SIGKILL, as a crash or a `kwokctl
+    delete` might, takes its relays along."""
     # Not under /tmp: kwok's namespace has a /tmp of its own, where these would vanish.
     work = Path.home() / ".local" / "state" / "labplatform" / f"test-kwok-contained-{tmp_path.name}"
     work.mkdir(parents=True, exist_ok=True)
     relay_dir = work / "relay"
     kubeconfig = work / "kubeconfig"
     kubeconfig.write_text("clusters:\n- cluster:\n    server: https://127.0.0.1:1\n")
-    launchers = work / "libexec"
-    launchers.mkdir(exist_ok=True)
+    nodes_file = work / "simulated-nodes"
+    nodes_file.write_text("2\n")
     stand_in = work / "kwok"
     stand_in.write_text("#!/bin/sh\nexec sleep 300\n")
     stand_in.chmod(0o755)
@@ -97,8 +135,7 @@ def test_the_relays_die_with_kwok_however_it_dies(tmp_path):
         "@KWOK_BINARY@": str(stand_in),
         "@KUBECTL_BINARY@": "/bin/true",
         "@RELAY_DIR@": str(relay_dir),
-        "@LAUNCHER_DIR@": str(launchers),
-        "@NODES@": "2",
+        "@NODES_FILE@": str(nodes_file),
         "@MAX_PROCESSES@": "512",
         "@MAX_OPEN_FILES@": "1024",
         "@MAX_VIRTUAL_KB@": "unlimited",
@@ -113,7 +150,11 @@ def test_the_relays_die_with_kwok_however_it_dies(tmp_path):
     )
     try:
         # To the API server and back in, and KWOK's server at each node address (two here).
-        relays = wait_for("five relays", lambda: len(relays_of(kwok.pid)) == 5 and relays_of(kwok.pid), timeout=30)
+        wait_for("five relays", lambda: len(relays_of(kwok.pid)) == 5, timeout=30)
+        nodes_file.write_text("3\n")  # cluster.sh added a node
+        relays = wait_for("a sixth relay", lambda: len(relays_of(kwok.pid)) == 6 and relays_of(kwok.pid), timeout=30)
+        listening = Path("/proc/net/tcp").read_text()
+        assert "0300007F:0002" in listening  # 127.0.0.3:2, the third node's address
         assert relay_dir.stat().st_mode & 0o777 == 0o700
     finally:
         kwok.kill()

@@ -1,4 +1,5 @@
-"""`manage.py provision_cohort SLUG`: queues every pending or failed environment of the
+"""`manage.py provision_cohort SLUG`: warns when the cohort's pods may not fit on its cluster
+(environments/capacity.py), queues every pending or failed environment of the
 cohort and shows a progress bar until none is left in flight. Celery workers do the work."""
 
 import sys
@@ -8,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from labplatform.celery import app
 from labplatform.cohorts.models import Cohort
+from labplatform.environments.capacity import cohort_capacity
 from labplatform.environments.models import StudentEnvironment
 from labplatform.environments.progress import cohort_progress
 from labplatform.environments.services import cohort_provision
@@ -39,6 +41,9 @@ class Command(BaseCommand):
             raise CommandError(f"no cohort with slug {slug!r}")
         if not app.control.ping(timeout=2):
             raise CommandError("no Celery worker answers; start one (make up does) and run this again")
+        capacity = cohort_capacity(cohort=cohort)
+        if not capacity.fits:
+            self.stderr.write(f"warning: {capacity.message()}")
         queued = cohort_provision(cohort=cohort)
         self.stdout.write(f"{cohort.name}: queued {queued} environment(s)")
         deadline = time.monotonic() + timeout
