@@ -187,7 +187,7 @@ class QuizSubmission(models.Model):
     score = models.PositiveIntegerField()
     max_score = models.PositiveIntegerField()
     created_at = models.DateTimeField(default=timezone.now)
-    # False only for the retakes stored before the one-submission policy (migration 0006
+    # False only for the retakes stored before the one-submission policy (migration 0008
     # kept them, and kept each student's earliest submission as the one that counts).
     counts = models.BooleanField(default=True)
 

@@ -1,4 +1,4 @@
-"""Migration 0006 on a database that holds retakes (several submissions of one student for
+"""Migration 0008 on a database that holds retakes (several submissions of one student for
 one lesson, from before the one-submission policy): every row is kept, the earliest of
 each student's counts, and the unique index then refuses a second counted one. Real
 PostgreSQL, migrated back and forth with Django's migration executor."""
@@ -12,8 +12,8 @@ from django.utils import timezone
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = ("lessons", "0005_task_setup_claim")
-AFTER = ("lessons", "0006_quiz_first_submission_counts")
+BEFORE = ("lessons", "0007_attempt_evidence_bounded")
+AFTER = ("lessons", "0008_quiz_first_submission_counts")
 
 
 def migrate(target: tuple[str, str]):
@@ -25,15 +25,15 @@ def migrate(target: tuple[str, str]):
 
 
 @pytest.fixture
-def at_0005():
+def before_the_policy():
     apps = migrate(BEFORE)
     yield apps
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())
 
 
-def test_retakes_are_kept_and_the_earliest_counts(at_0005):
-    apps = at_0005
+def test_retakes_are_kept_and_the_earliest_counts(before_the_policy):
+    apps = before_the_policy
     User = apps.get_model("auth", "User")
     Cluster, Cohort, Enrollment = (apps.get_model("cohorts", name) for name in ("Cluster", "Cohort", "Enrollment"))
     Course, Lesson, QuizSubmission = (

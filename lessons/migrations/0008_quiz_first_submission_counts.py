@@ -26,7 +26,7 @@ def keep_the_earliest_counted(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("lessons", "0005_task_setup_claim"),
+        ("lessons", "0007_attempt_evidence_bounded"),
     ]
 
     operations = [
