@@ -1,9 +1,11 @@
 """Measuring what grading stores of an attempt: its evidence bytes as stored, what one
 evaluation holds before anything is bounded, and the bytes PostgreSQL keeps for them."""
 
+import base64
 import json
 
 from django.db import connection
+from django.test import Client
 
 from lessons.grading.engine import checks_evaluate
 from lessons.grading.evidence import json_size
@@ -64,3 +66,22 @@ def graded(attempt: Attempt, grade=None, *, timeout: float = 120) -> Attempt:
 def checked(enrollment, task, grade=None) -> Attempt:
     """Check, as the student presses it, and its result."""
     return graded(attempt_create(enrollment=enrollment, task=task, answers=[]), grade)
+
+
+def secret_forms() -> tuple[str, str]:
+    """SECRET_VALUE as written and in base64, as the API server keeps it."""
+    return SECRET_VALUE, base64.b64encode(SECRET_VALUE.encode()).decode()
+
+
+def stored_text(attempts: list[Attempt]) -> str:
+    """Everything the attempts stored: results and messages, as text."""
+    return json.dumps([attempt.results for attempt in attempts]) + "".join(a.message for a in attempts)
+
+
+def drilldown_html(instructor, enrollment) -> str:
+    """The student's drill-down page as their instructor gets it (asserting 200)."""
+    web = Client()
+    web.force_login(instructor)
+    page = web.get(f"/teach/{enrollment.cohort.slug}/students/{enrollment.student_id}/")
+    assert page.status_code == 200
+    return page.content.decode()

@@ -17,14 +17,23 @@ import os
 
 import pytest
 import yaml
-from django.test import Client
 
 from labplatform.cluster.students import student_kubeconfig, student_token
 from labplatform.environments.steps import environment_spec
 from lessons.grading.evidence import ATTEMPT_BYTES, VALUE_BYTES, json_size
 from lessons.models import Attempt, TaskProgress
 from lessons.services import task_open
-from tests.evidence import PROJECT, SECRET_VALUE, checked, evaluated, evidence_bytes, on_disk
+from tests.evidence import (
+    PROJECT,
+    SECRET_VALUE,
+    checked,
+    drilldown_html,
+    evaluated,
+    evidence_bytes,
+    on_disk,
+    secret_forms,
+    stored_text,
+)
 from tests.kube import kubectl
 from tests.lessons_rows import course_with_task
 from tests.terminals import provision_ready
@@ -124,18 +133,14 @@ def test_a_flood_of_checks_on_the_largest_configmap_a_student_may_make(student, 
     assert TaskProgress.objects.get(enrollment=enrollment, task=task).attempts_count == CHECKS
     assert all(attempt.state == Attempt.State.FAILED for attempt in attempts)
 
-    encoded = base64.b64encode(SECRET_VALUE.encode()).decode()
-    stored = json.dumps([attempt.results for attempt in attempts]) + "".join(a.message for a in attempts)
+    _, encoded = secret_forms()
+    stored = stored_text(attempts)
     assert SECRET_VALUE not in stored and encoded not in stored
-    web = Client()
-    web.force_login(instructor)
-    page = web.get(f"/teach/{enrollment.cohort.slug}/students/{enrollment.student_id}/")
-    assert page.status_code == 200
-    html = page.content.decode()
+    html = drilldown_html(instructor, enrollment)
     assert f"1\N{EN DASH}{CHECKS} of {CHECKS}" in html and SECRET_VALUE not in html and encoded not in html
     before = evidence_bytes(whole)
     print(
         f"\n{LARGEST // 1000} KB ConfigMap as the student, {CHECKS} Checks: evidence bytes per attempt before "
         f"{before:,}, after {after[-1]:,} (the latest {keep}) and {after[0]:,} (older); all {CHECKS} attempts' "
-        f"evidence before {before * CHECKS:,}, after {sum(after):,}; drill-down page {len(page.content):,} bytes"
+        f"evidence before {before * CHECKS:,}, after {sum(after):,}; drill-down page {len(html.encode()):,} bytes"
     )

@@ -19,14 +19,23 @@ import os
 import re
 
 import pytest
-from django.test import Client
 
 from labplatform.environments.models import StudentEnvironment
 from lessons.grading.evidence import ATTEMPT_BYTES, VALUE_BYTES, json_size
 from lessons.grading.flow import attempt_grade
 from lessons.models import Attempt, TaskProgress
 from lessons.services import task_open
-from tests.evidence import PROJECT, SECRET_VALUE, checked, evaluated, evidence_bytes, on_disk
+from tests.evidence import (
+    PROJECT,
+    SECRET_VALUE,
+    checked,
+    drilldown_html,
+    evaluated,
+    evidence_bytes,
+    on_disk,
+    secret_forms,
+    stored_text,
+)
 from tests.lessons_rows import course_with_task
 
 pytestmark = [
@@ -102,16 +111,12 @@ def test_a_flood_of_checks_on_a_900_kb_configmap_stores_bounded_evidence(student
     assert Attempt.objects.filter(progress__enrollment=enrollment).count() == CHECKS
 
     # The Secret's value is in nothing stored, nor in base64 as the API server keeps it.
-    encoded = base64.b64encode(SECRET_VALUE.encode()).decode()
-    stored = json.dumps([attempt.results for attempt in attempts]) + "".join(a.message for a in attempts)
+    _, encoded = secret_forms()
+    stored = stored_text(attempts)
     assert SECRET_VALUE not in stored and encoded not in stored
 
     # The instructor's drill-down: the latest 20 of the 25, each kept value truncated.
-    web = Client()
-    web.force_login(instructor)
-    page = web.get(f"/teach/{enrollment.cohort.slug}/students/{enrollment.student_id}/")
-    assert page.status_code == 200
-    html = page.content.decode()
+    html = drilldown_html(instructor, enrollment)
     assert "1\N{EN DASH}20 of 25" in html and SECRET_VALUE not in html and encoded not in html
     # Two checks assert on rag-config's data (exists; holds no OPENAI_API_KEY, absent).
     assert len(re.findall(r"truncated, \d+ bytes in all", html)) == keep
@@ -122,5 +127,5 @@ def test_a_flood_of_checks_on_a_900_kb_configmap_stores_bounded_evidence(student
         f"{after[-1]:,} (the latest {keep}) and {after[0]:,} (older); all {CHECKS} attempts' evidence before "
         f"{before * CHECKS:,}, after {sum(after):,}; results on disk (jsonb) per attempt before "
         f"{on_disk(whole):,}, after {on_disk(latest.results):,} and {on_disk(attempts[0].results):,}; "
-        f"drill-down page {len(page.content):,} bytes"
+        f"drill-down page {len(html.encode()):,} bytes"
     )
