@@ -6,13 +6,14 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from labplatform.cohorts.models import Cluster, Cohort, Enrollment
 from labplatform.environments.models import StudentEnvironment
 from lessons import services
 from lessons.models import Course, Lesson, Task, TaskProgress
+from tests.threads import in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,18 +39,6 @@ def opening(django_user_model):
         enrollment=enrollment, namespace=f"lab-{enrollment.student_id}", state=StudentEnvironment.State.READY
     )
     return Enrollment.objects.select_related("cohort__cluster", "environment").get(pk=enrollment.pk), task
-
-
-def in_thread(target, results: list) -> threading.Thread:
-    def run():
-        try:
-            results.append(target())
-        finally:
-            close_old_connections()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
 
 
 def test_two_tabs_opening_at_once_run_the_setup_once(opening):

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 import requests
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.test import Client
 
 from labplatform.cohorts.models import Cluster, Cohort, Enrollment
@@ -17,6 +17,7 @@ from lessons.models import Course, Lesson, QuizQuestion, QuizSubmission
 from lessons.services import QUIZ_TAKEN
 from tests.kube import wait_for
 from tests.processes import free_port, start_web, stop
+from tests.threads import in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -163,18 +164,6 @@ def test_one_students_submission_does_not_use_up_anothers(enrol, signed_in):
     assert signed_in(bo).post(QUIZ, WRONG).status_code == 302
     assert QuizSubmission.objects.get(enrollment=ada).score == 2
     assert QuizSubmission.objects.get(enrollment=bo).score == 0
-
-
-def in_thread(target, results: list) -> threading.Thread:
-    def run():
-        try:
-            results.append(target())
-        finally:
-            close_old_connections()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
 
 
 def test_concurrent_posts_land_one_submission(enrol, signed_in, web):
