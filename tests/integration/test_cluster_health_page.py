@@ -79,9 +79,11 @@ def test_staff_see_the_version_managed_namespaces_and_a_students_quota_usage(cli
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL)
     usage = dict(zip(headers, cells, strict=True))
     assert headers[:3] == ["pods", "requests.cpu", "requests.memory"]
-    assert usage["pods"] == '1<span class="muted">/30</span>'
-    assert usage["requests.cpu"] == '50m<span class="muted">/4</span>'  # the LimitRange's default request
-    assert usage["count/deployments.apps"] == '0<span class="muted">/10</span>'
+    hard = core.read_namespaced_resource_quota("student-quota", namespace).status.hard
+    assert usage["pods"] == f'1<span class="muted">/{hard["pods"]}</span>'
+    # the LimitRange's default request
+    assert usage["requests.cpu"] == f'50m<span class="muted">/{hard["requests.cpu"]}</span>'
+    assert usage["count/deployments.apps"] == f'0<span class="muted">/{hard["count/deployments.apps"]}</span>'
     assert "at-limit" not in row  # persistentvolumeclaims 0/0: turned off, not full
 
 
