@@ -25,6 +25,9 @@ def delete_labelled(kube: client.ApiClient, cohort_slug: str) -> None:
         delete_namespace(core, ns.metadata.name)
     for binding in rbac.list_cluster_role_binding(label_selector=selector).items:
         rbac.delete_cluster_role_binding(binding.metadata.name)
+    flow_control = client.FlowcontrolApiserverV1Api(kube)
+    for schema in flow_control.list_flow_schema(label_selector=selector).items:
+        flow_control.delete_flow_schema(schema.metadata.name)
     for rule in custom.list_cluster_custom_object(KWOK_GROUP, KWOK_VERSION, "clusterexecs", label_selector=selector)[
         "items"
     ]:
