@@ -70,9 +70,13 @@ ROUTES: dict[str, Route | str] = {
     "course-outline": Route(OWN, "GET", lambda w: f"/learn/{w.task.lesson.course.slug}/", "victim", 200),
     "lesson-detail": Route(OWN, "GET", lambda w: f"/learn/{w.task.lesson.course.slug}/{w.lesson.slug}/", "victim", 200),
     "quiz-submit": Route(
-        OWN, "POST", lambda w: f"/learn/{w.task.lesson.course.slug}/{w.lesson.slug}/quiz", "victim", 302,
+        OWN,
+        "POST",
+        lambda w: f"/learn/{w.task.lesson.course.slug}/{w.lesson.slug}/quiz",
+        "victim",
+        302,
         data=lambda w: {"q-q1": "b"},
-    ),  # fmt: skip
+    ),
     "task-open": Route(OWN, "POST", _task("open"), "victim", 302),
     "task-hint": Route(OWN, "POST", _task("hint"), "victim", 302),
     "task-check": Route(OWN, "POST", _task("check"), "victim", 302, data=lambda w: {"answer": "42"}),
@@ -93,9 +97,13 @@ ROUTES: dict[str, Route | str] = {
         TEACHES, "POST", lambda w: _drill(f"attempts/{w.attempt.pk}/regrade/")(w), "instructor_a", 302
     ),
     "teaching-pass": Route(
-        TEACHES, "POST", lambda w: _drill(f"tasks/{w.task.pk}/pass/")(w), "instructor_a", 302,
+        TEACHES,
+        "POST",
+        lambda w: _drill(f"tasks/{w.task.pk}/pass/")(w),
+        "instructor_a",
+        302,
         data=lambda w: {"reason": "attacker says so"},
-    ),  # fmt: skip
+    ),
     "cohort-announce": Route(
         TEACHES, "POST", _staff_cohort("announce/"), "instructor_a", 302, data=lambda w: {"text": "attacker speaking"}
     ),

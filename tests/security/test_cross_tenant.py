@@ -26,10 +26,12 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
+from kubernetes import client
 
 from labplatform import push
 from labplatform.asgi import application
 from labplatform.cohorts.invites import INVITE_SALT
+from tests.kube import wait_for
 from tests.security.routes import (
     ANONYMOUS,
     ATTACKERS,
@@ -44,6 +46,7 @@ from tests.security.routes import (
     socket_routes,
     url_patterns,
 )
+from tests.security.tokens import answer_of, api_client, kubeconfig_file, remove, two_students
 from tests.security.world import VICTIM_ANNOUNCEMENT, World, victim_state, world_make
 from tests.terminals import session_cookie, socket_headers
 
@@ -64,7 +67,9 @@ def test_every_socket_route_is_classified():
     routes = socket_routes()
     missing = sorted(set(routes) - set(SOCKETS))
     assert not missing, f"socket routes not classified in tests/security/routes.py SOCKETS: {missing}"
-    assert not set(SOCKETS) - set(routes), f"SOCKETS lists routes routing.py no longer has: {set(SOCKETS) - set(routes)}"
+    assert not set(SOCKETS) - set(routes), (
+        f"SOCKETS lists routes routing.py no longer has: {set(SOCKETS) - set(routes)}"
+    )
 
 
 @pytest.fixture
@@ -172,7 +177,10 @@ def test_every_admin_page_is_staff_only(world, browser):
         assert victim_state(world) == before, f"{path}: an attacker changed the victim's data"
         answer = as_user(browser, world, "staff").get(path)
         # (The autocomplete answers 403 to a request naming no field; a POST-only action 405.)
-        assert answer.status_code in (200, 302, 403, 404, 405) and not sent_to_sign_in(answer), (path, answer.status_code)
+        assert answer.status_code in (200, 302, 403, 404, 405) and not sent_to_sign_in(answer), (
+            path,
+            answer.status_code,
+        )
 
 
 def test_an_invite_link_needs_its_signature(world, browser):
@@ -192,7 +200,9 @@ def test_an_invite_link_needs_its_signature(world, browser):
     for token in forged:
         for response in (
             client.get(f"/invite/{token}/"),
-            client.post(f"/invite/{token}/", {"new_password1": "Pw-for-attacker-1", "new_password2": "Pw-for-attacker-1"}),
+            client.post(
+                f"/invite/{token}/", {"new_password1": "Pw-for-attacker-1", "new_password2": "Pw-for-attacker-1"}
+            ),
         ):
             assert response.status_code in (400, 404), (token, response.status_code)
             assert not leaked(world, ANONYMOUS, response.content.decode()), token
@@ -284,3 +294,135 @@ def test_staff_routes_are_the_staff_class():
         entry = classified(name)
         if route.startswith("staff/") and name not in {"cohort-announce", "announcement-clear"}:
             assert isinstance(entry, Route) and entry.access == STAFF, name
+
+
+# The cluster, with the student's own token
+
+
+@pytest.fixture(scope="module")
+def pair(kube, tmp_path_factory):
+    """(attacker, victim): two students provisioned as the platform does it, each with the
+    same objects in their namespace (made as cluster-admin), and the attacker's client."""
+    attacker, victim = two_students("tenants")
+    core = client.CoreV1Api(kube)
+    for spec in (attacker, victim):
+        ns = spec.namespace
+        core.create_namespaced_config_map(ns, {"metadata": {"name": "settings"}, "data": {"k": "v"}})
+        core.create_namespaced_secret(ns, {"metadata": {"name": "creds"}, "stringData": {"password": "hunter2"}})
+        core.create_namespaced_service(
+            ns, {"metadata": {"name": "web"}, "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}
+        )
+        core.create_namespaced_pod(
+            ns,
+            {
+                "metadata": {"name": "web", "labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+            },
+        )
+
+    def running() -> bool:
+        return all(core.read_namespaced_pod("web", s.namespace).status.phase == "Running" for s in (attacker, victim))
+
+    wait_for("both pods running", running)
+    config = kubeconfig_file(attacker, tmp_path_factory.mktemp("attacker"))
+    yield attacker, victim, api_client(config)
+    remove([attacker, victim])
+
+
+def victim_objects(kube, namespace: str) -> dict:
+    """What is in the victim's namespace, to compare before and after: names, versions and data."""
+    core = client.CoreV1Api(kube)
+    return {
+        "pods": {p.metadata.name: p.metadata.resource_version for p in core.list_namespaced_pod(namespace).items},
+        "secrets": {s.metadata.name: s.data for s in core.list_namespaced_secret(namespace).items},
+        "configmaps": {c.metadata.name: c.data for c in core.list_namespaced_config_map(namespace).items},
+        "services": {
+            s.metadata.name: s.metadata.resource_version for s in core.list_namespaced_service(namespace).items
+        },
+    }
+
+
+def _object(kind: str) -> dict:
+    return {
+        "configmaps": {"metadata": {"name": "planted"}, "data": {"k": "planted"}},
+        "secrets": {"metadata": {"name": "planted"}, "stringData": {"k": "planted"}},
+        "services": {"metadata": {"name": "planted"}, "spec": {"ports": [{"port": 81}]}},
+        "pods": {"metadata": {"name": "planted"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}},
+    }[kind]
+
+
+EXISTING = {"configmaps": "settings", "secrets": "creds", "services": "web", "pods": "web"}
+# (what, method, path under /api/v1/namespaces/NS, body, query); deletes come last, as the
+# same request is then made in the attacker's own namespace, where it succeeds.
+CLUSTER_ATTACKS = (
+    [
+        (f"{verb} {kind}", method, f"/{kind}{suffix}", body, query)
+        for kind in ("pods", "secrets", "configmaps", "services")
+        for verb, method, suffix, body, query in [
+            ("list", "GET", "", None, ()),
+            ("watch", "GET", "", None, (("watch", "true"), ("timeoutSeconds", "1"))),
+            ("get", "GET", f"/{EXISTING[kind]}", None, ()),
+            ("create", "POST", "", _object(kind), ()),
+            ("patch", "PATCH", f"/{EXISTING[kind]}", {"metadata": {"labels": {"pwned": "yes"}}}, ()),
+        ]
+    ]
+    + [
+        ("list events", "GET", "/events", None, ()),
+        ("read a pod's log", "GET", "/pods/web/log", None, ()),
+        # Authorised before the upgrade: a plain POST is 403 if not allowed, else 400 (upgrade required).
+        ("exec into a pod", "POST", "/pods/web/exec", None, (("command", "id"), ("stdout", "true"))),
+        ("attach to a pod", "POST", "/pods/web/attach", None, (("stdout", "true"),)),
+        ("port-forward to a pod", "POST", "/pods/web/portforward", None, (("ports", "80"),)),
+        ("proxy to a pod", "GET", "/pods/web/proxy/", None, ()),
+        ("proxy to a service", "GET", "/services/web/proxy/", None, ()),
+    ]
+    + [
+        (f"delete {kind}", "DELETE", f"/{kind}/{EXISTING[kind]}", None, ())
+        for kind in ("configmaps", "secrets", "services", "pods")
+    ]
+    + [(f"delete every {kind}", "DELETE", f"/{kind}", None, ()) for kind in ("configmaps", "secrets", "pods")]
+)
+# Rights a student has nowhere, so refused in their own namespace too.
+NOWHERE = {"proxy to a pod", "proxy to a service", "delete every services"}
+
+
+def rbac_refused(status: int, said: str) -> bool:
+    """Refused by RBAC: 'User "system:serviceaccount:..." cannot VERB resource ...'."""
+    return status == 403 and '" cannot ' in said
+
+
+@pytest.mark.local_cluster
+def test_a_students_token_reaches_nothing_in_another_students_namespace(kube, pair):
+    attacker, victim, api = pair
+    before = victim_objects(kube, victim.namespace)
+    for what, method, path, body, query in CLUSTER_ATTACKS:
+        status, said = answer_of(api, method, f"/api/v1/namespaces/{victim.namespace}{path}", body=body, query=query)
+        assert rbac_refused(status, said), f"{what} in the other student's namespace: {status} {said[:300]}"
+        assert victim.namespace in said, said
+    assert victim_objects(kube, victim.namespace) == before
+    # The same requests in the attacker's own namespace pass RBAC (the local cluster's
+    # policy for simulated pods may still refuse an exec), so the refusals above are the
+    # namespace's, not the requests'.
+    for what, method, path, body, query in CLUSTER_ATTACKS:
+        status, said = answer_of(api, method, f"/api/v1/namespaces/{attacker.namespace}{path}", body=body, query=query)
+        if what in NOWHERE:
+            assert rbac_refused(status, said), f"{what}: {status}"
+        else:
+            assert not rbac_refused(status, said) and status != 401 and status < 500, (
+                f"{what} in their own namespace: {status} {said[:300]}"
+            )
+
+
+@pytest.mark.local_cluster
+def test_a_students_token_lists_nothing_across_namespaces(pair):
+    """No cluster-wide list of namespaced objects (kubectl get -A) and no namespace list
+    that would name the other students."""
+    _, victim, api = pair
+    for path in [
+        *(f"/api/v1/{kind}" for kind in ("pods", "secrets", "configmaps", "events", "namespaces", "serviceaccounts")),
+        "/apis/apps/v1/deployments",
+        "/apis/rbac.authorization.k8s.io/v1/rolebindings",
+        f"/api/v1/namespaces/{victim.namespace}",
+    ]:
+        status, said = answer_of(api, "GET", path)
+        assert rbac_refused(status, said), f"GET {path}: {status} {said[:200]}"

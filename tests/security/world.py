@@ -15,7 +15,17 @@ from labplatform.cohorts.invites import invite_create, invite_token
 from labplatform.cohorts.models import Announcement, Cluster, Cohort, Enrollment, Invite
 from labplatform.environments.models import StudentEnvironment
 from labplatform.terminal.models import ShadowSession
-from lessons.models import Attempt, Course, HintReveal, Lesson, QuizQuestion, QuizSubmission, StaffAction, Task, TaskProgress
+from lessons.models import (
+    Attempt,
+    Course,
+    HintReveal,
+    Lesson,
+    QuizQuestion,
+    QuizSubmission,
+    StaffAction,
+    Task,
+    TaskProgress,
+)
 
 COURSE = "sec-course"
 LESSON = "1.1-first"
@@ -67,7 +77,9 @@ def _user(username: str, **extra):
 
 def _catalogue() -> tuple[Lesson, Task]:
     course = Course.objects.create(slug=COURSE, title="Security course")
-    lesson = Lesson.objects.create(course=course, slug=LESSON, number="1.1", title="First", order=1, body_html="<p>x</p>")
+    lesson = Lesson.objects.create(
+        course=course, slug=LESSON, number="1.1", title="First", order=1, body_html="<p>x</p>"
+    )
     task = Task.objects.create(
         lesson=lesson,
         slug=TASK,
@@ -112,9 +124,13 @@ def world_make() -> World:
     staff = _user("staffer", is_staff=True, is_superuser=True)
 
     progress = TaskProgress.objects.create(
-        enrollment=victim, task=task, state=TaskProgress.State.FAILED, attempts_count=1, hints_used=1,
+        enrollment=victim,
+        task=task,
+        state=TaskProgress.State.FAILED,
+        attempts_count=1,
+        hints_used=1,
         setup_done_at=timezone.now(),
-    )  # fmt: skip
+    )
     HintReveal.objects.create(progress=progress, index=0)
     attempt = Attempt.objects.create(
         progress=progress,
@@ -154,14 +170,14 @@ def victim_state(world: World) -> dict:
     return {
         "user": (user.password, user.is_active, user.is_staff),
         "progress": list(
-            TaskProgress.objects.filter(enrollment=victim).order_by("pk").values_list(
-                "pk", "state", "attempts_count", "hints_used", "setup_done_at", "first_passed_at"
-            )
+            TaskProgress.objects.filter(enrollment=victim)
+            .order_by("pk")
+            .values_list("pk", "state", "attempts_count", "hints_used", "setup_done_at", "first_passed_at")
         ),
         "attempts": list(
-            Attempt.objects.filter(progress__enrollment=victim).order_by("pk").values_list(
-                "pk", "state", "message", "results", "round"
-            )
+            Attempt.objects.filter(progress__enrollment=victim)
+            .order_by("pk")
+            .values_list("pk", "state", "message", "results", "round")
         ),
         "quiz": list(QuizSubmission.objects.filter(enrollment=victim).values_list("pk", "answers", "score")),
         "hints": HintReveal.objects.filter(progress__enrollment=victim).count(),
