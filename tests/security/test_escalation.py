@@ -265,8 +265,10 @@ BASELINE_REFUSALS = {
     "seccomp Unconfined": pod("seccomp", {"securityContext": {"seccompProfile": {"type": "Unconfined"}}}),
     "AppArmor unconfined": pod("apparmor", {}, {"securityContext": {"appArmorProfile": {"type": "Unconfined"}}}),
     "SELinux type": pod("selinux", {}, {"securityContext": {"seLinuxOptions": {"type": "spc_t"}}}),
-    "windows hostProcess": pod("hostprocess", {"hostNetwork": True, "securityContext": {"windowsOptions": {"hostProcess": True}}}),
-}  # fmt: skip
+    "windows hostProcess": pod(
+        "hostprocess", {"hostNetwork": True, "securityContext": {"windowsOptions": {"hostProcess": True}}}
+    ),
+}
 
 
 @pytest.mark.parametrize("what", sorted(BASELINE_REFUSALS))
