@@ -16,8 +16,6 @@ SelfSubjectAccessReview and the lessons' own commands stay in
 tests/integration/test_student_isolation.py; here every verb is a real request on real
 objects of another student's namespace, and the objects are read back unchanged."""
 
-import asyncio
-import json
 import re
 
 import pytest
@@ -46,6 +44,7 @@ from tests.security.routes import (
     socket_routes,
     url_patterns,
 )
+from tests.security.sockets import socket_answer
 from tests.security.tokens import answer_of, api_client, kubeconfig_file, remove, two_students
 from tests.security.world import VICTIM_ANNOUNCEMENT, World, victim_state, world_make
 from tests.terminals import session_cookie, socket_headers
@@ -210,29 +209,6 @@ def test_an_invite_link_needs_its_signature(world, browser):
     assert client.get(f"/invite/{world.invite_token}/").status_code == 200
 
 
-async def _socket_answer(path: str, session: str | None) -> tuple[bool, int | None, list[dict]]:
-    """(accepted and still open after a moment, close code, JSON messages) of a socket
-    opened with a session."""
-    socket = WebsocketCommunicator(application, path, headers=socket_headers(session=session))
-    connected, code = await socket.connect(timeout=10)
-    messages: list[dict] = []
-    if connected:
-        code = None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 3
-        while code is None and loop.time() < deadline:
-            try:  # not receive_output: its timeout would cancel the application
-                message = await asyncio.wait_for(socket.output_queue.get(), timeout=deadline - loop.time())
-            except TimeoutError:
-                break
-            if message["type"] == "websocket.close":
-                code = message.get("code")
-            elif message.get("text"):
-                messages.append(json.loads(message["text"]))
-    await socket.disconnect()
-    return connected and code is None, code, messages
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.asyncio
 @pytest.mark.parametrize("route", sorted(SOCKETS))
@@ -247,7 +223,7 @@ async def test_no_attacker_opens_a_socket_on_the_victims_data(route):
         session = None
         if who != ANONYMOUS:
             session = await database_sync_to_async(session_cookie)(getattr(world, who).user)
-        accepted, code, messages = await _socket_answer(socket.path(world), session)
+        accepted, code, messages = await socket_answer(socket.path(world), session)
         said = " ".join(str(m.get("message", "")) for m in messages)
         where = f"{socket.path(world)} as {who}: accepted={accepted} code={code} {said!r}"
         if socket.access == OWN and who != ANONYMOUS:
@@ -259,7 +235,7 @@ async def test_no_attacker_opens_a_socket_on_the_victims_data(route):
     rightful = await database_sync_to_async(session_cookie)(
         world.staff if socket.rightful == "staff" else getattr(world, socket.rightful).user
     )
-    accepted, code, messages = await _socket_answer(socket.path(world), rightful)
+    accepted, code, messages = await socket_answer(socket.path(world), rightful)
     if socket.rightful_close is None:
         assert accepted, (route, code, messages)
     else:
