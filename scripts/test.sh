@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: starts what the suite needs (Redis, PostgreSQL, the local cluster),
-# then runs every linter (scripts/lint.sh) and pytest over tests/unit, tests/integration and tests/e2e.
+# then runs every linter (scripts/lint.sh) and pytest over tests/unit, tests/integration, tests/e2e and
+# tests/security.
 # Arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
