@@ -72,7 +72,7 @@ ROUTES: dict[str, Route | str] = {
     "quiz-submit": Route(
         OWN,
         "POST",
-        lambda w: f"/learn/{w.task.lesson.course.slug}/{w.lesson.slug}/quiz",
+        lambda w: f"/learn/{w.open_quiz_lesson.course.slug}/{w.open_quiz_lesson.slug}/quiz",
         "victim",
         302,
         data=lambda w: {"q-q1": "b"},

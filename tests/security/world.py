@@ -29,6 +29,9 @@ from lessons.models import (
 
 COURSE = "sec-course"
 LESSON = "1.1-first"
+# A second lesson whose quiz nobody has submitted: a quiz takes one submission, and the
+# victim's on the first lesson is data to protect, so the rightful submission goes here.
+OPEN_QUIZ_LESSON = "1.2-second"
 TASK = "make-it"
 
 # Written only into the victim's rows: an attacker's answer containing any is a leak.
@@ -51,6 +54,7 @@ class World:
     staff: object
     task: Task
     lesson: Lesson
+    open_quiz_lesson: Lesson  # its quiz not yet submitted by anyone
     attempt: Attempt  # the victim's
     announcement: Announcement  # cohort A's
     invite: Invite  # the victim's, not yet used
@@ -75,7 +79,19 @@ def _user(username: str, **extra):
     return get_user_model().objects.create_user(username=username, email=f"{username}@example.com", **extra)
 
 
-def _catalogue() -> tuple[Lesson, Task]:
+def _quiz_question(lesson: Lesson) -> None:
+    QuizQuestion.objects.create(
+        lesson=lesson,
+        slug="q1",
+        order=1,
+        kind="single",
+        prompt_html="<p>Which?</p>",
+        choices=[{"id": "a", "html": "A"}, {"id": "b", "html": "B"}],
+        correct=["b"],
+    )
+
+
+def _catalogue() -> tuple[Lesson, Lesson, Task]:
     course = Course.objects.create(slug=COURSE, title="Security course")
     lesson = Lesson.objects.create(
         course=course, slug=LESSON, number="1.1", title="First", order=1, body_html="<p>x</p>"
@@ -89,16 +105,12 @@ def _catalogue() -> tuple[Lesson, Task]:
         hints_html=["<p>One.</p>", "<p>Two.</p>"],
         spec={"checks": [{"kind": "answer", "prompt": "What?", "expected": "42"}]},
     )
-    QuizQuestion.objects.create(
-        lesson=lesson,
-        slug="q1",
-        order=1,
-        kind="single",
-        prompt_html="<p>Which?</p>",
-        choices=[{"id": "a", "html": "A"}, {"id": "b", "html": "B"}],
-        correct=["b"],
+    _quiz_question(lesson)
+    open_quiz_lesson = Lesson.objects.create(
+        course=course, slug=OPEN_QUIZ_LESSON, number="1.2", title="Second", order=2, body_html="<p>y</p>"
     )
-    return lesson, task
+    _quiz_question(open_quiz_lesson)
+    return lesson, open_quiz_lesson, task
 
 
 def _enrol(cohort: Cohort, user, role=Enrollment.Role.STUDENT, *, environment: str | None = None) -> Enrollment:
@@ -111,7 +123,7 @@ def _enrol(cohort: Cohort, user, role=Enrollment.Role.STUDENT, *, environment: s
 
 
 def world_make() -> World:
-    lesson, task = _catalogue()
+    lesson, open_quiz_lesson, task = _catalogue()
     cluster = Cluster.objects.get_or_create(name="local", defaults={"is_local": True})[0]
     cohort_a = Cohort.objects.create(name="Cohort A", slug="sec-a", course=COURSE, cluster=cluster)
     cohort_b = Cohort.objects.create(name="Cohort B", slug="sec-b", course=COURSE, cluster=cluster)
@@ -156,6 +168,7 @@ def world_make() -> World:
         staff=staff,
         task=task,
         lesson=lesson,
+        open_quiz_lesson=open_quiz_lesson,
         attempt=attempt,
         announcement=announcement,
         invite=invite,
