@@ -343,7 +343,7 @@ maintenance_pid_file=$state/etcd-maintenance.pid
 maintenance_running() {
     local pid
     pid=$(cat "$maintenance_pid_file" 2>/dev/null) && [ -n "$pid" ] &&
-        tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "etcd-maintenance.sh $KWOK_WORKDIR/"
+        tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q "etcd-maintenance.sh $KWOK_WORKDIR/"
 }
 
 maintenance_start() {
@@ -541,6 +541,16 @@ cmd_status() {
     fi
 }
 
+# One command at a time on a cluster: two `up`s at once (make up beside a test run) raced
+# in node.sh. The lock is flock's (-o: the daemons started here do not inherit it, so it
+# ends with the command); status reads only and takes none.
+one_at_a_time() {
+    [ -n "${LABPLATFORM_CLUSTER_LOCKED:-}" ] && return
+    mkdir -p "$state"
+    LABPLATFORM_CLUSTER_LOCKED=1 exec flock -o "$state/cluster.lock" "$here/cluster.sh" "$@"
+}
+
+case ${1:-} in up | fit | stop | down) one_at_a_time "$@" ;; esac
 case ${1:-} in
 up) cmd_up ;;
 fit) cmd_fit "${2:-}" ;;

@@ -90,7 +90,7 @@ running() {
     local pid
     pid=$(cat "$node/run/$1.pid" 2>/dev/null) || return 1
     case $pid in '' | *[!0-9]*) return 1 ;; esac
-    kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$node/"
+    kill -0 "$pid" 2>/dev/null && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "$node/"
 }
 
 halt() {

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kube import kwok_cluster_dir, wait_for
+from tests.kube import cluster_state_dir, kwok_cluster_dir, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "k8s" / "local" / "build.sh"
@@ -71,6 +71,37 @@ def test_cluster_up_is_a_no_op_when_the_cluster_is_already_up(kube):
     assert result.returncode == 0, result.stderr
     assert "already up" in result.stderr
     assert (kwok_cluster_dir() / "pids" / "kube-apiserver.pid").read_text().strip() == apiserver_pid
+
+
+@pytest.mark.local_cluster
+def test_two_cluster_ups_at_once_take_turns_and_leave_no_one_holding_the_lock(kube):
+    """make up beside a test run: two `up`s at once raced in node.sh (one failed moving a
+    file the other had moved). They take turns now, and the daemons started under the
+    lock do not keep it."""
+    stopped = run([str(CLUSTER), "stop"])
+    assert stopped.returncode == 0, stopped.stderr
+    started = [
+        subprocess.Popen([str(CLUSTER), "up"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    said = []
+    for process in started:
+        _, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr
+        said.append(stderr.strip().splitlines()[-1])
+    # One restarted the cluster (its daemons started under the lock); the other waited.
+    assert sorted(line.split(":")[0] for line in said) == ["[cluster] already up", "[cluster] up"], said
+    lock = cluster_state_dir() / "cluster.lock"
+    assert lock.exists()
+    holders = [fd.parent.parent.name for fd in Path("/proc").glob("[0-9]*/fd/*") if _points_at(fd, lock)]
+    assert holders == [], f"processes holding {lock}: {holders}"
+
+
+def _points_at(fd: Path, target: Path) -> bool:
+    try:
+        return Path(os.readlink(fd)) == target
+    except OSError:  # the process or the descriptor ended meanwhile
+        return False
 
 
 def children_of(parent_pid: int) -> list[int]:
