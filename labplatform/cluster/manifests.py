@@ -25,6 +25,9 @@ NODE_READER_CLUSTER_ROLE = "labplatform-node-reader"
 # served in this limited level, each student a flow of their own.
 STUDENT_PRIORITY_LEVEL = "labplatform-students"
 STUDENT_FLOW_PRECEDENCE = 8000
+# Their ConfigMap and Secret writes, the objects with the most data, in a level of a few seats.
+STUDENT_WRITES_PRIORITY_LEVEL = "labplatform-student-writes"
+STUDENT_WRITES_FLOW_PRECEDENCE = 7900
 FIELD_MANAGER = "labplatform"
 
 STUDENT_NAMESPACE_PREFIX = "lab-"
@@ -185,6 +188,24 @@ def node_reader_binding(*, namespace: str, cohort: str, student: str) -> dict:
     }
 
 
+def _flow_schema_subject(namespace: str) -> dict:
+    return {"kind": "ServiceAccount", "serviceAccount": {"name": STUDENT_SERVICE_ACCOUNT, "namespace": namespace}}
+
+
+def _flow_schema(*, name: str, cohort: str, student: str, precedence: int, level: str, rule: dict) -> dict:
+    return {
+        "apiVersion": "flowcontrol.apiserver.k8s.io/v1",
+        "kind": "FlowSchema",
+        "metadata": _metadata(name=name, cohort=cohort, student=student),
+        "spec": {
+            "matchingPrecedence": precedence,
+            "priorityLevelConfiguration": {"name": level},
+            "distinguisherMethod": {"type": "ByUser"},
+            "rules": [rule],
+        },
+    }
+
+
 def student_flow_schema(*, namespace: str, cohort: str, student: str) -> dict:
     """Puts the student's requests (their ServiceAccount's, from the workstation) into the
     limited priority level of students. A FlowSchema names a ServiceAccount with its
@@ -198,18 +219,37 @@ def student_flow_schema(*, namespace: str, cohort: str, student: str) -> dict:
         ],
         "nonResourceRules": [{"nonResourceURLs": ["*"], "verbs": ["*"]}],
     }
-    subject = {"kind": "ServiceAccount", "serviceAccount": {"name": STUDENT_SERVICE_ACCOUNT, "namespace": namespace}}
-    return {
-        "apiVersion": "flowcontrol.apiserver.k8s.io/v1",
-        "kind": "FlowSchema",
-        "metadata": _metadata(name=f"labplatform-student-{namespace}", cohort=cohort, student=student),
-        "spec": {
-            "matchingPrecedence": STUDENT_FLOW_PRECEDENCE,
-            "priorityLevelConfiguration": {"name": STUDENT_PRIORITY_LEVEL},
-            "distinguisherMethod": {"type": "ByUser"},
-            "rules": [{"subjects": [subject], **every_request}],
-        },
+    return _flow_schema(
+        name=f"labplatform-student-{namespace}",
+        cohort=cohort,
+        student=student,
+        precedence=STUDENT_FLOW_PRECEDENCE,
+        level=STUDENT_PRIORITY_LEVEL,
+        rule={"subjects": [_flow_schema_subject(namespace)], **every_request},
+    )
+
+
+def student_writes_flow_schema(*, namespace: str, cohort: str, student: str) -> dict:
+    """Puts the student's writes of ConfigMaps and Secrets (each up to 64 KiB of data and
+    192 KiB of annotations) into a level of a few seats for every student together, matched
+    before student_flow_schema's: what a student rewriting large objects in a loop can push
+    into etcd is bounded by what those seats serve, and it does not take the seats of the
+    other students' requests (k8s/platform/base/flow-control.yaml)."""
+    _check_namespace(namespace)
+    writes = {
+        "apiGroups": [""],
+        "resources": ["configmaps", "secrets"],
+        "verbs": ["create", "update", "patch"],
+        "namespaces": ["*"],
     }
+    return _flow_schema(
+        name=f"labplatform-student-writes-{namespace}",
+        cohort=cohort,
+        student=student,
+        precedence=STUDENT_WRITES_FLOW_PRECEDENCE,
+        level=STUDENT_WRITES_PRIORITY_LEVEL,
+        rule={"subjects": [_flow_schema_subject(namespace)], "resourceRules": [writes]},
+    )
 
 
 def resource_quota(*, namespace: str, cohort: str, student: str, hard: dict[str, str]) -> dict:

@@ -62,6 +62,7 @@ def student_namespace_objects(spec: StudentEnvironmentSpec) -> list[dict]:
         manifests.token_minter_role_binding(**common),
         manifests.node_reader_binding(**common),
         manifests.student_flow_schema(**common),
+        manifests.student_writes_flow_schema(**common),
         manifests.resource_quota(**common, hard=spec.quota_hard),
         manifests.limit_range(**common, default_request=spec.default_request, default_limit=spec.default_limit),
         *manifests.network_policies(**common),

@@ -242,6 +242,7 @@ def student_objects(namespace: str, student: str) -> list[dict]:
         manifests.node_reader_binding(**common),
         # For a student's own namespace name (lab-<id>): the platform may route only those.
         manifests.student_flow_schema(**{**common, "namespace": manifests.student_namespace_name(student)}),
+        manifests.student_writes_flow_schema(**{**common, "namespace": manifests.student_namespace_name(student)}),
         manifests.resource_quota(**common, hard={"pods": "30", "requests.cpu": "4", "count/deployments.apps": "10"}),
         manifests.limit_range(
             **common,

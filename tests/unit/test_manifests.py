@@ -152,6 +152,30 @@ def test_the_node_reader_binding_is_cluster_wide_and_named_after_the_namespace()
     }
 
 
+def test_the_students_writes_flow_schema_puts_their_config_map_and_secret_writes_into_the_writes_level():
+    """Matched before the students' schema (7900 < 8000); the shape admission.yaml admits."""
+    schema = manifests.student_writes_flow_schema(namespace=NAMESPACE, cohort=COHORT, student=STUDENT)
+    assert schema["metadata"] == {"name": f"labplatform-student-writes-{NAMESPACE}", "labels": LABELS}
+    assert schema["spec"] == {
+        "matchingPrecedence": 7900,
+        "priorityLevelConfiguration": {"name": "labplatform-student-writes"},
+        "distinguisherMethod": {"type": "ByUser"},
+        "rules": [
+            {
+                "subjects": [{"kind": "ServiceAccount", "serviceAccount": {"name": "student", "namespace": NAMESPACE}}],
+                "resourceRules": [
+                    {
+                        "apiGroups": [""],
+                        "resources": ["configmaps", "secrets"],
+                        "verbs": ["create", "update", "patch"],
+                        "namespaces": ["*"],
+                    }
+                ],
+            }
+        ],
+    }
+
+
 def test_the_students_flow_schema_puts_their_service_account_alone_into_the_students_level():
     """The shape admission.yaml's labplatform-platform-flow-schemas admits: named after the
     namespace, precedence 8000 (before the built-in service-accounts, 9000), one subject."""
