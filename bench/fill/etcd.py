@@ -65,7 +65,7 @@ class Etcd:
         return [a.get("alarm", "?") for a in self.call("/v3/maintenance/alarm", {"action": "GET"}).get("alarms", [])]
 
     def compact(self, revision: int) -> None:
-        """What the API server does every 5 minutes: drops every version older than `revision`."""
+        """What the API server does every minute here: drops every version older than `revision`."""
         self.call("/v3/kv/compaction", {"revision": str(revision), "physical": True}, timeout=300)
 
     def defragment(self) -> None:

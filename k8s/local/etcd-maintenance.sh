@@ -4,8 +4,8 @@
 #
 #   etcd-maintenance.sh KWOK_CONFIG PID_FILE
 #
-# etcd keeps every version of every object until its history is compacted (every 5
-# minutes, by the API server and by etcd itself: kwokctl.yaml), and compaction frees pages
+# etcd keeps every version of every object until its history is compacted (every
+# minute, by the API server and by etcd itself: kwokctl.yaml), and compaction frees pages
 # inside its database file without shrinking the file: the pages are reused, but the file
 # stays at its largest, and the quota counts the file. Only a defragmentation gives the
 # space back. Every ETCD_MAINTENANCE_INTERVAL_SECONDS (60) this asks etcd for its status

@@ -105,7 +105,7 @@ def test_the_levels_keep_students_to_their_share_and_the_platform_its_seats():
     assert levels["labplatform-platform"]["spec"]["limited"]["lendablePercent"] == 0
     assert levels["labplatform-student-writes"]["spec"]["limited"]["lendablePercent"] == 0
     seats = nominal_seats()
-    assert seats["labplatform-student-writes"] <= 5 < seats["labplatform-students"] < seats["labplatform-platform"]
+    assert seats["labplatform-student-writes"] <= 3 < seats["labplatform-students"] < seats["labplatform-platform"]
     schema = json.loads(kubectl(admin_kubeconfig(), "get", "flowschema", "labplatform-platform", "-o", "json").stdout)
     service_accounts = json.loads(
         kubectl(admin_kubeconfig(), "get", "flowschema", "service-accounts", "-o", "json").stdout

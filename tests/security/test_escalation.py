@@ -326,3 +326,32 @@ def test_no_service_account_token_secret_for_another_namespaces_account(kube, pa
     # In their own namespace the only accounts are theirs and the namespace's default.
     names = {s.metadata.name for s in client.CoreV1Api(kube).list_namespaced_service_account(ns).items}
     assert names == {"default", "student"}
+
+
+def test_no_non_expiring_token_for_their_own_namespaces_accounts(kube, pair):
+    """Threat: a student mints a token of their own account that never expires (a
+    service-account-token Secret), a credential that outlives their workstation's
+    short-lived one and works from anywhere the API server answers. The policy
+    labplatform-student-token-secrets refuses the Secret, for either account there; a
+    Secret of another type is still theirs to make."""
+    attacker, _other, api = pair
+    ns = attacker.namespace
+    for account in ("student", "default"):
+        secret = {
+            "metadata": {"name": f"forever-{account}", "annotations": {"kubernetes.io/service-account.name": account}},
+            "type": "kubernetes.io/service-account-token",
+        }
+        status, said = answer_of(api, "POST", f"/api/v1/namespaces/{ns}/secrets", body=secret)
+        assert status == 403, said
+        assert "labplatform-student-token-secrets" in said, said
+        assert "never expires" in said, said
+    assert (
+        client.CoreV1Api(kube)
+        .list_namespaced_secret(ns, field_selector="type=kubernetes.io/service-account-token")
+        .items
+        == []
+    )
+    plain = {"metadata": {"name": "plain"}, "type": "Opaque", "stringData": {"k": "v"}}
+    status, said = answer_of(api, "POST", f"/api/v1/namespaces/{ns}/secrets", body=plain)
+    assert status == 201, said
+    client.CoreV1Api(kube).delete_namespaced_secret("plain", ns)
