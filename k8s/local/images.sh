@@ -8,6 +8,12 @@
 #                production builds, built with buildah from a Debian base made by mmdebstrap
 #                (which already has the Dockerfile's packages, so its apt step is skipped)
 #                and the kubectl of build.sh
+#   platform     localhost/labplatform/platform:<hash>: the top-level Dockerfile, the one
+#                production builds, built with buildah from a Debian base with python3.11
+#                made by mmdebstrap, its wheels and browser libraries fetched beforehand
+#                (pip download, npm ci) into a copy of the checkout, so that the build
+#                itself has no network. Only when asked for: nothing of the local cluster
+#                runs it yet.
 #
 # Each image is cached as an OCI archive (for `ctr -n k8s.io images import`) in
 # $LABPLATFORM_CACHE/images/<name>-<hash>/image.tar, where <hash> covers every input
@@ -15,7 +21,7 @@
 # stamp verifies the archive, so an interrupted build is rebuilt. Prints, per image,
 # NAME_IMAGE_TAR=<archive> and NAME_IMAGE=<reference>.
 #
-#   images.sh [pause|workstation...]   both by default
+#   images.sh [pause|workstation|platform...]   pause and workstation by default
 set -Eeuo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,12 +40,18 @@ export GOFLAGS=-buildvcs=false GOTOOLCHAIN=local
 
 PAUSE_REF=localhost/labplatform/pause:3.10
 WORKSTATION_REPO=localhost/labplatform/workstation
+PLATFORM_REPO=localhost/labplatform/platform
+# What the platform needs of python:3.11-slim-bookworm, from Debian: CPython 3.11 with venv
+# (and ensurepip), CA certificates for TLS to the API server and identity providers, time
+# zones, and /etc/services and /etc/protocols.
+PLATFORM_BASE_PACKAGES="python3.11 python3.11-venv ca-certificates tzdata netbase"
 DEBIAN_SUITE=bookworm
 
 started=$SECONDS
 current_image=""
 current_step=""
 current_log=""
+base_for=""  # the image a Debian base is made for (its messages)
 
 say() { printf '[images %3ss] %s\n' "$((SECONDS - started))" "$*" >&2; }
 
@@ -198,7 +210,7 @@ debian_rootfs() {
     local work=$dir/work log=$dir/build.log
     local aptconf=$work/host-apt.conf
     host_apt_options "$aptconf"
-    say "workstation: its base, mmdebstrap $DEBIAN_SUITE minbase + $(wc -w <<<"$packages") packages (log: $log; ~3 min)"
+    say "$base_for: its base, mmdebstrap $DEBIAN_SUITE minbase + $(wc -w <<<"$packages") packages (log: $log; ~3 min)"
     # Why the customize hook: mmdebstrap leaves the sources it used in /etc/apt and the
     # apt options it was given in apt.conf.d/99mmdebstrap; they are this machine's, and
     # no layer of the image may carry them. The package lists go too (as in Debian's
@@ -220,7 +232,7 @@ debian_rootfs() {
 # buildah_base ROOTFS REF: ROOTFS (a tarball) as the image REF in our buildah storage.
 buildah_base() {
     local rootfs=$1 ref=$2 log=$3
-    say "workstation: importing its base into buildah ($ref)"
+    say "$base_for: importing its base into buildah ($ref)"
     local container
     current_step="buildah from scratch"
     container=$(trap - ERR; buildah_ from scratch 2>>"$log")
@@ -260,6 +272,82 @@ build_workstation() {
     run "buildah rmi" "$log" buildah_ rmi "$ref" "$base"
 }
 
+# upstream_version PACKAGE [STATUS_FILE]: the package's version without Debian's revision
+# (3.11.2 of 3.11.2-6+deb12u9), from dpkg's status (this machine's, or the file given).
+upstream_version() {
+    awk -v p="Package: $1" '$0 == p {f = 1} f && /^Version:/ {print $2; exit}' "${2:-/var/lib/dpkg/status}" |
+        sed 's/^[0-9]*://; s/-[^-]*$//'
+}
+
+# platform_pip: a virtualenv of this machine's Debian python3.11, for pip download: the
+# wheels are chosen by the interpreter's version as well as its tags (environment markers
+# such as python_full_version < "3.11.3"), so it must be the image's CPython, not the one
+# of the checkout's .venv. Prints its python.
+platform_pip() {
+    local venv=$images/pip-python3.11 status
+    status=$(mktemp)
+    current_step="install python3.11 and its venv (scripts/apt-ensure.sh)"
+    "$repo/scripts/apt-ensure.sh" python3.11 python3.11-venv >&2
+    tar -xOf "$platform_rootfs" ./var/lib/dpkg/status >"$status"
+    local here_version image_version
+    here_version=$(upstream_version python3.11) image_version=$(upstream_version python3.11 "$status")
+    rm -f "$status"
+    current_step="compare python3.11 here ($here_version) with the image's ($image_version)"
+    [ -n "$here_version" ] && [ "$here_version" = "$image_version" ]
+    if [ ! -x "$venv/bin/python" ]; then
+        current_step="python3.11 -m venv $venv"
+        /usr/bin/python3.11 -m venv "$venv"
+    fi
+    echo "$venv/bin/python"
+}
+
+# platform_context DIR: what the top-level Dockerfile copies, from the checkout (its
+# .dockerignore still applies), with prefetched/ filled: the wheels of requirements.txt
+# for this machine's CPython 3.11 (the image's, from the same Debian release) and the
+# browser libraries of package-lock.json. Nothing is written into the checkout.
+platform_context() {
+    local context=$1 log=$2 path
+    mkdir -p "$context/scripts" "$context/prefetched"
+    for path in "${platform_inputs[@]}"; do
+        cp -R "$repo/$path" "$context/$path"
+    done
+    find "$context" -name __pycache__ -prune -exec rm -rf {} +
+    local python
+    python=$(platform_pip)
+    say "platform: pip download of requirements.txt (log: $log)"
+    run "pip download" "$log" "$python" -m pip download --quiet --disable-pip-version-check \
+        --only-binary=:all: --dest "$context/prefetched/wheels" --requirement "$repo/requirements.txt"
+    say "platform: npm ci --omit=dev"
+    mkdir -p "$context/prefetched/npm"
+    cp "$repo/package.json" "$repo/package-lock.json" "$context/prefetched/npm/"
+    run "npm ci --omit=dev" "$log" npm ci --prefix "$context/prefetched/npm" --omit=dev --no-audit --no-fund --loglevel=error
+    mv "$context/prefetched/npm/node_modules" "$context/prefetched/node_modules"
+    rm -rf "$context/prefetched/npm"
+}
+
+build_platform() {
+    local dir=$1 ref=$2
+    local work=$dir/work log=$dir/build.log
+    local base=localhost/labplatform/platform-base:${ref##*:}
+    mkdir -p "$buildah_root" "$buildah_runroot"
+    run "buildah rm --all" "$log" buildah_ rm --all
+    run "buildah rmi --all" "$log" buildah_ rmi --all --force
+    base_for=platform buildah_base "$platform_rootfs" "$base" "$log"
+    local context=$work/context
+    platform_context "$context" "$log"
+    say "platform: buildah bud Dockerfile (log: $log)"
+    # As the workstation's: no network (the packages are in prefetched/), RUN steps in our
+    # runc, the Docker format for SHELL. Both stages start from the Debian base, which has
+    # bash and cp, all the Node stage needs with PACKAGES_FROM=context.
+    run "buildah bud" "$log" buildah_ bud --format=docker --pull=never --network=none \
+        --isolation=oci --runtime "$runc" \
+        --build-arg PYTHON_IMAGE="$base" --build-arg NODE_IMAGE="$base" --build-arg PACKAGES_FROM=context \
+        --layers=false --tag "$ref" --file "$context/Dockerfile" "$context"
+    say "platform: exporting it as an OCI archive"
+    run "buildah push" "$log" buildah_ push --format=oci "$ref" "oci-archive:$dir/image.tar:$ref"
+    run "buildah rmi" "$log" buildah_ rmi "$ref" "$base"
+}
+
 want() {
     local name=$1 w
     for w in "${wanted[@]}"; do [ "$w" = "$name" ] && return 0; done
@@ -269,7 +357,7 @@ want() {
 wanted=("$@")
 [ ${#wanted[@]} -gt 0 ] || wanted=(pause workstation)
 for name in "${wanted[@]}"; do
-    case $name in pause | workstation) ;; *) say "unknown image $name; known: pause workstation"; exit 2 ;; esac
+    case $name in pause | workstation | platform) ;; *) say "unknown image $name; known: pause workstation platform"; exit 2 ;; esac
 done
 [ "$(id -u)" -eq 0 ] || { say "needs root: mmdebstrap and buildah build root file systems"; exit 1; }
 command -v go >/dev/null || { say "Go is required (https://go.dev/dl); none found on PATH"; exit 1; }
@@ -303,7 +391,7 @@ if want workstation; then
     # Its hash covers the code that makes it, not the whole script.
     rootfs_hash=$(inputs_hash -- "$(declare -f debian_rootfs host_apt_options)" "$DEBIAN_SUITE" "$packages")
     rootfs_dir=$images/debian-$DEBIAN_SUITE-$rootfs_hash
-    cached "debian-$DEBIAN_SUITE" "$rootfs_dir" rootfs.tar debian_rootfs "$packages"
+    base_for=workstation cached "debian-$DEBIAN_SUITE" "$rootfs_dir" rootfs.tar debian_rootfs "$packages"
     rootfs=$rootfs_dir/rootfs.tar
     # kubectl (and runc, for buildah's RUN steps) from build.sh, cached there (or, while
     # build.sh runs, once it is done: it holds the build's lock).
@@ -318,5 +406,27 @@ if want workstation; then
         "kubectl $(sha256sum <"$kubectl" | cut -d' ' -f1)" "rootfs $rootfs_hash")
     image workstation WORKSTATION_IMAGE "$WORKSTATION_REPO:$workstation_hash" \
         "$images/workstation-$workstation_hash" build_workstation
+fi
+
+if want platform; then
+    current_image=$PLATFORM_REPO
+    current_step="find npm (make deps installs it)"
+    command -v npm >/dev/null
+    platform_rootfs_hash=$(inputs_hash -- "$(declare -f debian_rootfs host_apt_options)" "$DEBIAN_SUITE" "$PLATFORM_BASE_PACKAGES")
+    platform_rootfs_dir=$images/debian-$DEBIAN_SUITE-$platform_rootfs_hash
+    base_for=platform cached "debian-$DEBIAN_SUITE python3.11" "$platform_rootfs_dir" rootfs.tar debian_rootfs "$PLATFORM_BASE_PACKAGES"
+    platform_rootfs=$platform_rootfs_dir/rootfs.tar
+    current_step="build.sh runc"
+    built=$("$here/build.sh" runc)
+    runc=$(sed -n 's#^RUNC_BIN=\(.*\)#\1/runc#p' <<<"$built")
+    [ -x "$runc" ]
+    # What the Dockerfile copies; the image's hash covers every file of them.
+    platform_inputs=(Dockerfile .dockerignore requirements.txt package.json package-lock.json manage.py
+        labplatform lessons scripts/entrypoint.sh prefetched/README.md)
+    mkdir -p "$images"
+    current_step="hash the platform's sources"
+    mapfile -t platform_files < <(cd "$repo" && find "${platform_inputs[@]}" -type f -not -path '*/__pycache__/*' | sort)
+    platform_hash=$(inputs_hash "$here/images.sh" "${platform_files[@]/#/$repo/}" -- "rootfs $platform_rootfs_hash")
+    image platform PLATFORM_IMAGE "$PLATFORM_REPO:$platform_hash" "$images/platform-$platform_hash" build_platform
 fi
 say "images ready in $((SECONDS - started))s"

@@ -198,7 +198,9 @@ def test_the_parser_sees_every_copy_of_the_platform_image():
     assert copy_sources(ROOT / "Dockerfile") == [
         "package.json",
         "package-lock.json",
+        "prefetched/",
         "requirements.txt",
+        "prefetched/",
         "manage.py",
         "labplatform",
         "lessons",

@@ -4,6 +4,7 @@ and workstation images, read blob by blob; then a containerd of our build import
 archives and runs them with our runc. Needs only the cache (a cold one is built first,
 which takes minutes) and root (images.sh, containerd)."""
 
+import contextlib
 import hashlib
 import io
 import json
@@ -336,14 +337,22 @@ class Containerd:
         self.log.close()
 
 
+@contextlib.contextmanager
+def running_containerd(base: Path, built: dict[str, Path]):
+    """A Containerd in BASE, stopped and its folder removed at the end."""
+    daemon = Containerd(base, built)
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+        subprocess.run(["umount", "--recursive", "--quiet", str(base / "root")], check=False)
+        shutil.rmtree(base, ignore_errors=True)
+
+
 @pytest.fixture
 def containerd(tmp_path_factory, built):
-    base = tmp_path_factory.mktemp("containerd")
-    daemon = Containerd(base, built)
-    yield daemon
-    daemon.stop()
-    subprocess.run(["umount", "--recursive", "--quiet", str(base / "root")], check=False)
-    shutil.rmtree(base, ignore_errors=True)
+    with running_containerd(tmp_path_factory.mktemp("containerd"), built) as daemon:
+        yield daemon
 
 
 def test_our_containerd_imports_both_archives_under_their_references_and_runs_them(containerd, images):
