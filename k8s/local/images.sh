@@ -251,7 +251,7 @@ build_workstation() {
     # there is left over from an interrupted one.
     run "buildah rm --all" "$log" buildah_ rm --all
     run "buildah rmi --all" "$log" buildah_ rmi --all --force
-    buildah_base "$rootfs" "$base" "$log"
+    base_for=workstation buildah_base "$rootfs" "$base" "$log"
     # The build context is a copy, so that the kubectl it carries is never in the checkout.
     local context=$work/context
     cp -R "$repo/k8s/workstation" "$context"
